@@ -1,0 +1,224 @@
+"""Boot/console line classification, table-tested against real Solo5 v0.12.1 captures."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reference import captures
+from workbench.bootlog import BANNER, BootPhases, classify, explain_exit
+
+CAPTURES = captures()
+
+
+def _lines(predicate):
+    return [line for cap in CAPTURES for line in cap.lines if predicate(line)]
+
+
+def test_reference_has_captures():
+    assert len(CAPTURES) > 80
+
+
+def test_banner_lines_in_every_boot():
+    boots = [c for c in CAPTURES if BANNER[0] in c.lines]
+    assert len(boots) > 20
+    for cap in boots:
+        start = cap.lines.index(BANNER[0])
+        kinds = [classify(line).kind for line in cap.lines[start : start + 4]]
+        assert kinds == ["banner"] * 4, cap.command
+
+
+def test_every_solo5_line_is_understood():
+    for line in _lines(lambda s: s.startswith("Solo5: ")):
+        assert classify(line).kind != "app", line
+
+
+def test_every_tender_error_in_the_reference_has_a_hint():
+    """Each tender message that is an error (not a warning or signal) explains what to do."""
+    skip = ("WARNING", "adjusting memory", "dumpcore", "Exiting on signal")
+    for line in _lines(lambda s: s.startswith(("solo5-hvt: ", "solo5-spt: "))):
+        parsed = classify(line)
+        assert parsed.kind == "tender", line
+        if any(s in line for s in skip):
+            continue
+        assert parsed.level == "error", line
+        assert parsed.hint, f"no hint for: {line}"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "level", "hint_part"),
+    [
+        ("Solo5: Bindings version v0.12.1", "solo5", "info", None),
+        ("Solo5: Memory map: 64 MB addressable:", "memory_map", "info", None),
+        ("Solo5:       heap >= 0x30c000 < stack < 0x4000000", "memory_region", "debug", None),
+        ("Solo5: ABORT: mem.c:54: Not enough memory", "abort", "error", "raise unikernel.memory"),
+        ("Solo5: ABORT: Stack corruption detected", "abort", "error", "stack smashing"),
+        ("Solo5: solo5_abort() called", "abort", "error", "aborted"),
+        (
+            "Solo5: trap: type=#PF ec=0x2 rip=0x104022 rsp=0x3ffffe0 rflags=0x10006",
+            "trap",
+            "error",
+            "crashed",
+        ),
+        ("Solo5: Trap: EL1h Sync caught", "trap", "error", "crashed"),
+        ("Solo5: solo5_exit(0) called", "exit", "info", None),
+        ("Solo5: solo5_exit(64) called", "exit", "error", "boot arguments"),
+        ("solo5-hvt: Exiting on signal 15", "tender", "info", "signal"),
+        (
+            "solo5-hvt: Could not attach interface: tap100: No such file or directory",
+            "tender",
+            "error",
+            "does not exist on the host",
+        ),
+        (
+            "solo5-hvt: Could not attach interface: tap100: Network is down",
+            "tender",
+            "error",
+            "ip link set dev tap100 up",
+        ),
+        (
+            "solo5-hvt: Could not attach interface: tap100: Device or resource busy",
+            "tender",
+            "error",
+            "already attached",
+        ),
+        (
+            "solo5-hvt: Could not attach interface: lo: Invalid argument",
+            "tender",
+            "error",
+            "not a tap",
+        ),
+        (
+            "solo5-hvt: Device 'service' of type NET_BASIC declared but not attached.",
+            "tender",
+            "error",
+            "unikernel.networks.service",
+        ),
+        (
+            "solo5-hvt: Resource not declared in manifest: 'service0'",
+            "tender",
+            "error",
+            "declares no device 'service0'",
+        ),
+        (
+            "solo5-hvt: Could not open: /dev/kvm: No such file or directory",
+            "tender",
+            "error",
+            "64-bit kernel",
+        ),
+        ("solo5-hvt: Could not open: /dev/kvm: Permission denied", "tender", "error", "group kvm"),
+        (
+            "solo5-hvt: test_hello.spt: Executable is not for the solo5-hvt target",
+            "tender",
+            "error",
+            "mirage configure -t hvt",
+        ),
+        ("solo5-hvt: Invalid option: `--net=tap100'", "tender", "error", "--net:NAME=TAP"),
+        (
+            "solo5-hvt: guest memory size 1048573902848 bytes exceeds the max size "
+            "4294967296 bytes",
+            "tender",
+            "error",
+            "4096 MiB",
+        ),
+        (
+            "usage: solo5-hvt [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]",
+            "usage",
+            "warning",
+            None,
+        ),
+        ("**** Solo5 standalone test_hello ****", "app", "info", None),
+        ("Hello, World", "app", "info", None),
+    ],
+)
+def test_table(line, kind, level, hint_part):
+    parsed = classify(line)
+    assert (parsed.kind, parsed.level) == (kind, level)
+    if hint_part is None:
+        assert parsed.hint is None
+    else:
+        assert parsed.hint and hint_part in parsed.hint
+
+
+def test_mirage_log_new_format():
+    line = (
+        "2026-11-22T10:06:35-00:00: [INFO] [netif] Plugging into service with mac "
+        "46:1c:42:e5:8f:d9 mtu 1500"
+    )
+    parsed = classify(line)
+    assert parsed.kind == "mirage"
+    assert (parsed.timestamp, parsed.level, parsed.source) == (
+        "2026-11-22T10:06:35-00:00",
+        "info",
+        "netif",
+    )
+    assert parsed.message == "Plugging into service with mac 46:1c:42:e5:8f:d9 mtu 1500"
+
+
+@pytest.mark.parametrize(
+    ("line", "level", "source"),
+    [
+        (
+            "2019-01-23 12:12:36 -00:00: INF [netif] Plugging into service with mac x mtu 1500",
+            "info",
+            "netif",
+        ),
+        (
+            "2020-03-27 15:31:33 -00:00: WRN [tcpip-stack-direct] slow",
+            "warning",
+            "tcpip-stack-direct",
+        ),
+        ("2020-03-27 15:31:33 -00:00: ERR [application] boom", "error", "application"),
+        ("2024-11-02T14:33:43-00:00: [ERROR] [application] boom", "error", "application"),
+        ("2024-11-02T14:33:43-00:00: [WARNING] [dns] x", "warning", "dns"),
+        ("2024-11-02T14:33:43-00:00: [DEBUG] [tcp.pcb] x", "debug", "tcp.pcb"),
+    ],
+)
+def test_mirage_levels_both_formats(line, level, source):
+    parsed = classify(line)
+    assert (parsed.kind, parsed.level, parsed.source) == ("mirage", level, source)
+
+
+def test_exit_status_wraps_like_the_tender():
+    parsed = classify("Solo5: solo5_exit(300) called")
+    assert parsed.fields == {"code": 300, "status": 44}
+    exit_300 = next(c for c in CAPTURES if c.command.endswith("exitcode.hvt 300"))
+    assert exit_300.exit_code == parsed.fields["status"]
+
+
+@pytest.mark.parametrize(
+    ("status", "part"),
+    [
+        (0, "normally"),
+        (1, "SIGTERM"),
+        (63, "help or version"),
+        (64, "unikernel.args"),
+        (125, "MirageOS runtime"),
+        (255, "aborted"),
+        (143, "SIGTERM"),
+        (44, "solo5_exit(44)"),
+    ],
+)
+def test_explain_exit(status, part):
+    assert part in explain_exit(status)
+
+
+def test_boot_phases_from_a_real_boot():
+    """The MirageOS-like `service` capture reaches every phase, in order."""
+    cap = next(c for c in CAPTURES if "--net:service=tap100" in c.command)
+    phases = BootPhases(started_at=100.0)
+    reached = []
+    for i, line in enumerate(cap.lines):
+        phase = phases.feed(classify(line), at=100.0 + i * 0.01)
+        if phase:
+            reached.append(phase)
+    assert reached == ["banner", "memory_map", "network_up", "app_start"]
+    durations = phases.durations()
+    assert list(durations) == ["banner", "memory_map", "app_start", "network_up"]
+    assert durations["banner"] == 0.0
+    assert durations["network_up"] == pytest.approx(0.11)
+
+
+def test_control_characters_survive_classification_unchanged():
+    """Classification keeps the raw text; escaping is the front ends' job (textsafe)."""
+    parsed = classify("evil \x1b]0;title\x07 line")
+    assert parsed.kind == "app" and "\x1b" in parsed.text
