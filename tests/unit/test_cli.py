@@ -1,0 +1,162 @@
+"""The headless CLI as a user runs it: real subprocesses, exit codes, stdout vs stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.lab import solo5elf
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wb(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_headless_path_does_not_import_textual():
+    code = (
+        "import sys, io, contextlib\n"
+        "import workbench.headless\n"
+        "from workbench.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['profiles']) == 0\n"
+        "    assert main(['render', '--profile', 'rpi3b']) == 0\n"
+        "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]\n"
+        "assert not bad, bad\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_help_lists_commands_and_exit_codes():
+    result = wb("--help")
+    assert result.returncode == 0
+    for word in ("profiles", "render", "inspect", "exit codes:", "3  cannot connect"):
+        assert word in result.stdout
+
+
+def test_profiles_list():
+    result = wb("profiles")
+    assert result.returncode == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == ["lab", "rpi3b", "x86-server"]
+
+
+def test_profiles_show_json_resolves_defaults():
+    result = wb("profiles", "show", "rpi3b", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["resolved"]["unit"] == "unikernel-hello.service"
+    assert data["resolved"]["sudo"] == {"rpi3b": True}
+    assert data["network"]["bridge"] == "br100"
+
+
+def test_bad_profile_exit_2_all_problems_no_traceback(tmp_path):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "bad.yaml").write_text(
+        "hosts:\n  pi:\n    adress: x\ntargets: [pi]\nunikernel:\n  name: h\n  artifact: a.hvt\n"
+        "  memory: 1G\n"
+    )
+    result = wb("render", "--profile", "bad", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: profiles/bad.yaml: 3 problems"
+    assert lines[1] == "profiles/bad.yaml:2: hosts.pi.address: required key is missing"
+    assert lines[2] == "profiles/bad.yaml:3: hosts.pi.adress: unknown key; did you mean 'address'?"
+    assert lines[3].startswith("profiles/bad.yaml:8: unikernel.memory: '1G' has a unit suffix")
+    assert lines[4].startswith("hint: ")
+
+
+def test_unknown_profile(tmp_path):
+    result = wb("render", "--profile", "rpi3", cwd=ROOT)
+    assert result.returncode == 2
+    assert "no profile named 'rpi3'" in result.stderr
+    assert "did you mean 'rpi3b'?" in result.stderr
+
+
+def test_inspect_human_and_json(tmp_path):
+    path = solo5elf.write(
+        tmp_path / "hello.hvt", arch="aarch64", devices=[("service", "NET_BASIC")]
+    )
+    human = wb("inspect", str(path))
+    assert human.returncode == 0
+    assert "  arch     aarch64 (ELF64)" in human.stdout
+    assert "  devices  service (NET_BASIC)" in human.stdout
+    data = json.loads(wb("inspect", str(path), "--json").stdout)
+    assert data["abi"] == {"type": "solo5.abi", "target": "hvt", "version": 2}
+    assert data["manifest"]["devices"] == [{"name": "service", "type": "NET_BASIC"}]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_text("not elf"), "is not an ELF executable"),
+        (lambda p: solo5elf.write(p, with_abi=False, with_manifest=False), "without a Solo5 ABI"),
+        (lambda p: solo5elf.write(p, target="spt"), "built for solo5-spt"),
+    ],
+)
+def test_inspect_errors_exit_7(tmp_path, make, message):
+    path = tmp_path / "x.hvt"
+    make(path)
+    result = wb("inspect", str(path), "--target", "hvt")
+    assert result.returncode == 7, result.stderr
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_inspect_error_json_on_stderr(tmp_path):
+    path = tmp_path / "x.hvt"
+    path.write_text("nope")
+    result = wb("inspect", str(path), "--json")
+    assert result.returncode == 7
+    err = json.loads(result.stderr)
+    assert err["event"] == "error" and err["kind"] == "artifact" and err["exit_code"] == 7
+
+
+def test_render_with_artifact_checks_devices(tmp_path):
+    art = solo5elf.write(tmp_path / "hello.hvt", devices=[("service0", "NET_BASIC")])
+    result = wb("render", "--profile", "rpi3b", "--artifact", str(art))
+    assert result.returncode == 2
+    assert "declares NET_BASIC device 'service0' but profile 'rpi3b' does not map it" in (
+        result.stderr
+    )
+    ok = solo5elf.write(tmp_path / "ok.hvt", devices=[("service", "NET_BASIC")])
+    result = wb("render", "--profile", "rpi3b", "--artifact", str(ok), "--backend", "ifupdown")
+    assert result.returncode == 0, result.stderr
+    headers = [line for line in result.stdout.splitlines() if line.startswith("==> ")]
+    assert headers == [
+        "==> /etc/systemd/system/unikernel-hello.service (systemd unit) <==",
+        "==> /etc/network/interfaces.d/workbench-br100 (ifupdown interfaces) <==",
+        "==> /etc/workbench/nat-br100.nft (NAT rules (nftables)) <==",
+    ]
+
+
+def test_render_wrong_target_artifact(tmp_path):
+    art = solo5elf.write(tmp_path / "hello.spt", target="spt", devices=[("service", "NET_BASIC")])
+    result = wb("render", "--profile", "rpi3b", "--artifact", str(art))
+    assert result.returncode == 7
+    assert "rebuild with `mirage configure -t hvt`" in result.stderr
+
+
+def test_no_command_prints_help_and_says_tui_is_missing():
+    result = wb()
+    assert result.returncode == 2
+    assert "usage: workbench" in result.stdout
+    assert "terminal UI is not built yet" in result.stderr

@@ -1,0 +1,87 @@
+"""Command line entry point. Kept import-light: `workbench --help` must start fast.
+
+Each command's modules are imported only when it runs; the TUI (textual) is imported only when
+`workbench` is started without a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from workbench import __version__
+
+EXIT_CODES = """\
+exit codes:
+  0  success                      5  remote timeout
+  1  other failure                6  build failed
+  2  bad profile or usage         7  unusable artifact (arch, target, ABI, file)
+  3  cannot connect / host key    8  unhealthy after deploy
+  4  remote command failed        9  lab error
+ 70  internal error (a bug: rerun with --debug and report it)   130  interrupted
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Build, deploy, supervise and watch MirageOS/Solo5 unikernels on your own "
+        "hosts. Profiles are looked up in ./profiles/NAME.yaml, then "
+        "$XDG_CONFIG_HOME/workbench/profiles/NAME.yaml.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "profiles",
+        parents=[common],
+        help="list profiles, or show one resolved",
+        description="List the profiles found, or show one with every default resolved.",
+    )
+    psub = p.add_subparsers(dest="profiles_command", metavar="SUBCOMMAND")
+    show = psub.add_parser("show", parents=[common], help="show one profile with defaults resolved")
+    show.add_argument("name", help="profile name or path to a .yaml file")
+
+    p = sub.add_parser(
+        "render",
+        parents=[common],
+        help="print every file deploy would install",
+        description="Print the systemd unit and network files deploy would install, each with its "
+        "remote path. Without --artifact the devices are taken from the profile's mapping.",
+    )
+    p.add_argument("--profile", required=True, help="profile name or path")
+    p.add_argument("--artifact", help="a built .hvt/.spt to take devices from (its manifest)")
+    p.add_argument(
+        "--backend",
+        choices=["ifupdown", "systemd-networkd"],
+        help="network backend (default: the profile's; 'auto' shows both)",
+    )
+
+    p = sub.add_parser(
+        "inspect",
+        parents=[common],
+        help="show a unikernel's arch, Solo5 ABI and devices",
+        description="Read a .hvt/.spt file: ELF arch, Solo5 ABI note and manifest devices "
+        "(what solo5-elftool query-abi / query-manifest report), size and sha256.",
+    )
+    p.add_argument("artifact", help="path to the unikernel (e.g. dist/hello.hvt)")
+    p.add_argument("--target", choices=["hvt", "spt"], help="also require this Solo5 target")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        print("\nThe terminal UI is not built yet: use the commands above.", file=sys.stderr)
+        return 2
+    from workbench import headless
+
+    return headless.run(args)

@@ -1,0 +1,1 @@
+"""One module per headless command: parse nothing, compute, hand results to `Output`."""
