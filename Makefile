@@ -1,0 +1,22 @@
+# The two commands the README promises: `make demo` (the main job on the local lab) and
+# `make test` (the whole suite). Both install what they need first.
+.PHONY: setup demo test lint bench
+
+setup:
+	./scripts/install-deps.sh
+
+demo: setup
+	./scripts/demo.sh
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/python -m pytest
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bench: setup
+	.venv/bin/python bench/bench_bootlog.py
+	.venv/bin/python bench/bench_startup.py
