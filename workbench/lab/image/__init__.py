@@ -1,0 +1,1 @@
+"""Files of the lab build image double (OPAM/MirageOS); copied into a docker build context."""
