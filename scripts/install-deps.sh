@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Install what workbench and its test suite need on Debian 12, then the Python environment.
+# Install what workbench, its lab and its test suite need on Debian 12, then the virtualenv.
 # Idempotent and quick when everything is present: apt runs only for missing packages.
+# The package list lives in workbench/lab/deps.py (shared with `workbench lab up --install-deps`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
 
-# systemd: systemd-analyze verifies rendered units; nftables: the NAT rules are loaded in a
-# throwaway namespace; iproute2/util-linux: ip and unshare for namespaces.
-APT_PACKAGES=(systemd nftables iproute2 util-linux python3-venv)
-
+read -r -a packages <<<"$("$PYTHON" -m workbench.lab.deps)"
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
+for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -19,11 +18,19 @@ if ((${#missing[@]})); then
     exit 1
   fi
   echo "installing Debian packages: ${missing[*]}"
+  # No daemon may start on this machine because a package was installed (docker.io, ssh):
+  # the lab runs its own, inside namespaces.
+  policy_added=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
+  trap '[[ $policy_added == 1 ]] && rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-PYTHON=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi

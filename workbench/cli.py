@@ -73,6 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("artifact", help="path to the unikernel (e.g. dist/hello.hvt)")
     p.add_argument("--target", choices=["hvt", "spt"], help="also require this Solo5 target")
+
+    p = sub.add_parser(
+        "lab",
+        parents=[common],
+        help="local lab hosts to deploy to (root)",
+        description="Real hosts on this machine, in network namespaces: `target` (a booted "
+        "Debian, systemd-nspawn) and `builder` (sshd + dockerd with the lab build image). "
+        "Solo5 and the OPAM repository are not available here, so the lab supplies test "
+        "doubles for them (they say so on stderr). Needs root.",
+    )
+    lsub = p.add_subparsers(dest="lab_command", metavar="SUBCOMMAND", required=True)
+    up = lsub.add_parser("up", parents=[common], help="bring the lab up (idempotent, cached)")
+    up.add_argument(
+        "--install-deps",
+        action="store_true",
+        help="apt-get install the Debian packages the lab needs first",
+    )
+    lsub.add_parser("down", parents=[common], help="remove everything the lab created")
+    lsub.add_parser("status", parents=[common], help="what runs, and whether it answers")
+    ssh = lsub.add_parser("ssh", parents=[common], help="ssh into a lab host")
+    ssh.add_argument("host", choices=["target", "builder"])
+    ssh.add_argument("remote_command", nargs=argparse.REMAINDER, help="command to run there")
     return parser
 
 

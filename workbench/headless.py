@@ -67,9 +67,10 @@ def report_error(exc: WorkbenchError, out: Output) -> None:
 
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
-    from workbench.commands import inspect_cmd, profiles_cmd, render_cmd
+    from workbench.commands import inspect_cmd, lab_cmd, profiles_cmd, render_cmd
 
     return {
+        "lab": lab_cmd.run,
         "profiles": profiles_cmd.run,
         "render": render_cmd.run,
         "inspect": inspect_cmd.run,

@@ -1,0 +1,20 @@
+"""The lab, once per test session: brought up if it is not, torn down at the end if we did."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from workbench.lab import manager
+
+
+@pytest.fixture(scope="session")
+def lab():
+    if os.geteuid() != 0:
+        pytest.fail("the lab tests need root (namespaces, mounts, systemd-nspawn); run as root")
+    was_up = all(h["running"] and h["ssh"] for h in manager.status().values())
+    state = manager.up(progress=lambda _m: None)
+    yield state
+    if not was_up:
+        manager.down(progress=lambda _m: None)

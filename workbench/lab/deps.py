@@ -1,0 +1,35 @@
+"""Debian packages the project needs, in one place: read by `workbench lab` (preflight and
+--install-deps) and by scripts/install-deps.sh (`python3 -m workbench.lab.deps`), so the two
+cannot drift apart. Standard library only: it runs before the virtualenv exists."""
+
+from __future__ import annotations
+
+import sys
+
+# command -> package, for the preflight's "missing: ..." message
+LAB_COMMANDS = {
+    "ip": "iproute2",
+    "debootstrap": "debootstrap",
+    "systemd-nspawn": "systemd-container",
+    "sshd": "openssh-server",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "dockerd": "docker.io",
+    "gcc": "gcc",
+    "unshare": "util-linux",
+    "nsenter": "util-linux",
+    "tar": "tar",
+    "iptables": "iptables",
+}
+# libc6-dev: libc.a for the static tender double
+LAB_PACKAGES = sorted({*LAB_COMMANDS.values(), "libc6-dev"})
+# systemd-analyze verifies rendered units; nft loads the NAT rules; ping in the double's tests
+TEST_PACKAGES = ["systemd", "nftables", "iputils-ping", "python3-venv"]
+
+
+def all_packages() -> list[str]:
+    return sorted({*LAB_PACKAGES, *TEST_PACKAGES})
+
+
+if __name__ == "__main__":
+    print(" ".join(all_packages() if sys.argv[1:] != ["--lab"] else LAB_PACKAGES))
