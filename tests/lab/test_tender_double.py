@@ -51,12 +51,23 @@ def workdir(tmp_path_factory):
     return work
 
 
-def run_in_netns(workdir: Path, setup: str, command: str, *, term_after: float | None = None):
+def run_in_netns(
+    workdir: Path,
+    setup: str,
+    command: str,
+    *,
+    term_after: float | None = None,
+    cleanup: str | None = None,
+):
     """Run `command` (the capture's, minus `ip netns exec solo5ns`) in a new network namespace
-    after the shell `setup` there; merged stdout+stderr as lines, and the exit status."""
+    after the shell `setup` there; merged stdout+stderr as lines, and the exit status.
+    `cleanup` runs afterwards, so nothing started by `setup` outlives the test."""
     argv = shlex.split(command)
     argv[0] = str(workdir / "solo5-hvt")
-    script = f"{setup}\nexec {shlex.join(argv)}"
+    if cleanup:
+        script = f"{setup}\n{shlex.join(argv)}\nrc=$?\n{cleanup}\nexit $rc"
+    else:
+        script = f"{setup}\nexec {shlex.join(argv)}"
     proc = subprocess.Popen(
         ["unshare", "--net", "sh", "-c", script],
         cwd=workdir,
@@ -145,9 +156,14 @@ def test_tap_busy(workdir):
     """A second tender on the same tap: Device or resource busy."""
     setup = (
         TAP_UP + f"; {workdir}/solo5-hvt --mem=64 --net:service0=tap100 -- "
-        f"{workdir}/test_net.hvt >/dev/null 2>&1 & sleep 1"
+        f"{workdir}/test_net.hvt >/dev/null 2>&1 & first=$!; sleep 1"
     )
-    lines, code = run_in_netns(workdir, setup, "x --mem=64 --net:service0=tap100 -- test_net.hvt")
+    lines, code = run_in_netns(
+        workdir,
+        setup,
+        "x --mem=64 --net:service0=tap100 -- test_net.hvt",
+        cleanup="kill $first; wait $first",
+    )
     assert lines[0] == "solo5-hvt: Could not attach interface: tap100: Device or resource busy"
     assert code == 1
 
