@@ -23,9 +23,24 @@ exit codes:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The global flags are accepted before and after the command. Subcommands take them with
+    # default=SUPPRESS so that `workbench --debug deploy ...` is not reset by the subparser.
+    top = argparse.ArgumentParser(add_help=False)
+    top.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
+    top.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
-    common.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="machine-readable output (JSON)",
+    )
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks for internal errors",
+    )
 
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -34,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "$XDG_CONFIG_HOME/workbench/profiles/NAME.yaml.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common],
+        parents=[top],
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -73,6 +88,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("artifact", help="path to the unikernel (e.g. dist/hello.hvt)")
     p.add_argument("--target", choices=["hvt", "spt"], help="also require this Solo5 target")
+
+    remote = argparse.ArgumentParser(add_help=False)
+    remote.add_argument("--profile", required=True, help="profile name or path")
+    remote.add_argument(
+        "--host",
+        action="append",
+        metavar="NAME",
+        help="only this target (repeatable; default: all targets)",
+    )
+    remote.add_argument(
+        "--accept-new-host-key",
+        action="store_true",
+        help="trust a host key that known_hosts does not have yet (never a changed one)",
+    )
+
+    p = sub.add_parser(
+        "deploy",
+        parents=[common, remote],
+        help="deploy the unikernel to the profile's targets",
+        description="Preflight, upload (verified, into releases/ID), network, systemd unit, "
+        "atomic switch, restart, boot and health check; automatic rollback to the previous "
+        "release when the new one is not healthy. A second deploy with nothing changed writes "
+        "nothing and restarts nothing.",
+    )
+    p.add_argument("--artifact", help="the built unikernel (dist/NAME.hvt)")
+    p.add_argument(
+        "--tender",
+        help="the solo5-hvt built with it (default: unikernel.tender, "
+        "else the one installed on the host)",
+    )
+    p.add_argument("--restart", action="store_true", help="restart even if nothing changed")
+    p.add_argument(
+        "--no-rollback",
+        action="store_true",
+        help="leave a failed release in place instead of rolling back",
+    )
+    p.add_argument(
+        "--parallel", type=int, default=4, metavar="N", help="hosts deployed at once (default 4)"
+    )
+    p.add_argument(
+        "--rolling",
+        action="store_true",
+        help="one host at a time; stop at the first failed health check",
+    )
+    p.add_argument("--quiet", action="store_true", help="no unikernel log lines")
 
     p = sub.add_parser(
         "lab",

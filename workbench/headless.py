@@ -67,9 +67,10 @@ def report_error(exc: WorkbenchError, out: Output) -> None:
 
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
-    from workbench.commands import inspect_cmd, lab_cmd, profiles_cmd, render_cmd
+    from workbench.commands import deploy_cmd, inspect_cmd, lab_cmd, profiles_cmd, render_cmd
 
     return {
+        "deploy": deploy_cmd.run,
         "lab": lab_cmd.run,
         "profiles": profiles_cmd.run,
         "render": render_cmd.run,

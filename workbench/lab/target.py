@@ -35,7 +35,10 @@ def running() -> bool:
 
 
 def up(rootfs: Path, tender: Path, boot_timeout: float = 90) -> None:
-    if running() and procs.ssh_banner(HOST.address):
+    stamp = HOST.state / "made-from"
+    made_from = f"{rootfs.name} {tender.name}"
+    current = stamp.read_text().strip() if stamp.exists() else ""
+    if running() and procs.ssh_banner(HOST.address) and current == made_from:
         return
     down()  # leftovers of a crashed or half-finished `up`
     for sub in ("upper", "work"):  # a clean host every time: nothing left from the last lab
@@ -55,6 +58,7 @@ def up(rootfs: Path, tender: Path, boot_timeout: float = 90) -> None:
         what="mounting the target's root",
     )
     _personalise(tender)
+    stamp.write_text(made_from + "\n")
     binds = _device_binds()
     argv = [
         "systemd-nspawn",

@@ -16,6 +16,7 @@ target's python3. It says on stderr, once, that it is a double.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import ipaddress
@@ -230,6 +231,7 @@ class Guest:
         if self.nets:
             self.log("INFO", "ethernet", f"Connected Ethernet interface {mac}")
             self.log("INFO", "ARP", f"Sending gratuitous ARP for {self.ip.ip} ({mac})")
+            self.gratuitous_arp()
             self.log("INFO", "udp", f"UDP layer connected on {self.ip.ip}")
             self.log("INFO", "tcp.pcb", f"TCP layer connected on {self.ip.ip}")
             self.log("INFO", "tcpip-stack-direct", f"stack assembled: mac={mac},ip={self.ip.ip}")
@@ -280,6 +282,16 @@ class Guest:
                     f"Try '{self.name} --help' for more information.\n"
                 )
                 self.exit(64)
+
+    def gratuitous_arp(self) -> None:
+        """Announce our (new, per-boot) MAC, as mirage-tcpip does: hosts update their cache."""
+        fd = next(iter(self.nets.values()), None)
+        if fd is None:
+            return
+        ip = self.ip.ip.packed
+        arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + self.mac + ip + b"\x00" * 6 + ip
+        with contextlib.suppress(OSError):  # nobody on the tap yet: ARP replies will do
+            os.write(fd, b"\xff" * 6 + self.mac + b"\x08\x06" + arp)
 
     # The network: ARP, ICMP echo and a little TCP with HTTP on top, on the first tap.
     def run(self) -> None:

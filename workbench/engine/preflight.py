@@ -1,0 +1,194 @@
+"""Preflight: what a host must offer to run this unikernel, as verdicts with fix hints.
+
+Pure: facts in, checks out. `workbench check` shows them all; deploy stops at the first
+failing one, before anything is written to the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.artifacts.elf import ArtifactInfo
+from workbench.profiles.models import Profile
+from workbench.remote.facts import HostFacts
+
+DPKG_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None  # None: information only
+    value: str
+    hint: str | None = None
+
+
+def backend_for(profile: Profile, facts: HostFacts) -> str | None:
+    if profile.network.backend != "auto":
+        return profile.network.backend
+    return facts.backend
+
+
+def checks(
+    profile: Profile,
+    facts: HostFacts,
+    artifact: ArtifactInfo | None = None,
+    extra_bytes: int = 0,
+) -> list[Check]:
+    out: list[Check] = []
+    user = profile.service.user
+    arch = facts.arch
+    model = f" ({facts.model})" if facts.model else ""
+    if artifact is not None:
+        ok = artifact.machine == arch
+        out.append(
+            Check(
+                "arch",
+                ok,
+                f"host {arch}{model}, unikernel {artifact.machine}",
+                None
+                if ok
+                else f"this host runs {arch}: build the unikernel on an "
+                f"{arch} builder (build.host) and deploy that",
+            )
+        )
+    else:
+        out.append(Check("arch", None, f"{arch}{model}"))
+
+    if arch in ("armv7l", "armv6l") or facts.long_bit == 32:
+        out.append(
+            Check(
+                "64-bit",
+                False,
+                f"kernel {arch}, {facts.long_bit}-bit",
+                "KVM needs a 64-bit kernel on the Pi: set arm_64bit=1 in "
+                "/boot/firmware/config.txt (and a 64-bit OS), then reboot",
+            )
+        )
+    elif facts.dpkg_arch and DPKG_ARCH.get(arch) not in (facts.dpkg_arch, None):
+        out.append(
+            Check(
+                "64-bit",
+                False,
+                f"kernel {arch}, userland {facts.dpkg_arch}",
+                "a 32-bit userland on a 64-bit kernel: install a 64-bit OS "
+                "(the tender is a 64-bit program)",
+            )
+        )
+    else:
+        out.append(Check("64-bit", True, f"kernel {arch}, userland {facts.dpkg_arch or '?'}"))
+
+    if not facts.kvm:
+        hint = (
+            "no /dev/kvm: on a Pi this needs the 64-bit kernel (arm_64bit=1); on x86 enable "
+            "VT-x/AMD-V in the firmware and load kvm_intel or kvm_amd"
+        )
+        out.append(Check("kvm", False, "/dev/kvm missing", hint))
+    elif facts.user_groups is None:
+        in_group = "kvm" in facts.kvm.split(":")[1:2]
+        out.append(
+            Check(
+                "kvm",
+                True if in_group else None,
+                f"/dev/kvm {facts.kvm}; user {user} will be created in group "
+                f"{profile.service.group}",
+            )
+        )
+    elif facts.user_kvm:
+        out.append(Check("kvm", True, f"/dev/kvm {facts.kvm}; {user} can open it"))
+    else:
+        out.append(
+            Check(
+                "kvm",
+                False,
+                f"/dev/kvm {facts.kvm}; {user} cannot open it",
+                f"add {user} to group kvm: usermod -aG kvm {user}",
+            )
+        )
+
+    out.append(
+        Check(
+            "tun",
+            bool(facts.tun),
+            f"/dev/net/tun {facts.tun or 'missing'}",
+            None if facts.tun else "load the tun module: modprobe tun",
+        )
+    )
+
+    ok = facts.systemd in ("running", "degraded")
+    out.append(
+        Check(
+            "systemd",
+            ok,
+            f"{facts.pid1 or '?'} as PID 1, {facts.systemd or 'absent'}",
+            None
+            if ok
+            else "workbench supervises the unikernel with systemd; "
+            "this host does not run it as PID 1",
+        )
+    )
+
+    backend = backend_for(profile, facts)
+    if backend is None:
+        out.append(
+            Check(
+                "network backend",
+                False,
+                "neither ifupdown nor systemd-networkd",
+                "install ifupdown (apt-get install ifupdown bridge-utils) or enable "
+                "systemd-networkd, or set network.backend",
+            )
+        )
+    elif backend == "systemd-networkd" and facts.networkd != "active":
+        out.append(
+            Check("network backend", None, "systemd-networkd (not running yet: deploy enables it)")
+        )
+    elif backend == "ifupdown" and not facts.ifupdown:
+        out.append(
+            Check(
+                "network backend",
+                False,
+                "ifupdown is not installed",
+                "apt-get install ifupdown bridge-utils, or set network.backend",
+            )
+        )
+    else:
+        note = ""
+        if facts.networkmanager == "active":
+            note = " (NetworkManager also runs: it leaves interfaces it does not manage alone)"
+        out.append(Check("network backend", True, f"{backend}{note}"))
+    if backend == "ifupdown" and profile.network.mode == "nat" and not facts.nft:
+        out.append(
+            Check(
+                "nftables",
+                False,
+                "nft missing (NAT mode loads an nftables rule set)",
+                "apt-get install nftables",
+            )
+        )
+
+    need_kb = (extra_bytes * 2) // 1024 + 16 * 1024
+    if facts.disk_free_kb is not None:
+        ok = facts.disk_free_kb >= need_kb
+        out.append(
+            Check(
+                "disk",
+                ok,
+                f"{facts.disk_free_kb // 1024} MiB free under {profile.releases.root}",
+                None
+                if ok
+                else f"free at least {need_kb // 1024} MiB there, or lower releases.keep",
+            )
+        )
+    mem = profile.unikernel.memory
+    if facts.mem_available_kb is not None:
+        ok = facts.mem_available_kb >= (mem + 16) * 1024
+        out.append(
+            Check(
+                "memory",
+                ok,
+                f"{facts.mem_available_kb // 1024} MiB available, unikernel needs {mem} MiB",
+                None if ok else "lower unikernel.memory or free memory on the host",
+            )
+        )
+    return out

@@ -1,0 +1,58 @@
+"""Run per-host event streams together: bounded parallelism, or one host at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from workbench.events import Event, HostDone
+
+HostRun = Callable[[str], AsyncIterator[Event]]
+
+
+async def run_hosts(
+    hosts: list[str], run: HostRun, *, parallel: int = 4, rolling: bool = False
+) -> AsyncIterator[Event]:
+    """Yield the events of every host's run as they come.
+
+    rolling: one host at a time, stopping after the first host that fails.
+    """
+    if rolling:
+        for host in hosts:
+            failed = False
+            async for event in run(host):
+                if isinstance(event, HostDone) and not event.ok:
+                    failed = True
+                yield event
+            if failed:
+                return
+        return
+    queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=1000)
+    limit = asyncio.Semaphore(max(1, parallel))
+
+    async def one(host: str) -> None:
+        async with limit:
+            try:
+                async for event in run(host):
+                    await queue.put(event)
+            finally:
+                await queue.put(None)
+
+    tasks = [asyncio.create_task(one(h)) for h in hosts]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            event = await queue.get()
+            if event is None:
+                remaining -= 1
+                continue
+            yield event
+        for task in tasks:
+            await task  # surface a bug in a host's run instead of losing it
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

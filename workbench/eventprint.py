@@ -1,0 +1,104 @@
+"""Render engine events for a terminal or a pipe: readable lines, or one JSON object per line.
+
+Progress and results go to stdout; a failure's message and hint to stderr. Text that came from
+a host (journal lines, remote errors) is sanitised before it is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from workbench.events import (
+    BootPhase,
+    Event,
+    Fact,
+    FileDiff,
+    HealthResult,
+    HostDone,
+    LogLine,
+    RolledBack,
+    Status,
+    StepFailed,
+    StepFinished,
+)
+from workbench.textsafe import sanitize
+
+_COLOURS = {"error": "\x1b[31m", "warning": "\x1b[33m", "debug": "\x1b[2m"}
+_RESET = "\x1b[0m"
+
+
+class EventPrinter:
+    def __init__(
+        self,
+        as_json: bool,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        colour: bool | None = None,
+        show_logs: bool = True,
+    ) -> None:
+        self.json = as_json
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.colour = self.out.isatty() if colour is None else colour
+        self.show_logs = show_logs
+        self.exit_code = 0
+        self.failed_hosts: list[str] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, HostDone) and not event.ok:
+            self.failed_hosts.append(event.host)
+            if self.exit_code == 0:
+                self.exit_code = event.exit_code or 1
+        if self.json:
+            print(json.dumps(event.to_dict()), file=self.out, flush=True)
+            return
+        line = self._line(event)
+        if line is not None:
+            stream = self.err if isinstance(event, StepFailed) else self.out
+            print(line, file=stream, flush=True)
+        if isinstance(event, StepFailed) and event.hint:
+            print(f"[{event.host}] hint: {sanitize(event.hint)}", file=self.err, flush=True)
+
+    def _line(self, e: Event) -> str | None:
+        h = f"[{e.host}]"
+        if isinstance(e, StepFinished):
+            mark = " *" if e.changed else ""
+            took = f" ({e.seconds:.2f} s)" if e.seconds >= 0.01 else ""
+            return f"{h} {e.step}: {sanitize(e.detail)}{mark}{took}"
+        if isinstance(e, Fact):
+            mark = {True: "ok  ", False: "FAIL", None: "info"}[e.ok]
+            text = f"{h} {e.step}: {mark} {e.name}: {sanitize(e.value)}"
+            if e.ok is False and e.hint and e.step != "preflight":
+                text += f"\n{h}       fix: {sanitize(e.hint)}"
+            return text
+        if isinstance(e, LogLine):
+            if not self.show_logs:
+                return None
+            text = f"{h} | {sanitize(e.text)}"
+            colour = _COLOURS.get(e.level) if self.colour else None
+            return f"{colour}{text}{_RESET}" if colour else text
+        if isinstance(e, BootPhase):
+            return f"{h} boot: {e.phase.replace('_', ' ')} after {e.seconds:.3f} s"
+        if isinstance(e, HealthResult):
+            state = "healthy" if e.ok else "NOT healthy"
+            return f"{h} health: {state}: {e.target}: {sanitize(e.detail)} ({e.seconds:.2f} s)"
+        if isinstance(e, RolledBack):
+            return f"{h} rollback: {e.from_release} -> {e.to_release}, because {sanitize(e.reason)}"
+        if isinstance(e, StepFailed):
+            return f"{h} FAILED at {e.step}: {sanitize(e.message)}"
+        if isinstance(e, FileDiff):
+            head = f"{h} {e.status}: {e.path} ({e.purpose})"
+            return head + ("\n" + sanitize_block(e.diff) if e.diff else "")
+        if isinstance(e, Status):
+            return f"{h} " + "  ".join(f"{k}: {sanitize(str(v))}" for k, v in e.fields.items())
+        if isinstance(e, HostDone):
+            if e.ok:
+                return f"{h} {sanitize(e.summary)}"
+            return None  # the StepFailed line already said it, on stderr
+        return None
+
+
+def sanitize_block(text: str) -> str:
+    return "\n".join(sanitize(line) for line in text.splitlines())

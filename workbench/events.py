@@ -1,0 +1,124 @@
+"""What the engine tells its front ends: frozen, JSON-able events, each with a host and a step.
+
+The engine never prints. `workbench.headless` turns events into lines or NDJSON; the TUI turns
+them into messages. `to_dict()` is the --json schema (documented in the README).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    host: str
+    step: str
+    at: float = field(default_factory=time.time)
+
+    @property
+    def event_type(self) -> str:
+        return _snake(type(self).__name__)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"event": self.event_type, **asdict(self)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStarted(Event):
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFinished(Event):
+    changed: bool = False
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFailed(Event):
+    message: str
+    hint: str | None = None
+    kind: str = "error"
+    exit_code: int = 1
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadProgress(Event):
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fact(Event):
+    """One preflight fact: ok True/False, or None for information only."""
+
+    name: str
+    value: str
+    ok: bool | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileDiff(Event):
+    path: str
+    purpose: str
+    status: str  # new, changed, unchanged
+    diff: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogLine(Event):
+    """A journal line of the unit, classified by workbench.bootlog; text is raw (untrusted)."""
+
+    kind: str
+    level: str
+    text: str
+    source: str | None = None
+    hint: str | None = None
+    cursor: str = ""
+    time: float = 0.0  # when the host's journal recorded it
+    origin: str = "unikernel"  # unikernel, or systemd for the unit's lifecycle messages
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootPhase(Event):
+    phase: str
+    seconds: float  # since the unit was started
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthResult(Event):
+    ok: bool
+    target: str
+    detail: str
+    seconds: float
+    attempts: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolledBack(Event):
+    from_release: str
+    to_release: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Status(Event):
+    fields: dict[str, object]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostDone(Event):
+    ok: bool
+    changed: bool = False
+    release: str | None = None
+    summary: str = ""
+    exit_code: int = 0

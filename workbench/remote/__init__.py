@@ -1,0 +1,2 @@
+"""The only place that touches asyncssh, SFTP, journalctl and systemctl. Library exceptions are
+translated into WorkbenchError subclasses here; nothing above catches asyncssh errors."""

@@ -1,0 +1,277 @@
+"""One asyncssh connection per host, opened on first use under a lock, verified host keys.
+
+Host keys: a key already in known_hosts is accepted by asyncssh itself. Any other key reaches
+`_HostKeyCheck.validate_host_public_key`, which records it and refuses, so the error can show
+the fingerprint and say how to trust it. `--accept-new-host-key` accepts a key only for a host
+that known_hosts does not mention at all, and appends it; a changed key is always refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from workbench.errors import ConnectError, RemoteCommandError, RemoteTimeout
+from workbench.profiles.models import Host
+
+DEFAULT_KNOWN_HOSTS = Path.home() / ".ssh" / "known_hosts"
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+class _HostKeyCheck(asyncssh.SSHClient):
+    def __init__(self, known_hosts: Path, host: str, port: int, accept_new: bool) -> None:
+        self.known_hosts = known_hosts
+        self.host = host
+        self.port = port
+        self.accept_new = accept_new
+        self.presented: asyncssh.SSHKey | None = None
+        self.changed = False
+
+    def validate_host_public_key(self, host, addr, port, key) -> bool:  # type: ignore[no-untyped-def]
+        self.presented = key
+        self.changed = _host_is_known(self.known_hosts, self.host, addr, self.port)
+        if self.accept_new and not self.changed:
+            _append_known_host(self.known_hosts, self.host, self.port, key)
+            return True
+        return False
+
+
+def _host_is_known(path: Path, host: str, addr: str, port: int) -> bool:
+    if not path.exists():
+        return False
+    try:
+        trusted, _ca, _revoked, *_ = asyncssh.read_known_hosts(str(path)).match(host, addr, port)
+    except (OSError, ValueError, asyncssh.KeyImportError):
+        return False
+    return bool(trusted)
+
+
+def _host_pattern(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def _append_known_host(path: Path, host: str, port: int, key: asyncssh.SSHKey) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    line = f"{_host_pattern(host, port)} {key.export_public_key('openssh').decode().strip()}\n"
+    with path.open("a") as fh:
+        fh.write(line)
+
+
+class HostConnection:
+    """A lazily opened SSH connection to one profile host, with command helpers."""
+
+    def __init__(
+        self, name: str, host: Host, pool: Pool | None = None, *, accept_new_host_key: bool = False
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.pool = pool
+        self.accept_new_host_key = accept_new_host_key
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.host.known_hosts or DEFAULT_KNOWN_HOSTS
+
+    async def connection(self) -> asyncssh.SSHClientConnection:
+        async with self._lock:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await self._connect()
+            return self._conn
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        h = self.host
+        tunnel = None
+        if h.jump is not None:
+            if self.pool is None:
+                raise ConnectError(f"{self.name}: jump host '{h.jump}' needs a connection pool")
+            tunnel = await self.pool.get(h.jump).connection()
+        checker = _HostKeyCheck(self.known_hosts, h.address, h.port, self.accept_new_host_key)
+        options: dict[str, object] = {
+            "port": h.port,
+            "username": h.user,
+            "known_hosts": str(self.known_hosts) if self.known_hosts.exists() else (),
+            "connect_timeout": h.connect_timeout,
+            "keepalive_interval": 15,
+            "keepalive_count_max": 3,
+            "client_factory": lambda: checker,
+        }
+        if tunnel is not None:
+            options["tunnel"] = tunnel
+        if h.identity_file is not None:
+            options["client_keys"] = [str(h.identity_file)]
+        if not h.agent:
+            options["agent_path"] = None
+        if h.passphrase_env:
+            options["passphrase"] = os.environ.get(h.passphrase_env)
+        where = f"{h.user}@{h.address}:{h.port}"
+        try:
+            return await asyncssh.connect(h.address, **options)  # type: ignore[arg-type]
+        except asyncssh.HostKeyNotVerifiable:
+            raise self._host_key_error(checker) from None
+        except asyncssh.PermissionDenied as exc:
+            raise ConnectError(
+                f"{where}: authentication failed ({exc.reason})",
+                "check identity_file/agent in the profile and the user's authorized_keys",
+                host=self.name,
+            ) from None
+        except asyncssh.KeyImportError as exc:
+            raise ConnectError(
+                f"cannot load the SSH key {h.identity_file}: {exc}",
+                "set passphrase_env for an encrypted key, or check the file",
+                host=self.name,
+            ) from None
+        except TimeoutError:
+            raise ConnectError(
+                f"{where}: no answer within {h.connect_timeout:.0f} s",
+                "is the host up and reachable? (ping it; check address/port in the profile)",
+                host=self.name,
+            ) from None
+        except (OSError, asyncssh.Error) as exc:
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+            raise ConnectError(
+                f"{where}: cannot connect: {reason}",
+                "is sshd running there and the address right? `ssh "
+                f"{'-p ' + str(h.port) + ' ' if h.port != 22 else ''}{h.user}@{h.address}` "
+                "should work",
+                host=self.name,
+            ) from None
+
+    def _host_key_error(self, checker: _HostKeyCheck) -> ConnectError:
+        h = self.host
+        key = checker.presented
+        fingerprint = key.get_fingerprint("sha256") if key else "(unknown)"
+        algorithm = key.get_algorithm() if key else "?"
+        if checker.changed:
+            return ConnectError(
+                f"the host key of {h.address} has CHANGED: it now presents {algorithm} "
+                f"{fingerprint}, which does not match {self.known_hosts}",
+                "if the host was reinstalled, check the new fingerprint on its console "
+                "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and replace the old line: "
+                f"ssh-keygen -R {_host_pattern(h.address, h.port)} -f {self.known_hosts}; "
+                "otherwise someone may be intercepting the connection",
+                host=self.name,
+            )
+        return ConnectError(
+            f"unknown host key for {h.address}: {algorithm} {fingerprint} "
+            f"(not in {self.known_hosts})",
+            "compare it with the host's own (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on "
+            "its console), then rerun with --accept-new-host-key to add it",
+            host=self.name,
+        )
+
+    def _argv(self, argv: Sequence[str], sudo: bool | None) -> str:
+        use_sudo = self.host.use_sudo if sudo is None else sudo
+        words = ["sudo", "-n", "--", *argv] if use_sudo else list(argv)
+        return shlex.join(words)
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        timeout: float = 60,
+        check: bool = True,
+        sudo: bool | None = None,
+        what: str | None = None,
+    ) -> Result:
+        """Run an argv list (never a formatted shell string) with a deadline."""
+        conn = await self.connection()
+        command = self._argv(argv, sudo)
+        label = what or shlex.join(argv)
+        try:
+            proc = await asyncio.wait_for(
+                conn.run(
+                    command,
+                    input=input,
+                    check=False,
+                    encoding=None if isinstance(input, bytes) else "utf-8",
+                    errors="replace",
+                ),
+                timeout,
+            )
+        except TimeoutError:
+            raise RemoteTimeout(
+                f"{label}: no answer within {timeout:.0f} s",
+                "the host may be overloaded or the command stuck",
+                host=self.name,
+            ) from None
+        except (OSError, asyncssh.Error) as exc:
+            self._conn = None
+            raise ConnectError(
+                f"connection lost while running {label}: {exc}",
+                "check the network to the host and retry",
+                host=self.name,
+            ) from None
+        stdout = (
+            proc.stdout
+            if isinstance(proc.stdout, str)
+            else (proc.stdout or b"").decode(errors="replace")
+        )
+        stderr = (
+            proc.stderr
+            if isinstance(proc.stderr, str)
+            else (proc.stderr or b"").decode(errors="replace")
+        )
+        status = proc.exit_status if proc.exit_status is not None else 255
+        result = Result(tuple(argv), status, stdout, stderr)
+        if "sudo: a password is required" in stderr or "sudo: a terminal is required" in stderr:
+            raise ConnectError(
+                f"sudo on {self.host.address} wants a password for {self.host.user}",
+                f"allow passwordless sudo (e.g. '{self.host.user} ALL=(root) NOPASSWD: ALL' in "
+                "/etc/sudoers.d/workbench) or connect as root",
+                host=self.name,
+            )
+        if check and status != 0:
+            tail = (stderr.strip() or stdout.strip()).splitlines()[-3:]
+            raise RemoteCommandError(
+                f"{label} failed (exit {status}): {' / '.join(tail) or 'no output'}",
+                host=self.name,
+            )
+        return result
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError, OSError, asyncssh.Error):
+                await asyncio.wait_for(self._conn.wait_closed(), 5)
+            self._conn = None
+
+
+class Pool:
+    """Connections by profile host name; a jump host is connected once and shared."""
+
+    def __init__(self, hosts: dict[str, Host], *, accept_new_host_key: bool = False) -> None:
+        self.hosts = hosts
+        self.accept_new_host_key = accept_new_host_key
+        self._conns: dict[str, HostConnection] = {}
+
+    def get(self, name: str) -> HostConnection:
+        if name not in self._conns:
+            self._conns[name] = HostConnection(
+                name, self.hosts[name], self, accept_new_host_key=self.accept_new_host_key
+            )
+        return self._conns[name]
+
+    async def close(self) -> None:
+        for conn in reversed(list(self._conns.values())):
+            await conn.close()

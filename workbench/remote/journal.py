@@ -1,0 +1,127 @@
+"""journalctl over SSH: entries as JSON, positions as cursors, follow with resume."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncssh
+
+from workbench.errors import ConnectError
+from workbench.remote.connection import HostConnection
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    cursor: str
+    realtime_us: int
+    message: str
+    pid: str
+    identifier: str  # SYSLOG_IDENTIFIER: the unit's (e.g. "hello") or "systemd"
+    priority: int
+    exit_status: int | None = None  # on systemd's "Main process exited" entries
+    monotonic_us: int = 0  # the host's CLOCK_MONOTONIC, comparable with systemd's *Monotonic
+
+    @property
+    def from_systemd(self) -> bool:
+        return self.identifier == "systemd" or self.pid == "1"
+
+
+def parse_entry(line: str) -> JournalEntry | None:
+    """One line of `journalctl -o json`; None for anything that is not an entry."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "__CURSOR" not in data:
+        return None
+    message = data.get("MESSAGE", "")
+    if isinstance(message, list):  # journald sends non-UTF-8 messages as byte arrays
+        message = bytes(x for x in message if isinstance(x, int) and 0 <= x < 256).decode(
+            "utf-8", errors="replace"
+        )
+    elif not isinstance(message, str):
+        message = str(message)
+    status = data.get("EXIT_STATUS")
+    return JournalEntry(
+        cursor=data["__CURSOR"],
+        realtime_us=int(data.get("__REALTIME_TIMESTAMP", 0) or 0),
+        message=message,
+        monotonic_us=int(data.get("__MONOTONIC_TIMESTAMP", 0) or 0),
+        pid=str(data.get("_PID", "")),
+        identifier=str(data.get("SYSLOG_IDENTIFIER", "")),
+        priority=int(data.get("PRIORITY", 6) or 6),
+        exit_status=int(status) if isinstance(status, str) and status.isdigit() else None,
+    )
+
+
+async def current_cursor(conn: HostConnection) -> str | None:
+    """The cursor of the newest journal entry (to follow only what comes after it)."""
+    result = await conn.run(
+        ["journalctl", "-n", "1", "-o", "json", "--no-pager", "-q"],
+        check=False,
+        what="reading the journal position",
+    )
+    for line in result.stdout.splitlines():
+        entry = parse_entry(line)
+        if entry is not None:
+            return entry.cursor
+    return None
+
+
+def journal_argv(
+    unit: str,
+    *,
+    after_cursor: str | None = None,
+    lines: int | None = None,
+    since: str | None = None,
+    follow: bool = True,
+) -> list[str]:
+    argv = ["journalctl", "-u", unit, "-o", "json", "--no-pager", "-q"]
+    if after_cursor:
+        argv += ["--after-cursor", after_cursor]
+    else:
+        if since:
+            argv += ["--since", since]
+        if lines is not None:
+            argv += ["-n", str(lines)]
+    if follow:
+        argv.append("-f")
+    return argv
+
+
+async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[JournalEntry]:
+    """Stream entries of a journalctl command; the remote process is closed on exit."""
+    ssh = await conn.connection()
+    command = shlex.join(["sudo", "-n", "--", *argv] if conn.host.use_sudo else argv)
+    try:
+        process = await ssh.create_process(command, encoding="utf-8", errors="replace")
+    except (OSError, asyncssh.Error) as exc:
+        conn._conn = None
+        raise ConnectError(f"cannot start journalctl: {exc}", host=conn.name) from None
+    try:
+        async for line in process.stdout:
+            entry = parse_entry(line)
+            if entry is not None:
+                yield entry
+    except (OSError, asyncssh.Error) as exc:
+        conn._conn = None
+        raise ConnectError(
+            f"connection lost while following the journal: {exc}", host=conn.name
+        ) from None
+    finally:
+        process.close()
+
+
+async def unit_start_monotonic(conn: HostConnection, unit: str) -> int | None:
+    """When the unit's main process started, in the host's CLOCK_MONOTONIC microseconds."""
+    result = await conn.run(
+        ["systemctl", "show", "-P", "ExecMainStartTimestampMonotonic", unit],
+        check=False,
+        sudo=False,
+        what="systemctl show",
+    )
+    value = result.stdout.strip()
+    return int(value) if value.isdigit() and value != "0" else None
