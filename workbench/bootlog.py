@@ -73,7 +73,8 @@ _NETWORK_UP = ("Plugging into ", "Dual TCP/IP stack assembled", "TCP layer conne
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    kind: str  # banner solo5 memory_map memory_region exit abort trap mirage tender usage app
+    kind: str  # banner solo5 memory_map memory_region exit abort trap exception mirage tender
+    # usage app
     text: str
     level: str = "info"  # debug info warning error
     source: str | None = None  # Mirage log source ('netif'), tender name, or None
@@ -102,6 +103,14 @@ def classify(line: str) -> LogLine:
             return LogLine("mirage", line, level, m["src"], m["ts"], m["msg"])
     if line in _BANNER_SET:
         return LogLine("banner", line)
+    if line.startswith("Fatal error: exception "):
+        return LogLine(
+            "exception",
+            line,
+            "error",
+            message=line,
+            hint="an uncaught OCaml exception ended the unikernel (exit status 255)",
+        )
     if line.startswith("usage: solo5-") or line in _USAGE_LINES:
         return LogLine("usage", line, "warning")
     return LogLine("app", line)

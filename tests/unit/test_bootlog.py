@@ -127,6 +127,7 @@ def test_every_tender_error_in_the_reference_has_a_hint():
             None,
         ),
         ("**** Solo5 standalone test_hello ****", "app", "info", None),
+        ('Fatal error: exception Failure("boom")', "exception", "error", "uncaught OCaml"),
         ("Hello, World", "app", "info", None),
     ],
 )

@@ -30,6 +30,13 @@ class Outcome:
     health_seconds: float | None = None
 
 
+def _reason(line: bootlog.LogLine) -> str:
+    if line.kind == "exit":
+        status = line.fields.get("status")
+        return f"the unikernel exited with status {status}: {bootlog.explain_exit(int(status))}"  # type: ignore[arg-type]
+    return line.text
+
+
 def to_event(host: str, step: str, entry: journal.JournalEntry) -> LogLine:
     if entry.from_systemd:
         level = "error" if entry.priority <= 3 else "info"
@@ -118,10 +125,10 @@ async def watch(
                 )
             if (
                 line.level == "error"
-                and line.kind in ("tender", "abort", "trap", "exit")
+                and line.kind in ("tender", "abort", "trap", "exit", "exception")
                 and state["failure"] is None
             ):
-                state["failure"] = (line.text, line.hint)
+                state["failure"] = (_reason(line), line.hint)
             if pattern is not None and pattern.search(entry.message):
                 state["log_match"] = entry.message
 

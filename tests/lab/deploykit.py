@@ -1,0 +1,128 @@
+"""Helpers for deploy tests against the lab target: profile variants, artifacts, CLI runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.lab import config, hostkeys, solo5elf, tender_double
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HEALTHY = {
+    "mirage": True,
+    "logs": [{"msg": "serving HTTP on port 8080"}],
+    "listen": [{"port": 8080, "http": {"/health": [200, "ok\n"]}}],
+}
+CRASHES = {"mirage": True, "logs": [{"msg": "starting"}], "crash": "Invalid_argument boom"}
+
+
+@dataclass
+class Variant:
+    """A profile derived from profiles/lab.yaml with its own name, tap, bridge and subnet."""
+
+    path: Path
+    name: str
+    tap: str
+    bridge: str
+    net: int
+
+    @property
+    def unit(self) -> str:
+        return f"unikernel-{self.name}.service"
+
+    @property
+    def release_dir(self) -> str:
+        return f"/var/lib/workbench/{self.name}"
+
+
+def variant(tmp_path: Path, n: int, **service: str) -> Variant:
+    text = (ROOT / "profiles" / "lab.yaml").read_text()
+    text = text.replace("name: hello", f"name: t{n}")
+    text = text.replace("source: ../examples/hello", f"source: {ROOT}/examples/hello")
+    text = text.replace("10.0.0.", f"10.0.{n}.")
+    text = text.replace("service: tap100", f"service: tap1{n}")
+    text = text.replace("bridge: br100", f"bridge: br1{n}")
+    for key, value in service.items():
+        text = text.replace(f"  {key}: unikernel", f"  {key}: {value}")
+    path = tmp_path / f"t{n}.yaml"
+    path.write_text(text)
+    return Variant(path, f"t{n}", f"tap1{n}", f"br1{n}", n)
+
+
+def artifact(tmp_path: Path, name: str, spec: dict, arch: str = "x86_64", pad: int = 0) -> Path:
+    path = tmp_path / f"{name}.hvt"
+    path.write_bytes(
+        solo5elf.build(
+            arch=arch,
+            devices=[("service", "NET_BASIC")],
+            pad_to=pad,
+            extra_sections={".workbench.lab.guest": json.dumps(spec).encode()},
+        )
+    )
+    return path
+
+
+def tender() -> Path:
+    return tender_double.build()
+
+
+def workbench(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def deploy(v: Variant, art: Path, *extra: str) -> tuple[int, list[dict], str]:
+    """Run deploy with --json; return the exit code, the events, and every failure's message
+    and hint (from step_failed events) followed by stderr."""
+    result = workbench(
+        "deploy",
+        "--profile",
+        str(v.path),
+        "--artifact",
+        str(art),
+        "--tender",
+        str(tender()),
+        "--json",
+        *extra,
+    )
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return result.returncode, events, failures(events) + result.stderr
+
+
+def failures(events: list[dict]) -> str:
+    return "".join(
+        f"{e['message']}\nhint: {e['hint']}\n" for e in events if e["event"] == "step_failed"
+    )
+
+
+def on_target(command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*hostkeys.ssh_argv(config.TARGET.address), command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def remove(v: Variant) -> None:
+    """Leave the target as if this variant had never been deployed."""
+    on_target(
+        f"systemctl disable --now {v.unit} 2>/dev/null; rm -f /etc/systemd/system/{v.unit}; "
+        f"rm -rf {v.release_dir} /etc/systemd/network/10-workbench-{v.tap}.* "
+        f"/etc/systemd/network/10-workbench-{v.bridge}.*; systemctl daemon-reload; "
+        f"ip link del {v.tap} 2>/dev/null; ip link del {v.bridge} 2>/dev/null; "
+        "networkctl reload 2>/dev/null; true"
+    )
+
+
+def steps(events: list[dict]) -> dict[str, dict]:
+    return {e["step"]: e for e in events if e["event"] == "step_finished"}

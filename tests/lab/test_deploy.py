@@ -1,0 +1,231 @@
+"""workbench deploy against the lab's real target: sshd, SFTP, systemd, journald, tap, bridge."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.lab.deploykit import (
+    CRASHES,
+    HEALTHY,
+    ROOT,
+    artifact,
+    deploy,
+    failures,
+    on_target,
+    remove,
+    steps,
+    tender,
+    variant,
+)
+from workbench.lab import config
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def v(lab, tmp_path, request):
+    var = variant(tmp_path, request.node.nodeid.__hash__() % 40 + 10)
+    remove(var)
+    yield var
+    remove(var)
+
+
+def test_deploy_then_redeploy_changes_nothing(v, tmp_path):
+    art = artifact(tmp_path, "app", HEALTHY)
+    code, events, err = deploy(v, art)
+    assert code == 0, err
+    done = steps(events)
+    assert done["upload"]["changed"] and done["unit"]["changed"] and done["network"]["changed"]
+    assert done["restart"]["changed"]
+    health = [e for e in events if e["event"] == "health_result"]
+    assert health[-1]["ok"] and health[-1]["target"].endswith(f"10.0.{v.net}.2:8080/health")
+    phases = [e["phase"] for e in events if e["event"] == "boot_phase"]
+    assert phases[:2] == ["banner", "memory_map"]
+    lines = [e["text"] for e in events if e["event"] == "log_line"]
+    assert "[application] serving HTTP on port 8080" in "\n".join(lines)
+    release = events[-1]["release"]
+    state = on_target(
+        f"systemctl is-active {v.unit}; readlink {v.release_dir}/current; "
+        f"stat -c %Y /etc/systemd/system/{v.unit} {v.release_dir}/current "
+        f"/etc/systemd/network/10-workbench-{v.tap}.netdev; "
+        f"systemctl show -P NRestarts {v.unit}"
+    ).stdout.split()
+    assert state[0] == "active" and state[1] == f"releases/{release}"
+
+    code, events2, err = deploy(v, art)
+    assert code == 0, err
+    assert not [e for e in events2 if e["event"] == "step_finished" and e["changed"]]
+    assert events2[-1]["summary"].endswith("already deployed; nothing to do")
+    again = on_target(
+        f"systemctl is-active {v.unit}; readlink {v.release_dir}/current; "
+        f"stat -c %Y /etc/systemd/system/{v.unit} {v.release_dir}/current "
+        f"/etc/systemd/network/10-workbench-{v.tap}.netdev; "
+        f"systemctl show -P NRestarts {v.unit}"
+    ).stdout.split()
+    assert again == state  # same files (mtimes), same release, no restart
+    main_pid = on_target(f"systemctl show -P MainPID {v.unit}").stdout
+    assert main_pid.strip() not in ("", "0")
+
+
+def test_crashing_release_is_rolled_back(v, tmp_path):
+    good = artifact(tmp_path, "good", HEALTHY)
+    code, events, err = deploy(v, good)
+    assert code == 0, err
+    good_release = events[-1]["release"]
+    bad = artifact(tmp_path, "bad", CRASHES)
+    code, events, err = deploy(v, bad)
+    assert code == 8, err
+    rolled = [e for e in events if e["event"] == "rolled_back"]
+    assert rolled and rolled[0]["to_release"] == good_release
+    assert "exited with status 255" in rolled[0]["reason"] or "exception" in rolled[0]["reason"]
+    lines = "\n".join(e["text"] for e in events if e["event"] == "log_line")
+    assert 'Fatal error: exception Failure("Invalid_argument boom")' in lines
+    assert "Solo5: solo5_exit(255) called" in lines
+    assert "rolled back to" in err and "healthy again" in err
+    state = on_target(f"readlink {v.release_dir}/current; systemctl is-active {v.unit}")
+    assert state.stdout.split() == [f"releases/{good_release}", "active"]
+
+
+def test_wrong_arch_is_refused_before_copying(v, tmp_path):
+    arm = artifact(tmp_path, "arm", HEALTHY, arch="aarch64")
+    code, events, err = deploy(v, arm)
+    assert code == 7
+    assert "preflight: arch: host x86_64, unikernel aarch64" in err
+    assert "build the unikernel on an x86_64 builder" in err
+    assert "upload" not in steps(events)
+    assert (
+        on_target(f"test -e {v.release_dir}/releases && echo yes || echo no").stdout.strip() == "no"
+    )
+
+
+def test_service_user_without_kvm(lab, tmp_path):
+    v = variant(tmp_path, 60, user="nokvm")
+    remove(v)
+    on_target("id nokvm >/dev/null 2>&1 || useradd --system --no-create-home nokvm")
+    try:
+        code, events, err = deploy(v, artifact(tmp_path, "app", HEALTHY))
+        assert code == 4
+        assert "nokvm cannot open it" in err
+        assert "usermod -aG kvm nokvm" in err
+        assert "upload" not in steps(events)
+    finally:
+        on_target("userdel nokvm")
+        remove(v)
+
+
+def test_missing_tap_is_recreated(v, tmp_path):
+    art = artifact(tmp_path, "app", HEALTHY)
+    assert deploy(v, art)[0] == 0
+    on_target(f"systemctl stop {v.unit}; ip link del {v.tap}")
+    code, events, err = deploy(v, art)
+    assert code == 0, err
+    assert steps(events)["network"]["changed"]
+    assert steps(events)["restart"]["changed"]  # the unit was not running
+    assert [e for e in events if e["event"] == "health_result"][-1]["ok"]
+
+
+def test_unknown_and_changed_host_keys(v, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    text = v.path.read_text().replace(str(config.KNOWN_HOSTS), str(empty))
+    v.path.write_text(text)
+    art = artifact(tmp_path, "app", HEALTHY)
+    code, _events, err = deploy(v, art)
+    assert code == 3
+    assert "unknown host key for 10.213.0.2: ssh-ed25519 SHA256:" in err
+    assert "--accept-new-host-key" in err
+    assert empty.read_text() == ""  # never written without the opt-in
+
+    # A changed key: known_hosts holds the builder's key under the target's address.
+    builder_key = next(
+        line.split(" ", 1)[1]
+        for line in config.KNOWN_HOSTS.read_text().splitlines()
+        if line.startswith(config.BUILDER.address + " ")
+    )
+    empty.write_text(f"{config.TARGET.address} {builder_key}\n")
+    code, _events, err = deploy(v, art, "--accept-new-host-key")
+    assert code == 3
+    assert "has CHANGED" in err and "ssh-keygen -R 10.213.0.2" in err
+
+    empty.write_text("")
+    code, _events, err = deploy(v, art, "--accept-new-host-key")
+    assert code == 0, err
+    assert empty.read_text().startswith("10.213.0.2 ssh-ed25519 ")
+
+
+def test_connection_cut_mid_upload_leaves_no_partial_release(v, tmp_path):
+    small = artifact(tmp_path, "small", HEALTHY)
+    assert deploy(v, small)[0] == 0
+    before = on_target(f"readlink {v.release_dir}/current").stdout.strip()
+    big = artifact(tmp_path, "big", HEALTHY, pad=24 * 1024 * 1024)
+    # 40 Mbit/s towards the target: a ~5 s upload, long enough to cut in the middle.
+    veth = config.TARGET.veth
+    subprocess.run(
+        [
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            veth,
+            "root",
+            "tbf",
+            "rate",
+            "40mbit",
+            "burst",
+            "64kb",
+            "latency",
+            "200ms",
+        ],
+        check=True,
+    )
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workbench",
+                "deploy",
+                "--profile",
+                str(v.path),
+                "--artifact",
+                str(big),
+                "--tender",
+                str(tender()),
+                "--json",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        cut = False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            size = on_target(f"du -sb {v.release_dir}/releases/.incoming-* 2>/dev/null")
+            if size.stdout.strip() and int(size.stdout.split()[0]) > 4 * 1024 * 1024:
+                on_target("pkill -f sftp-server")  # the transfer's server side dies mid-copy
+                cut = True
+                break
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", veth, "root"], check=False)
+    assert cut, "the upload finished before it could be cut"
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    text = failures(events)
+    assert proc.returncode == 3, text + err
+    assert "upload to 10.213.0.2 failed" in text and "was not switched to" in text
+    after = on_target(f"readlink {v.release_dir}/current; ls -A {v.release_dir}/releases")
+    current, *entries = after.stdout.split()
+    assert current == before
+    assert [e for e in entries if not e.startswith(".")] == [before.split("/")[1]]
+    # The next deploy cleans the leftovers and completes.
+    code, _events, err = deploy(v, small)
+    assert code == 0, err
+    leftovers = on_target(f"ls -A {v.release_dir}/releases").stdout.split()
+    assert not [e for e in leftovers if e.startswith(".")]
