@@ -135,6 +135,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no unikernel log lines")
 
     p = sub.add_parser(
+        "check",
+        parents=[common, remote],
+        help="preflight facts of the targets and builder",
+        description="Read-only: arch, 64-bit kernel and userland, /dev/kvm and whether the "
+        "service user can open it, /dev/net/tun, systemd, network backend, disk, memory, the "
+        "installed tender; the build host's docker. Each failure comes with a fix.",
+    )
+    p.add_argument("--artifact", help="also check against this unikernel (arch, ABI)")
+
+    p = sub.add_parser(
+        "plan",
+        parents=[common, remote],
+        help="what deploy would change, as diffs",
+        description="Read-only: the unit and network files as diffs against the host's, and "
+        "whether the release would be uploaded, switched and restarted.",
+    )
+    p.add_argument("--artifact", help="the built unikernel (dist/NAME.hvt)")
+    p.add_argument("--tender", help="the solo5-hvt built with it")
+
+    sub.add_parser(
+        "status",
+        parents=[common, remote],
+        help="unit state, release, uptime, restarts",
+        description="Unit state, current release and when it was made, uptime, restart "
+        "count, tender memory, and the last boot's phase timings.",
+    )
+
+    p = sub.add_parser(
+        "logs",
+        parents=[common, remote],
+        help="the unikernel's journal, classified",
+        description="journalctl -o json for the unit, each line classified (banner, memory "
+        "map, Mirage logs, aborts, tender errors) and coloured by level. --follow keeps going "
+        "across unit restarts and SSH reconnects, resuming from the last line seen.",
+    )
+    p.add_argument("--lines", "-n", type=int, default=50, help="lines of history (default 50)")
+    p.add_argument("--since", help="history since (journalctl --since syntax, e.g. '10 min ago')")
+    p.add_argument("--follow", "-f", action="store_true", help="keep following")
+
+    sub.add_parser(
+        "rollback",
+        parents=[common, remote],
+        help="back to the previous release",
+        description="Switch current back to the release that ran before, restart, health check.",
+    )
+
+    p = sub.add_parser(
         "lab",
         parents=[common],
         help="local lab hosts to deploy to (root)",

@@ -47,6 +47,8 @@ class EventPrinter:
         self.failed_hosts: list[str] = []
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, StepFailed) and self.exit_code == 0:
+            self.exit_code = event.exit_code or 1
         if isinstance(event, HostDone) and not event.ok:
             self.failed_hosts.append(event.host)
             if self.exit_code == 0:
@@ -92,7 +94,9 @@ class EventPrinter:
             head = f"{h} {e.status}: {e.path} ({e.purpose})"
             return head + ("\n" + sanitize_block(e.diff) if e.diff else "")
         if isinstance(e, Status):
-            return f"{h} " + "  ".join(f"{k}: {sanitize(str(v))}" for k, v in e.fields.items())
+            return f"{h} " + "  ".join(
+                f"{k}: {sanitize(str(v)) if v is not None else '-'}" for k, v in e.fields.items()
+            )
         if isinstance(e, HostDone):
             if e.ok:
                 return f"{h} {sanitize(e.summary)}"

@@ -67,10 +67,22 @@ def report_error(exc: WorkbenchError, out: Output) -> None:
 
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
-    from workbench.commands import deploy_cmd, inspect_cmd, lab_cmd, profiles_cmd, render_cmd
+    from workbench.commands import (
+        deploy_cmd,
+        hostops_cmd,
+        inspect_cmd,
+        lab_cmd,
+        profiles_cmd,
+        render_cmd,
+    )
 
     return {
+        "check": hostops_cmd.run_check,
         "deploy": deploy_cmd.run,
+        "logs": hostops_cmd.run_logs,
+        "plan": hostops_cmd.run_plan,
+        "rollback": hostops_cmd.run_rollback,
+        "status": hostops_cmd.run_status,
         "lab": lab_cmd.run,
         "profiles": profiles_cmd.run,
         "render": render_cmd.run,

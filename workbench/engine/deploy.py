@@ -87,7 +87,7 @@ def release_id(artifact_sha: str, tender_sha: str) -> str:
     return hashlib.sha256(f"{artifact_sha}:{tender_sha}".encode()).hexdigest()[:16]
 
 
-async def _shielded(coro: Awaitable[T]) -> T:
+async def shielded(coro: Awaitable[T]) -> T:
     """Run to completion even if the caller is cancelled; then re-raise the cancellation."""
     task = asyncio.ensure_future(coro)
     try:
@@ -154,7 +154,7 @@ class HostDeploy:
 
     async def run(self) -> AsyncIterator[Event]:
         conn = self.pool.get(self.host)
-        lock: _RemoteLock | None = None
+        lock: RemoteLock | None = None
         try:
             yield self._start("connect")
             await conn.connection()
@@ -162,7 +162,7 @@ class HostDeploy:
             yield self._done(False, f"{h.user}@{h.address}" + (" (sudo)" if h.use_sudo else ""))
 
             yield self._start("lock")
-            lock = await _RemoteLock.acquire(conn, self.profile.unikernel.name)
+            lock = await RemoteLock.acquire(conn, self.profile.unikernel.name)
             yield self._done(False, lock.path)
 
             async for event in self._deploy(conn):
@@ -338,7 +338,7 @@ class HostDeploy:
         cursor: str | None = None
         started: int | None = None
         if switch or restart:
-            cursor, started = await _shielded(
+            cursor, started = await shielded(
                 self._switch_and_restart(conn, rid, facts.current_release, switch, restart)
             )
         if switch:
@@ -385,7 +385,7 @@ class HostDeploy:
         previous = facts.current_release
         if restart and self.options.rollback and previous and previous != rid:
             self._start("rollback")
-            rb_cursor, rb_started = await _shielded(
+            rb_cursor, rb_started = await shielded(
                 self._switch_and_restart(conn, previous, rid, True, True)
             )
             rb = bootwatch.Outcome()
@@ -415,18 +415,7 @@ class HostDeploy:
     async def _tender_source(
         self, conn: HostConnection, facts: factsmod.HostFacts
     ) -> tuple[str, str | None]:
-        """(sha256 of the tender, remote path to copy it from when it is the host's own)."""
-        if self.tender is not None:
-            return self.tender.sha256, None
-        installed = facts.installed_tender
-        if not installed:
-            raise ArtifactError(
-                f"no {self.profile.tender_name} to run the unikernel with",
-                "pass --tender PATH (the solo5-hvt built with the unikernel), set "
-                "unikernel.tender in the profile, or install solo5-hvt on the host",
-            )
-        out = await conn.run(["sha256sum", installed], what=f"hashing {installed}")
-        return out.stdout.split()[0], installed
+        return await tender_sha(conn, self.tender, facts.installed_tender, self.profile.tender_name)
 
     async def _tender_version(self, conn: HostConnection, path: str) -> TenderVersion:
         result = await conn.run(
@@ -562,28 +551,9 @@ class HostDeploy:
     async def _switch_and_restart(
         self, conn: HostConnection, rid: str, old: str | None, switch: bool, restart: bool
     ) -> tuple[str | None, int | None]:
-        if switch:
-            script = (
-                'set -e; cd "$1"; ln -sfn "releases/$2" current.workbench-new; '
-                "mv -T current.workbench-new current; "
-                'if [ -n "$3" ]; then ln -sfn "releases/$3" previous.workbench-new; '
-                "mv -T previous.workbench-new previous; fi"
-            )
-            await conn.run(
-                ["sh", "-c", script, "workbench-switch", self.rel, rid, old or ""],
-                what="switching current",
-            )
-        cursor = None
-        started = None
-        if restart:
-            cursor = await journal.current_cursor(conn)
-            await conn.run(
-                ["systemctl", "restart", self.profile.unit_name],
-                timeout=60,
-                what=f"systemctl restart {self.profile.unit_name}",
-            )
-            started = await journal.unit_start_monotonic(conn, self.profile.unit_name)
-        return cursor, started
+        return await switch_release(
+            conn, self.rel, self.profile.unit_name, rid, old, switch=switch, restart=restart
+        )
 
     async def _check_running(
         self, conn: HostConnection, outcome: bootwatch.Outcome
@@ -642,6 +612,57 @@ class HostDeploy:
         )
 
 
+SWITCH_SCRIPT = (
+    'set -e; cd "$1"; ln -sfn "releases/$2" current.workbench-new; '
+    "mv -T current.workbench-new current; "
+    'if [ -n "$3" ]; then ln -sfn "releases/$3" previous.workbench-new; '
+    "mv -T previous.workbench-new previous; fi"
+)
+
+
+async def switch_release(
+    conn: HostConnection,
+    release_dir: str,
+    unit: str,
+    rid: str,
+    old: str | None,
+    *,
+    switch: bool = True,
+    restart: bool = True,
+) -> tuple[str | None, int | None]:
+    """Point `current` at releases/RID (and `previous` at OLD) atomically, then restart the
+    unit. Returns the journal cursor from before the restart and the unit's start time
+    (CLOCK_MONOTONIC microseconds) for following its boot."""
+    if switch:
+        await conn.run(
+            ["sh", "-c", SWITCH_SCRIPT, "workbench-switch", release_dir, rid, old or ""],
+            what="switching current",
+        )
+    cursor = None
+    started = None
+    if restart:
+        cursor = await journal.current_cursor(conn)
+        await conn.run(["systemctl", "restart", unit], timeout=60, what=f"systemctl restart {unit}")
+        started = await journal.unit_start_monotonic(conn, unit)
+    return cursor, started
+
+
+async def tender_sha(
+    conn: HostConnection, tender: TenderSource | None, installed: str, tender_name: str
+) -> tuple[str, str | None]:
+    """(sha256 of the tender, remote path to copy it from when it is the host's own)."""
+    if tender is not None:
+        return tender.sha256, None
+    if not installed:
+        raise ArtifactError(
+            f"no {tender_name} to run the unikernel with",
+            "pass --tender PATH (the solo5-hvt built with the unikernel), set "
+            "unikernel.tender in the profile, or install solo5-hvt on the host",
+        )
+    out = await conn.run(["sha256sum", installed], what=f"hashing {installed}")
+    return out.stdout.split()[0], installed
+
+
 def parse_link_flags(ip_br_link: str) -> dict[str, bool]:
     """`ip -br link` -> {name: IFF_UP}. The flags are the last column (`<...,UP>`); the state
     column says DOWN/NO-CARRIER for a tap until a tender attaches, which is fine: Solo5 checks
@@ -658,7 +679,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class _RemoteLock:
+class RemoteLock:
     """A per-host lock: flock held by a remote process for as long as our channel lives.
 
     If this process dies or the connection drops, sshd ends the holder and the lock is free.
@@ -669,7 +690,7 @@ class _RemoteLock:
         self.path = path
 
     @classmethod
-    async def acquire(cls, conn: HostConnection, name: str) -> _RemoteLock:
+    async def acquire(cls, conn: HostConnection, name: str) -> RemoteLock:
         path = f"/run/lock/workbench-{name}.lock"
         argv = ["flock", "-n", "-E", "75", path, "sh", "-c", "echo locked; exec cat"]
         if conn.host.use_sudo:

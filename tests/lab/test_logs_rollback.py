@@ -1,0 +1,141 @@
+"""logs --follow across a unit restart and a dropped SSH session; rollback; status."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.lab.deploykit import HEALTHY, ROOT, artifact, deploy, on_target, remove, variant
+from workbench.lab import config, hostkeys
+
+pytestmark = pytest.mark.lab
+
+CHATTY = {**HEALTHY, "spam": {"rate": 100}}
+
+
+@pytest.fixture
+def v(lab, tmp_path):
+    var = variant(tmp_path, 70)
+    remove(var)
+    yield var
+    remove(var)
+
+
+def test_follow_survives_unit_restart_and_reconnect_without_loss(v, tmp_path):
+    assert deploy(v, artifact(tmp_path, "chatty", CHATTY), "--quiet")[0] == 0
+    # Output goes to a file: a pipe nobody reads fills up at 100 lines/s and blocks the follower.
+    out_path = tmp_path / "follow.jsonl"
+    with out_path.open("w") as out_file:
+        follower = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workbench",
+                "logs",
+                "--profile",
+                str(v.path),
+                "--follow",
+                "--lines",
+                "0",
+                "--json",
+            ],
+            cwd=ROOT,
+            stdout=out_file,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2)
+        on_target(f"systemctl restart {v.unit}")
+        time.sleep(1.5)
+        # Drop the follower's SSH session on the target (this command's own session, $PPID,
+        # is spared): the follower must reconnect and resume from its last cursor.
+        on_target("for p in $(pgrep -f 'sshd: root@notty'); do [ $p = $PPID ] || kill $p; done")
+        time.sleep(3)
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=30)
+    out = out_path.read_text()
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    got = [e["cursor"] for e in events if e["event"] == "log_line"]
+    reconnects = [e for e in events if e["step"] == "reconnect"]
+    assert reconnects, err
+    assert len(got) > 300
+    assert len(got) == len(set(got)), "a line was shown twice"
+    # Every journal entry between the first and last line we saw, in order, none missing.
+    truth = subprocess.run(
+        [
+            *hostkeys.ssh_argv(config.TARGET.address),
+            f"journalctl -u {v.unit} -o json --no-pager --after-cursor '{got[0]}'",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()
+    cursors = [json.loads(line)["__CURSOR"] for line in truth]
+    expected = [got[0], *cursors[: cursors.index(got[-1]) + 1]]
+    assert got == expected
+    texts = [e["text"] for e in events if e["event"] == "log_line"]
+    assert any("Exiting on signal 15" in t for t in texts)  # the restart is in the stream
+    assert any(e["origin"] == "systemd" for e in events if e["event"] == "log_line")
+
+
+def test_rollback_and_status(v, tmp_path):
+    first = artifact(tmp_path, "one", HEALTHY)
+    second = artifact(tmp_path, "two", {**HEALTHY, "logs": [{"msg": "version two"}]})
+    code, events, _ = deploy(v, first, "--quiet")
+    one = events[-1]["release"]
+    code, events, err = deploy(v, second, "--quiet")
+    assert code == 0, err
+    two = events[-1]["release"]
+    status = subprocess.run(
+        [sys.executable, "-m", "workbench", "status", "--profile", str(v.path), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    fields = json.loads(status.stdout.splitlines()[0])["fields"]
+    assert fields["unit"] == "active/running"
+    assert fields["release"] == two and fields["previous"] == one
+    assert fields["artifact"] == "two.hvt"
+    assert fields["uptime_s"] >= 0 and fields["restarts"] == 0
+    assert fields["memory_kib"] > 0
+    assert set(fields["last_boot"]) >= {"banner", "memory_map", "healthy"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "rollback", "--profile", str(v.path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"rolled back to {one}" in result.stdout
+    assert on_target(f"readlink {v.release_dir}/current").stdout.strip() == f"releases/{one}"
+    # And forward again: previous now points at the newer release.
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "rollback", "--profile", str(v.path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert on_target(f"readlink {v.release_dir}/current").stdout.strip() == f"releases/{two}"
+
+
+def test_rollback_without_previous_release(v, tmp_path):
+    assert deploy(v, artifact(tmp_path, "only", HEALTHY), "--quiet")[0] == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "rollback", "--profile", str(v.path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 4
+    assert "no previous release to roll back to" in result.stderr

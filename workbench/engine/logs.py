@@ -1,0 +1,60 @@
+"""Follow a unit's journal: classified lines, resumed by cursor after a lost connection, so a
+follow survives unit restarts (one journal stream) and SSH reconnects with no line lost or
+shown twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from workbench.engine.bootwatch import to_event
+from workbench.errors import ConnectError
+from workbench.events import Event, StepFinished
+from workbench.profiles.loader import LoadedProfile
+from workbench.remote import journal
+from workbench.remote.connection import Pool
+
+
+async def follow(
+    pool: Pool,
+    loaded: LoadedProfile,
+    host: str,
+    *,
+    lines: int | None = 50,
+    since: str | None = None,
+    follow: bool = True,
+    max_retry_delay: float = 10.0,
+) -> AsyncIterator[Event]:
+    unit = loaded.profile.unit_name
+    cursor: str | None = None
+    delay = 0.5
+    while True:
+        conn = pool.get(host)
+        argv = journal.journal_argv(
+            unit,
+            after_cursor=cursor,
+            lines=None if cursor else lines,
+            since=None if cursor else since,
+            follow=follow,
+        )
+        try:
+            async for entry in journal.entries(conn, argv):
+                cursor = entry.cursor
+                delay = 0.5
+                yield to_event(host, "logs", entry)
+            if not follow:
+                return
+            # journalctl ended while following: the session was closed under us.
+            raise ConnectError("journalctl stopped", host=host)
+        except ConnectError as exc:
+            if not follow:
+                raise
+            yield StepFinished(
+                host=host,
+                step="reconnect",
+                detail=f"connection lost ({exc.message}); resuming in {delay:.1f} s"
+                + (" from the last line seen" if cursor else ""),
+            )
+            await pool.get(host).close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_retry_delay)
