@@ -528,8 +528,39 @@ class HostDeploy:
                     what="starting systemd-networkd",
                 )
             await conn.run(["networkctl", "reload"], timeout=60, what="networkctl reload")
+            if not await self._taps_up(conn, taps, within=5):
+                # systemd-networkd 252 can leave a tap it re-created on reload in
+                # "configuring", down, for good. Do what the .network says by hand (enslave,
+                # bring up), then let networkd take the link over again.
+                bridge = (
+                    None if self.profile.network.mode == "tap-only" else self.profile.network.bridge
+                )
+                for tap in taps:
+                    if bridge:
+                        await conn.run(
+                            ["ip", "link", "set", "dev", tap, "master", bridge],
+                            check=False,
+                            what=f"enslaving {tap}",
+                        )
+                    await conn.run(["ip", "link", "set", "dev", tap, "up"], what=f"{tap} up")
+                    await conn.run(
+                        ["networkctl", "reconfigure", tap],
+                        check=False,
+                        what=f"networkctl reconfigure {tap}",
+                    )
         await self._wait_taps(conn, taps)
         return True
+
+    async def _taps_up(self, conn: HostConnection, taps: list[str], within: float) -> bool:
+        deadline = time.monotonic() + within
+        while True:
+            out = await conn.run(["ip", "-br", "link", "show"], sudo=False, what="ip link")
+            flags = parse_link_flags(out.stdout)
+            if all(flags.get(t) for t in taps):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.3)
 
     async def _wait_taps(self, conn: HostConnection, taps: list[str]) -> None:
         deadline = time.monotonic() + 30
