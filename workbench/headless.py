@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import TextIO
 
+from workbench.aio import Interrupted
 from workbench.errors import INTERNAL_ERROR_EXIT, INTERRUPTED_EXIT, WorkbenchError
 from workbench.textsafe import sanitize
 
@@ -45,6 +46,9 @@ def run(args: argparse.Namespace, out: Output | None = None) -> int:
     except KeyboardInterrupt:
         out.diag("interrupted")
         return INTERRUPTED_EXIT
+    except Interrupted as exc:
+        out.diag(f"interrupted ({exc})")
+        return exc.exit_code
     except Exception:
         if getattr(args, "debug", False):
             traceback.print_exc(file=out.err)

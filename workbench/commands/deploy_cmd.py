@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
-from workbench import profiles
+from workbench import aio, profiles
 from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
 from workbench.engine.deploy import DeployOptions, HostDeploy, TenderSource, local_tender
 from workbench.engine.runner import run_hosts
@@ -70,5 +69,5 @@ def run(args: argparse.Namespace, out: Output) -> int:
         finally:
             await pool.close()
 
-    asyncio.run(main())
+    aio.run(main)
     return printer.exit_code

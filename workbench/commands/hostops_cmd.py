@@ -4,10 +4,9 @@ are not deploy. Each runs an engine stream per target host and prints its events
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
-from workbench import profiles
+from workbench import aio, profiles
 from workbench.commands.deploy_cmd import resolve_artifact, resolve_tender, select_hosts
 from workbench.engine import check, logs, plan, rollback, status
 from workbench.engine.runner import run_hosts
@@ -42,7 +41,7 @@ def _run(
         finally:
             await pool.close()
 
-    asyncio.run(main())
+    aio.run(main)
     return printer.exit_code
 
 

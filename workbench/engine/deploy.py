@@ -729,21 +729,28 @@ class RemoteLock:
         ssh = await conn.connection()
         process = await ssh.create_process(shlex.join(argv), encoding="utf-8")
         try:
-            first = await asyncio.wait_for(process.stdout.readline(), 15)
+            first = await asyncio.wait_for(process.stdout.readline(), 30)
         except TimeoutError:
             process.close()
-            raise RemoteCommandError(f"could not take the deploy lock {path}") from None
+            raise RemoteCommandError(
+                f"could not take the deploy lock {path}: no answer in 30 s",
+                "is the host overloaded, or sudo slow (host name lookup)?",
+            ) from None
         if first.strip() != "locked":
             await process.wait_closed()
             code = process.exit_status
+            stderr = await process.stderr.read()
             process.close()
+            sudo_error = conn.sudo_error(stderr)
+            if sudo_error is not None:
+                raise sudo_error
             if code == 75:
                 raise RemoteCommandError(
                     f"another deploy of '{name}' is running on this host (lock {path})",
                     "wait for it to finish; the lock is released when it ends or disconnects",
                 )
             raise RemoteCommandError(
-                f"could not take the deploy lock {path} (exit {code})",
+                f"could not take the deploy lock {path} (exit {code}): {stderr.strip()[-200:]}",
                 "is util-linux (flock) installed on the host?",
             )
         return cls(process, path)

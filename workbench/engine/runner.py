@@ -32,12 +32,18 @@ async def run_hosts(
     limit = asyncio.Semaphore(max(1, parallel))
 
     async def one(host: str) -> None:
-        async with limit:
-            try:
+        try:
+            async with limit:
                 async for event in run(host):
                     await queue.put(event)
-            finally:
-                await queue.put(None)
+        except asyncio.CancelledError:
+            # The consumer is gone (Ctrl-C): no end marker. Waiting to put one into a full
+            # queue would never end and would hold up the cancellation.
+            raise
+        except BaseException:
+            await queue.put(None)  # a bug: let the consumer reach `await task` and raise it
+            raise
+        await queue.put(None)
 
     tasks = [asyncio.create_task(one(h)) for h in hosts]
     remaining = len(tasks)

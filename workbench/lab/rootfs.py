@@ -35,6 +35,7 @@ PACKAGES = (
     "python3",
     "make",
     "less",
+    "sudo",
 )
 
 

@@ -18,6 +18,8 @@ from workbench.lab import config, hostkeys, procs
 from workbench.lab.sysrun import run
 
 HOST = config.TARGET
+# Bump when _personalise changes, so `lab up` replaces a target made the old way.
+SETUP_VERSION = 2
 ROOT = HOST.state / "root"
 PIDFILE = HOST.state / "nspawn.pid"
 LOG = HOST.state / "nspawn.log"
@@ -36,7 +38,7 @@ def running() -> bool:
 
 def up(rootfs: Path, tender: Path, boot_timeout: float = 90) -> None:
     stamp = HOST.state / "made-from"
-    made_from = f"{rootfs.name} {tender.name}"
+    made_from = f"{rootfs.name} {tender.name} setup-{SETUP_VERSION}"
     current = stamp.read_text().strip() if stamp.exists() else ""
     if running() and procs.ssh_banner(HOST.address) and current == made_from:
         return
@@ -118,6 +120,11 @@ def _personalise(tender: Path) -> None:
     shutil.copy(config.KEY.with_suffix(".pub"), root_ssh / "authorized_keys")
     (root_ssh / "authorized_keys").chmod(0o600)
     (ROOT / "etc" / "hostname").write_text("target\n")
+    # As the Debian installer does: the host name resolves without DNS (sudo looks it up, and
+    # the lab has no DNS, so without this every sudo waits for a resolver timeout).
+    (ROOT / "etc" / "hosts").write_text(
+        "127.0.0.1\tlocalhost\n127.0.1.1\ttarget\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    )
     # A solo5-hvt "installed on the host" (the lab double), for deploys of prebuilt artifacts.
     local_bin = ROOT / "usr" / "local" / "bin"
     local_bin.mkdir(parents=True, exist_ok=True)

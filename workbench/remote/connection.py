@@ -234,13 +234,9 @@ class HostConnection:
         )
         status = proc.exit_status if proc.exit_status is not None else 255
         result = Result(tuple(argv), status, stdout, stderr)
-        if "sudo: a password is required" in stderr or "sudo: a terminal is required" in stderr:
-            raise ConnectError(
-                f"sudo on {self.host.address} wants a password for {self.host.user}",
-                f"allow passwordless sudo (e.g. '{self.host.user} ALL=(root) NOPASSWD: ALL' in "
-                "/etc/sudoers.d/workbench) or connect as root",
-                host=self.name,
-            )
+        sudo_error = self.sudo_error(stderr)
+        if sudo_error is not None:
+            raise sudo_error
         if check and status != 0:
             tail = (stderr.strip() or stdout.strip()).splitlines()[-3:]
             raise RemoteCommandError(
@@ -248,6 +244,20 @@ class HostConnection:
                 host=self.name,
             )
         return result
+
+    def sudo_error(self, stderr: str) -> ConnectError | None:
+        """The error for a `sudo -n` that wants a password, if that is what stderr says."""
+        if (
+            "sudo: a password is required" not in stderr
+            and "sudo: a terminal is required" not in stderr
+        ):
+            return None
+        return ConnectError(
+            f"sudo on {self.host.address} wants a password for {self.host.user}",
+            f"allow passwordless sudo (e.g. '{self.host.user} ALL=(root) NOPASSWD: ALL' in "
+            "/etc/sudoers.d/workbench) or connect as root",
+            host=self.name,
+        )
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -274,4 +284,5 @@ class Pool:
 
     async def close(self) -> None:
         for conn in reversed(list(self._conns.values())):
-            await conn.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(conn.close(), 10)

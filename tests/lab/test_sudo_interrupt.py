@@ -1,0 +1,181 @@
+"""Deploy as a non-root user through sudo -n, and Ctrl-C at the worst moments."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.lab.deploykit import (
+    HEALTHY,
+    ROOT,
+    artifact,
+    deploy,
+    on_target,
+    remove,
+    tender,
+    variant,
+)
+from workbench.lab import config
+
+pytestmark = pytest.mark.lab
+
+
+def _as_user(v, user: str) -> None:
+    text = v.path.read_text()
+    block_start = text.index("  target:\n")
+    block_end = text.index("  builder:\n")
+    block = text[block_start:block_end].replace("    user: root\n", f"    user: {user}\n")
+    v.path.write_text(text[:block_start] + block + text[block_end:])
+
+
+def _make_user(name: str, sudoers: str, password: str | None = None) -> None:
+    pub = config.KEY.with_suffix(".pub").read_text().strip()
+    script = (
+        f"id {name} >/dev/null 2>&1 || useradd -m -s /bin/sh {name}; "
+        f"mkdir -p /home/{name}/.ssh; echo '{pub}' > /home/{name}/.ssh/authorized_keys; "
+        f"chown -R {name}: /home/{name}/.ssh; chmod 700 /home/{name}/.ssh; "
+        f"echo '{sudoers}' > /etc/sudoers.d/{name}; chmod 440 /etc/sudoers.d/{name}"
+    )
+    if password:
+        script += f"; echo '{name}:{password}' | chpasswd"
+    assert on_target(script).returncode == 0
+
+
+def test_deploy_as_non_root_with_sudo(lab, tmp_path):
+    v = variant(tmp_path, 90)
+    remove(v)
+    _make_user("deployer", "deployer ALL=(root) NOPASSWD: ALL")
+    _as_user(v, "deployer")
+    try:
+        code, events, err = deploy(v, artifact(tmp_path, "app", HEALTHY), "--quiet")
+        assert code == 0, err
+        assert any(e["step"] == "connect" and "(sudo)" in e.get("detail", "") for e in events)
+        owner = on_target(
+            f"stat -c %U {v.release_dir}/current/app.hvt 2>/dev/null || "
+            f"stat -c %U {v.release_dir}/current/t90.hvt"
+        )
+        assert owner.stdout.strip() == "root"
+        assert on_target("ls -A /home/deployer/.cache/workbench 2>/dev/null").stdout == ""
+    finally:
+        remove(v)
+        on_target("rm -f /etc/sudoers.d/deployer; userdel -r deployer 2>/dev/null; true")
+
+
+def test_sudo_that_wants_a_password_is_a_clear_error(lab, tmp_path):
+    v = variant(tmp_path, 91)
+    _make_user("asker", "asker ALL=(root) ALL", password="secret-not-used")
+    _as_user(v, "asker")
+    try:
+        code, _events, err = deploy(v, artifact(tmp_path, "app", HEALTHY), "--quiet")
+        assert code == 3
+        assert "sudo on 10.213.0.2 wants a password for asker" in err
+        assert "NOPASSWD" in err
+    finally:
+        on_target("rm -f /etc/sudoers.d/asker; userdel -r asker 2>/dev/null; true")
+
+
+def _deploy_and_interrupt(v, art, when) -> tuple[int, list[dict]]:
+    """Run deploy, send SIGINT when `when(event)` first holds; return exit code, events."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "deploy",
+            "--profile",
+            str(v.path),
+            "--artifact",
+            str(art),
+            "--tender",
+            str(tender()),
+            "--json",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    events = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        events.append(event)
+        if when(event):
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, _err = proc.communicate(timeout=120)
+    events += [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
+    return proc.returncode, events
+
+
+def test_ctrl_c_leaves_old_or_new_never_between(lab, tmp_path):
+    v = variant(tmp_path, 92)
+    remove(v)
+    try:
+        first = artifact(tmp_path, "one", HEALTHY)
+        code, events, err = deploy(v, first, "--quiet")
+        assert code == 0, err
+        one = events[-1]["release"]
+
+        # Interrupted right after the unit step: the switch and restart that follow are
+        # shielded, so the host ends fully on the new release (current and running process).
+        second = artifact(tmp_path, "two", {**HEALTHY, "logs": [{"msg": "two"}]})
+        code, events = _deploy_and_interrupt(
+            v, second, lambda e: e["event"] == "step_finished" and e["step"] == "unit"
+        )
+        assert code == 130
+        state = on_target(
+            f"readlink {v.release_dir}/current; systemctl is-active {v.unit}; "
+            f"stat -c %Y {v.release_dir}/current; "
+            f"systemctl show -P ExecMainStartTimestamp --timestamp=unix {v.unit}"
+        ).stdout.split()
+        current, active, switched, started = state[0], state[1], int(state[2]), state[3]
+        assert active == "active"
+        if current != f"releases/{one}":  # switched: then it was restarted after the switch
+            assert int(started.lstrip("@")) >= switched - 1
+
+        # Interrupted in the middle of an upload: nothing switched, old release still running.
+        before = on_target(f"readlink {v.release_dir}/current").stdout.strip()
+        big = artifact(tmp_path, "big", HEALTHY, pad=16 * 1024 * 1024)
+        veth = config.TARGET.veth
+        subprocess.run(
+            [
+                "tc",
+                "qdisc",
+                "add",
+                "dev",
+                veth,
+                "root",
+                "tbf",
+                "rate",
+                "40mbit",
+                "burst",
+                "64kb",
+                "latency",
+                "200ms",
+            ],
+            check=True,
+        )
+        try:
+            code, events = _deploy_and_interrupt(
+                v,
+                big,
+                lambda e: (
+                    (e["event"] == "step_finished" and e["step"] == "tender")
+                    or (e["event"] == "step_finished" and e["step"] == "preflight")
+                ),
+            )
+        finally:
+            subprocess.run(["tc", "qdisc", "del", "dev", veth, "root"], check=False)
+        assert code == 130
+        time.sleep(0.5)
+        after = on_target(f"readlink {v.release_dir}/current; systemctl is-active {v.unit}")
+        assert after.stdout.split() == [before, "active"]
+    finally:
+        remove(v)
