@@ -229,3 +229,33 @@ def test_connection_cut_mid_upload_leaves_no_partial_release(v, tmp_path):
     assert code == 0, err
     leftovers = on_target(f"ls -A {v.release_dir}/releases").stdout.split()
     assert not [e for e in leftovers if e.startswith(".")]
+
+
+def test_ifupdown_backend_with_nat(lab, tmp_path):
+    """The classic Debian/Pi setup: interfaces.d stanzas, ifup, NAT rules loaded by post-up."""
+    v = variant(tmp_path, 95)
+    v.path.write_text(v.path.read_text().replace("backend: systemd-networkd", "backend: ifupdown"))
+    remove(v)
+    try:
+        code, events, err = deploy(v, artifact(tmp_path, "app", HEALTHY), "--quiet")
+        assert code == 0, err
+        assert steps(events)["network"]["detail"].startswith("ifupdown")
+        state = on_target(
+            f"cat /etc/network/interfaces.d/workbench-{v.bridge} >/dev/null && echo file; "
+            f"ip -br addr show {v.bridge}; "
+            f"bridge link show dev {v.tap} | grep -c 'master {v.bridge}'; "
+            f"nft list table ip workbench_{v.bridge} | grep -c masquerade; "
+            "sysctl -n net.ipv4.ip_forward"
+        ).stdout.split("\n")
+        assert state[0] == "file"
+        assert f"10.0.{v.net}.1/24" in state[1]
+        assert state[2:5] == ["1", "1", "1"]
+        code, events, err = deploy(v, artifact(tmp_path, "app", HEALTHY), "--quiet")
+        assert code == 0 and not steps(events)["network"]["changed"], err
+    finally:
+        on_target(
+            f"ifdown --force {v.bridge} {v.tap} 2>/dev/null; "
+            f"rm -f /etc/network/interfaces.d/workbench-{v.bridge} "
+            f"/etc/workbench/nat-{v.bridge}.nft"
+        )
+        remove(v)
