@@ -23,12 +23,25 @@ LAB_COMMANDS = {
 }
 # libc6-dev: libc.a for the static tender double
 LAB_PACKAGES = sorted({*LAB_COMMANDS.values(), "libc6-dev"})
+# The `pi` tier: an arm64 VM under QEMU TCG, its rootfs built by mmdebstrap under qemu-user,
+# and the aarch64 build of the tender double.
+PI_PACKAGES = [
+    "qemu-system-arm",
+    "qemu-user-static",
+    "binfmt-support",
+    "mmdebstrap",
+    "arch-test",
+    "qemu-utils",
+    "e2fsprogs",
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+]
 # systemd-analyze verifies rendered units; nft loads the NAT rules; ping in the double's tests
 TEST_PACKAGES = ["systemd", "nftables", "iputils-ping", "python3-venv"]
 
 
 def all_packages() -> list[str]:
-    return sorted({*LAB_PACKAGES, *TEST_PACKAGES})
+    return sorted({*LAB_PACKAGES, *PI_PACKAGES, *TEST_PACKAGES})
 
 
 if __name__ == "__main__":

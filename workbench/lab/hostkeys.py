@@ -35,10 +35,11 @@ def ensure_client_key() -> Path:
 def generate_host_key(path: Path) -> str:
     """Create an ed25519 host key at `path`; return its public line ('ssh-ed25519 AAAA...')."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for old in (path, path.with_suffix(".pub")):
+    public = Path(f"{path}.pub")  # ssh-keygen appends .pub (with_suffix would replace one)
+    for old in (path, public):
         old.unlink(missing_ok=True)
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)])
-    return " ".join(path.with_suffix(".pub").read_text().split()[:2])
+    return " ".join(public.read_text().split()[:2])
 
 
 def record(address: str, public_key: str) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from workbench.errors import LabError
 from workbench.lab import (
+    armvm,
     builder,
     config,
     deps,
@@ -53,7 +54,7 @@ def install_deps(progress: Progress = print) -> None:
     """Install the lab's Debian packages without letting their postinst start host daemons."""
     if os.geteuid() != 0:
         raise LabError("installing packages needs root", "sudo workbench lab up --install-deps")
-    packages = deps.LAB_PACKAGES
+    packages = sorted({*deps.LAB_PACKAGES, *deps.PI_PACKAGES})
     progress(f"installing Debian packages: {' '.join(packages)}")
     policy = Path("/usr/sbin/policy-rc.d")
     had_policy = policy.exists()
@@ -69,7 +70,9 @@ def install_deps(progress: Progress = print) -> None:
             policy.unlink(missing_ok=True)
 
 
-def up(progress: Progress = print, install: bool = False) -> dict[str, object]:
+def up(
+    progress: Progress = print, install: bool = False, tiers: tuple[str, ...] = ()
+) -> dict[str, object]:
     if install:
         install_deps(progress)
     preflight()
@@ -91,6 +94,11 @@ def up(progress: Progress = print, install: bool = False) -> dict[str, object]:
     progress("starting the builder (sshd + dockerd) and its build image")
     builder.up(tender)
     timings["builder"] = time.monotonic() - t
+    if "pi" in tiers:
+        t = time.monotonic()
+        tender_double.build("aarch64")
+        armvm.up(progress)
+        timings["pi"] = time.monotonic() - t
     timings["total"] = time.monotonic() - t0
     state = {"up_at": time.time(), "timings": {k: round(v, 2) for k, v in timings.items()}}
     (config.STATE_DIR / "state.json").write_text(json.dumps(state, indent=1) + "\n")
@@ -102,6 +110,7 @@ def down(progress: Progress = print) -> None:
     cache (rootfs, docker data), which only makes the next `up` faster."""
     if os.geteuid() != 0:
         raise LabError("the lab needs root to tear down", "sudo workbench lab down")
+    armvm.down()
     target.down()
     builder.down()
     for host in config.HOSTS.values():
@@ -138,6 +147,14 @@ def status() -> dict[str, dict[str, object]]:
         if info["ssh"]:
             info.update(_probe(host))
         out[host.name] = info
+    if armvm.running():
+        out[armvm.NAME] = {
+            "address": f"{armvm.ADDRESS}:{armvm.PORT}",
+            "kind": "qemu-arm64",
+            "running": True,
+            "ssh": procs.ssh_banner(armvm.ADDRESS, armvm.PORT),
+            "arch": "aarch64",
+        }
     return out
 
 
@@ -167,6 +184,9 @@ def _probe(host: config.LabHost) -> dict[str, object]:
 
 
 def ssh_command(name: str, command: list[str]) -> list[str]:
+    if name == armvm.NAME:
+        argv = hostkeys.ssh_argv(armvm.ADDRESS)
+        return [*argv[:-1], "-p", str(armvm.PORT), argv[-1], *command]
     if name not in config.HOSTS:
         raise LabError(f"no lab host named '{name}'", f"hosts: {', '.join(config.HOSTS)}")
     return [*hostkeys.ssh_argv(config.HOSTS[name].address), *command]

@@ -61,7 +61,8 @@ def find(name_or_path: str, cwd: Path | None = None) -> Path:
 def _profile_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    files = (p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(files, key=lambda p: p.stem)  # by profile name: "lab" before "lab-pi"
 
 
 def discover(cwd: Path | None = None) -> list[Path]:

@@ -1,0 +1,116 @@
+"""The slow tier: the arm64 VM (QEMU TCG) standing in for a Raspberry Pi 3B.
+
+Real aarch64 kernel, userland, systemd and /dev/kvm: arch detection and arch mismatch are
+checked against them, and a full deploy runs there with the aarch64 build of the tender double.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.lab.deploykit import HEALTHY, ROOT, artifact
+from workbench.lab import armvm, hostkeys, tender_double
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def pi(lab):
+    was_running = armvm.running()
+    armvm.up(progress=lambda _m: None)
+    yield
+    if not was_running:
+        armvm.down()
+
+
+def wb(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def on_pi(command: str) -> str:
+    argv = hostkeys.ssh_argv(armvm.ADDRESS)
+    argv = [*argv[:-1], "-p", str(armvm.PORT), argv[-1], command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
+
+
+def events(result: subprocess.CompletedProcess[str]) -> list[dict]:
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_check_sees_an_arm64_host_with_kvm(pi):
+    result = wb("check", "--profile", "lab-pi", "--json")
+    facts = {e["name"]: e for e in events(result) if e["event"] == "fact"}
+    assert facts["arch"]["value"].startswith("aarch64")
+    assert facts["64-bit"]["ok"] and "userland arm64" in facts["64-bit"]["value"]
+    assert facts["kvm"]["ok"] is not False and "/dev/kvm" in facts["kvm"]["value"]
+    assert facts["systemd"]["ok"]
+
+
+def test_x86_artifact_is_refused_before_copying(pi, tmp_path):
+    listing = "ls -A /var/lib/workbench/hello/releases 2>/dev/null"
+    before = on_pi(listing)
+    x86 = artifact(tmp_path, "x86", HEALTHY, arch="x86_64")
+    result = wb(
+        "deploy",
+        "--profile",
+        "lab-pi",
+        "--artifact",
+        str(x86),
+        "--tender",
+        str(tender_double.build("aarch64")),
+        "--json",
+    )
+    assert result.returncode == 7
+    failed = [e for e in events(result) if e["event"] == "step_failed"]
+    # The device-tree model follows the arch: "linux,dummy-virt" here, "Raspberry Pi 3 Model B
+    # Rev 1.2" on the desk.
+    assert failed[0]["message"].startswith("preflight: arch: host aarch64 (")
+    assert failed[0]["message"].endswith("), unikernel x86_64")
+    assert "build the unikernel on an aarch64 builder" in failed[0]["hint"]
+    assert on_pi(listing) == before  # nothing was copied
+
+
+def test_x86_tender_is_refused(pi, tmp_path):
+    arm = artifact(tmp_path, "arm", HEALTHY, arch="aarch64")
+    result = wb(
+        "deploy",
+        "--profile",
+        "lab-pi",
+        "--artifact",
+        str(arm),
+        "--tender",
+        str(tender_double.build("x86_64")),
+        "--json",
+    )
+    assert result.returncode == 7
+    failed = [e for e in events(result) if e["event"] == "step_failed"]
+    assert "is an x86_64 program but the host is aarch64" in failed[0]["message"]
+
+
+def test_arm64_deploy_end_to_end(pi, tmp_path):
+    arm = artifact(tmp_path, "arm", HEALTHY, arch="aarch64")
+    result = wb(
+        "deploy",
+        "--profile",
+        "lab-pi",
+        "--artifact",
+        str(arm),
+        "--tender",
+        str(tender_double.build("aarch64")),
+        "--json",
+        "--quiet",
+    )
+    evs = events(result)
+    assert result.returncode == 0, [e for e in evs if e["event"] == "step_failed"]
+    assert [e for e in evs if e["event"] == "health_result"][-1]["ok"]
+    assert on_pi("systemctl is-active unikernel-hello; uname -m").split() == ["active", "aarch64"]
