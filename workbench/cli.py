@@ -201,14 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--with",
         dest="with_tier",
         action="append",
-        choices=["pi"],
-        help="also a slow tier: pi = an arm64 Debian VM under QEMU TCG (the stand-in for a "
-        "Raspberry Pi; first build ~3 min, boot ~1 min)",
+        choices=["pi", "vm"],
+        help="also a slow tier (repeatable): pi = an arm64 Debian VM, the stand-in for a "
+        "Raspberry Pi; vm = an x86_64 Debian VM with dockerd. QEMU TCG; first build a few "
+        "minutes, boot under a minute",
     )
     lsub.add_parser("down", parents=[common], help="remove everything the lab created")
     lsub.add_parser("status", parents=[common], help="what runs, and whether it answers")
     ssh = lsub.add_parser("ssh", parents=[common], help="ssh into a lab host")
-    ssh.add_argument("host", choices=["target", "builder", "pi"])
+    ssh.add_argument("host", choices=["target", "builder", "pi", "vm"])
     ssh.add_argument("remote_command", nargs=argparse.REMAINDER, help="command to run there")
     return parser
 

@@ -13,18 +13,18 @@ import sys
 import pytest
 
 from tests.lab.deploykit import HEALTHY, ROOT, artifact
-from workbench.lab import armvm, hostkeys, tender_double
+from workbench.lab import tender_double, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def pi(lab):
-    was_running = armvm.running()
-    armvm.up(progress=lambda _m: None)
+    was_running = vm.running(vm.PI)
+    vm.up(vm.PI, progress=lambda _m: None)
     yield
     if not was_running:
-        armvm.down()
+        vm.down(vm.PI)
 
 
 def wb(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -38,9 +38,9 @@ def wb(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 
 
 def on_pi(command: str) -> str:
-    argv = hostkeys.ssh_argv(armvm.ADDRESS)
-    argv = [*argv[:-1], "-p", str(armvm.PORT), argv[-1], command]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
+    return subprocess.run(
+        [*vm.ssh_argv(vm.PI), command], capture_output=True, text=True, timeout=120
+    ).stdout
 
 
 def events(result: subprocess.CompletedProcess[str]) -> list[dict]:

@@ -54,7 +54,7 @@ def test_profiles_list():
     result = wb("profiles")
     assert result.returncode == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["lab", "lab-pi", "rpi3b", "x86-server"]
+    assert names == ["lab", "lab-pi", "lab-vm", "rpi3b", "x86-server"]
 
 
 def test_profiles_show_json_resolves_defaults():

@@ -38,7 +38,7 @@ def problems(path: Path) -> list[str]:
     return [line.removeprefix(prefix) for line in err.value.problems]
 
 
-@pytest.mark.parametrize("name", ["rpi3b", "x86-server", "lab", "lab-pi"])
+@pytest.mark.parametrize("name", ["rpi3b", "x86-server", "lab", "lab-pi", "lab-vm"])
 def test_bundled_profiles_load(name):
     loaded = profiles.load(name, cwd=ROOT)
     assert loaded.name == name

@@ -40,7 +40,7 @@ def _status(out: Output, state: dict[str, object] | None) -> int:
             extra = {
                 "target": f"systemd {info.get('systemd')}",
                 "builder": f"docker {info.get('docker')}, image {info.get('image') or '-'}",
-            }.get(name, "QEMU TCG arm64 VM")
+            }.get(name, "QEMU TCG VM")
             ssh = "ssh ok" if info["ssh"] else "ssh not answering"
             out.line(f"{name:<8} {info['address']:<14} up  {info.get('arch', '?')}  {ssh}  {extra}")
         if state:

@@ -23,10 +23,11 @@ LAB_COMMANDS = {
 }
 # libc6-dev: libc.a for the static tender double
 LAB_PACKAGES = sorted({*LAB_COMMANDS.values(), "libc6-dev"})
-# The `pi` tier: an arm64 VM under QEMU TCG, its rootfs built by mmdebstrap under qemu-user,
-# and the aarch64 build of the tender double.
-PI_PACKAGES = [
+# The slow tiers: arm64 and x86_64 VMs under QEMU TCG, rootfs built by mmdebstrap (under
+# qemu-user for arm64), and the aarch64 build of the tender double.
+VM_PACKAGES = [
     "qemu-system-arm",
+    "qemu-system-x86",
     "qemu-user-static",
     "binfmt-support",
     "mmdebstrap",
@@ -41,7 +42,7 @@ TEST_PACKAGES = ["systemd", "nftables", "iputils-ping", "python3-venv"]
 
 
 def all_packages() -> list[str]:
-    return sorted({*LAB_PACKAGES, *PI_PACKAGES, *TEST_PACKAGES})
+    return sorted({*LAB_PACKAGES, *VM_PACKAGES, *TEST_PACKAGES})
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from workbench.errors import LabError
 from workbench.lab import (
-    armvm,
     builder,
     config,
     deps,
@@ -23,6 +22,7 @@ from workbench.lab import (
     rootfs,
     target,
     tender_double,
+    vm,
 )
 from workbench.lab.sysrun import run
 
@@ -54,7 +54,7 @@ def install_deps(progress: Progress = print) -> None:
     """Install the lab's Debian packages without letting their postinst start host daemons."""
     if os.geteuid() != 0:
         raise LabError("installing packages needs root", "sudo workbench lab up --install-deps")
-    packages = sorted({*deps.LAB_PACKAGES, *deps.PI_PACKAGES})
+    packages = sorted({*deps.LAB_PACKAGES, *deps.VM_PACKAGES})
     progress(f"installing Debian packages: {' '.join(packages)}")
     policy = Path("/usr/sbin/policy-rc.d")
     had_policy = policy.exists()
@@ -94,11 +94,12 @@ def up(
     progress("starting the builder (sshd + dockerd) and its build image")
     builder.up(tender)
     timings["builder"] = time.monotonic() - t
-    if "pi" in tiers:
+    for name in tiers:
+        spec = vm.SPECS[name]
         t = time.monotonic()
-        tender_double.build("aarch64")
-        armvm.up(progress)
-        timings["pi"] = time.monotonic() - t
+        tender_double.build(spec.machine)
+        vm.up(spec, progress)
+        timings[name] = time.monotonic() - t
     timings["total"] = time.monotonic() - t0
     state = {"up_at": time.time(), "timings": {k: round(v, 2) for k, v in timings.items()}}
     (config.STATE_DIR / "state.json").write_text(json.dumps(state, indent=1) + "\n")
@@ -110,7 +111,8 @@ def down(progress: Progress = print) -> None:
     cache (rootfs, docker data), which only makes the next `up` faster."""
     if os.geteuid() != 0:
         raise LabError("the lab needs root to tear down", "sudo workbench lab down")
-    armvm.down()
+    for spec in vm.SPECS.values():
+        vm.down(spec)
     target.down()
     builder.down()
     for host in config.HOSTS.values():
@@ -147,14 +149,15 @@ def status() -> dict[str, dict[str, object]]:
         if info["ssh"]:
             info.update(_probe(host))
         out[host.name] = info
-    if armvm.running():
-        out[armvm.NAME] = {
-            "address": f"{armvm.ADDRESS}:{armvm.PORT}",
-            "kind": "qemu-arm64",
-            "running": True,
-            "ssh": procs.ssh_banner(armvm.ADDRESS, armvm.PORT),
-            "arch": "aarch64",
-        }
+    for spec in vm.SPECS.values():
+        if vm.running(spec):
+            out[spec.name] = {
+                "address": f"{vm.ADDRESS}:{spec.port}",
+                "kind": "qemu",
+                "running": True,
+                "ssh": procs.ssh_banner(vm.ADDRESS, spec.port),
+                "arch": spec.machine,
+            }
     return out
 
 
@@ -184,9 +187,8 @@ def _probe(host: config.LabHost) -> dict[str, object]:
 
 
 def ssh_command(name: str, command: list[str]) -> list[str]:
-    if name == armvm.NAME:
-        argv = hostkeys.ssh_argv(armvm.ADDRESS)
-        return [*argv[:-1], "-p", str(armvm.PORT), argv[-1], *command]
+    if name in vm.SPECS:
+        return [*vm.ssh_argv(vm.SPECS[name]), *command]
     if name not in config.HOSTS:
         raise LabError(f"no lab host named '{name}'", f"hosts: {', '.join(config.HOSTS)}")
     return [*hostkeys.ssh_argv(config.HOSTS[name].address), *command]

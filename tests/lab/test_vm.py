@@ -1,0 +1,76 @@
+"""The slow tier `vm`: a full x86_64 Debian VM under QEMU TCG, with systemd and dockerd."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.lab.deploykit import HEALTHY, ROOT, artifact
+from workbench.lab import tender_double, vm
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def full_vm(lab):
+    was_running = vm.running(vm.VM)
+    vm.up(vm.VM, progress=lambda _m: None)
+    yield
+    if not was_running:
+        vm.down(vm.VM)
+
+
+def on_vm(command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*vm.ssh_argv(vm.VM), command], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_vm_runs_systemd_and_dockerd(full_vm):
+    out = on_vm(
+        "systemctl is-system-running --wait; uname -m; "
+        "docker info --format '{{.ServerVersion}} {{.CgroupVersion}}'"
+    ).stdout.split()
+    assert out[0] in ("running", "degraded")
+    assert out[1] == "x86_64"
+    assert len(out) == 4 and out[3] in ("1", "2")
+    # A real container run: an image of /usr/bin/echo and the libraries ldd names, imported.
+    result = on_vm(
+        "set -e; d=$(mktemp -d); "
+        "for f in /usr/bin/echo $(ldd /usr/bin/echo | grep -o '/[^ ]*'); do "
+        "mkdir -p $d$(dirname $f); cp -L $f $d$f; done; "
+        "tar -C $d -c . | docker import - wb-lab/tiny >/dev/null; "
+        "docker run --rm wb-lab/tiny /usr/bin/echo vm-docker-ok"
+    )
+    assert "vm-docker-ok" in result.stdout, result.stderr
+
+
+def test_deploy_to_the_vm(full_vm, tmp_path):
+    art = artifact(tmp_path, "app", HEALTHY)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "deploy",
+            "--profile",
+            "lab-vm",
+            "--artifact",
+            str(art),
+            "--tender",
+            str(tender_double.build("x86_64")),
+            "--json",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert result.returncode == 0, [e for e in events if e["event"] == "step_failed"]
+    assert [e for e in events if e["event"] == "health_result"][-1]["ok"]
+    assert on_vm("systemctl is-active unikernel-hello").stdout.strip() == "active"
