@@ -183,6 +183,8 @@ def _ifupdown(profile: Profile, label: str) -> list[RenderedFile]:
         lines = [f"auto {net.bridge}", f"iface {net.bridge} inet {method}"]
         if method == "static":
             lines.append(f"    address {net.address}")
+            if net.gateway:
+                lines.append(f"    gateway {net.gateway}")
         lines += [
             f"    bridge_ports {' '.join(ports)}",
             "    bridge_stp off",
@@ -273,6 +275,8 @@ def _networkd(profile: Profile, label: str) -> list[RenderedFile]:
         bridge_net.append(("DHCP", "ipv4"))
     else:
         bridge_net.append(("Address", net.address))
+        if net.gateway:
+            bridge_net.append(("Gateway", net.gateway))
     bridge_net += [("LinkLocalAddressing", "no"), ("IPv6AcceptRA", "no")]
     if net.mode == "nat":
         bridge_net.append(("IPMasquerade", "ipv4"))  # also turns on IPv4 forwarding
@@ -287,7 +291,9 @@ def _networkd(profile: Profile, label: str) -> list[RenderedFile]:
     )
     if net.mode == "bridge-uplink" and net.uplink:
         add(
-            f"10-workbench-{net.uplink}.network",
+            # 00-: sorts before the host's own file for the uplink, which networkd would
+            # otherwise use (first match wins); removing ours on revert brings theirs back.
+            f"00-workbench-{net.uplink}.network",
             "uplink as bridge port (networkd)",
             [
                 ("Match", [("Name", net.uplink)]),

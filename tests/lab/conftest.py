@@ -13,7 +13,8 @@ from workbench.lab import manager
 def lab():
     if os.geteuid() != 0:
         pytest.fail("the lab tests need root (namespaces, mounts, systemd-nspawn); run as root")
-    was_up = all(h["running"] and h["ssh"] for h in manager.status().values())
+    status = manager.status()
+    was_up = all(status[h]["running"] and status[h]["ssh"] for h in ("target", "builder"))
     state = manager.up(progress=lambda _m: None)
     yield state
     if not was_up:

@@ -145,6 +145,11 @@ def test_memory_number_as_string_is_fine(tmp_path):
         ("health:\n  port: 80\n", "health: needs `kind:`"),
         ("health:\n  kind: tcp\n", "health.port: required key is missing"),
         ("build:\n  target: virtio\n", "build.target: 'virtio' is not one of 'hvt' or 'spt'"),
+        ("network:\n  gateway: 10.0.0.254\n", "network: `gateway` is for mode 'bridge-uplink'"),
+        (
+            "network:\n  mode: bridge-uplink\n  uplink: eth0\n  gateway: x\n",
+            "network.gateway: 'x' is not an IPv4 address",
+        ),
     ],
 )
 def test_field_validation(tmp_path, snippet, expected):

@@ -135,7 +135,7 @@ def test_bridge_uplink_networkd(tmp_path):
     files = {
         f.path.rsplit("/", 1)[1]: f.content for f in render.render_network(p, "systemd-networkd")
     }
-    assert "[Match]\nName=eth0\n\n[Network]\nBridge=br100\n" in files["10-workbench-eth0.network"]
+    assert "[Match]\nName=eth0\n\n[Network]\nBridge=br100\n" in files["00-workbench-eth0.network"]
     assert "DHCP=ipv4" in files["10-workbench-br100.network"]
     assert "IPMasquerade" not in files["10-workbench-br100.network"]
 
@@ -174,3 +174,15 @@ def test_nat_rules_load_with_nft(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert 'ip saddr 10.0.0.0/24 oifname != "br100" masquerade' in result.stdout
+
+
+def test_bridge_uplink_static_with_gateway(tmp_path):
+    p = _variant(
+        tmp_path, mode="bridge-uplink", uplink="eth0", address="10.0.0.10/24", gateway="10.0.0.254"
+    )
+    [iface] = render.render_network(p, "ifupdown")
+    assert "    address 10.0.0.10/24\n    gateway 10.0.0.254\n" in iface.content
+    files = {
+        f.path.rsplit("/", 1)[1]: f.content for f in render.render_network(p, "systemd-networkd")
+    }
+    assert "Address=10.0.0.10/24\nGateway=10.0.0.254\n" in files["10-workbench-br100.network"]

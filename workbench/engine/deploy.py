@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import secrets
 import shlex
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,9 +26,10 @@ from workbench.artifacts.tender import TenderVersion, check_compatible, parse_te
 from workbench.engine import bootwatch, preflight
 from workbench.errors import (
     ArtifactError,
-    ConfigError,
+    ConnectError,
     HealthError,
     RemoteCommandError,
+    RemoteTimeout,
     WorkbenchError,
 )
 from workbench.events import (
@@ -154,7 +156,7 @@ class HostDeploy:
 
     async def run(self) -> AsyncIterator[Event]:
         conn = self.pool.get(self.host)
-        lock: RemoteLock | None = None
+        self.lock: RemoteLock | None = None
         try:
             yield self._start("connect")
             await conn.connection()
@@ -162,8 +164,8 @@ class HostDeploy:
             yield self._done(False, f"{h.user}@{h.address}" + (" (sudo)" if h.use_sudo else ""))
 
             yield self._start("lock")
-            lock = await RemoteLock.acquire(conn, self.profile.unikernel.name)
-            yield self._done(False, lock.path)
+            self.lock = await RemoteLock.acquire(conn, self.profile.unikernel.name)
+            yield self._done(False, self.lock.path)
 
             async for event in self._deploy(conn):
                 yield event
@@ -181,18 +183,13 @@ class HostDeploy:
                 exit_code=exc.exit_code,
             )
         finally:
-            if lock is not None:
-                await lock.release()
+            if self.lock is not None:
+                await self.lock.release()
 
     async def _deploy(self, conn: HostConnection) -> AsyncIterator[Event]:
         p = self.profile
         managed = [render.render_unit(p, self.artifact, profile_label=self.loaded.name).path]
-        backend_files = {
-            b: render.render_network(p, b, self.loaded.name)
-            if p.network.mode != "bridge-uplink"
-            else []
-            for b in render.BACKENDS
-        }
+        backend_files = {b: render.render_network(p, b, self.loaded.name) for b in render.BACKENDS}
         for rendered in backend_files.values():
             managed += [f.path for f in rendered]
 
@@ -300,14 +297,13 @@ class HostDeploy:
             yield self._done(False, f"{p.service.user} exists")
 
         yield self._start("network")
-        if p.network.mode == "bridge-uplink":
-            raise ConfigError(
-                "network.mode 'bridge-uplink' is not applied by deploy yet: it needs the "
-                "apply-with-automatic-revert step that keeps you from losing the host",
-                "use mode 'nat' (the default), or bridge the uplink by hand and use 'tap-only'",
-            )
         assert backend is not None
-        network_changed = await self._network(conn, facts, backend_files[backend], backend)
+        if p.network.mode == "bridge-uplink":
+            network_changed = await self._bridge_uplink(
+                conn, facts, backend_files[backend], backend
+            )
+        else:
+            network_changed = await self._network(conn, facts, backend_files[backend], backend)
         yield self._done(
             network_changed, f"{backend}: " + ("applied" if network_changed else "unchanged")
         )
@@ -548,6 +544,98 @@ class HostDeploy:
                         check=False,
                         what=f"networkctl reconfigure {tap}",
                     )
+        await self._wait_taps(conn, taps)
+        return True
+
+    async def _bridge_uplink(
+        self,
+        conn: HostConnection,
+        facts: factsmod.HostFacts,
+        wanted: list[render.RenderedFile],
+        backend: str,
+    ) -> bool:
+        """bridge-uplink: apply behind a dead man's switch (engine/netrevert)."""
+        from workbench.engine import netrevert
+
+        net = self.profile.network
+        assert net.uplink is not None
+        changed = [f for f in wanted if _sha(f.content) != facts.files.get(f.path)]
+        taps = list(self.profile.unikernel.networks.values())
+        links = await conn.run(["ip", "-br", "link", "show"], sudo=False, what="ip link")
+        flags = parse_link_flags(links.stdout)
+        if not changed and all(flags.get(t) for t in taps):
+            return False
+        if net.uplink not in flags:
+            raise RemoteCommandError(
+                f"network.uplink '{net.uplink}' does not exist on the host",
+                f"interfaces there: {', '.join(sorted(flags))}",
+            )
+        token = secrets.token_hex(4)
+        backup = f"{self.rel}/.net-backup-{token}"
+        unit = netrevert.timer_unit(self.profile.unikernel.name)
+        paths = [f.path for f in wanted]
+        script = netrevert.revert_script(
+            backup, paths, backend, net.uplink, net.bridge, net.bridge in flags
+        )
+        started = time.monotonic()
+        await netrevert.arm(conn, backup, paths, script, unit, net.confirm_timeout)
+        if facts.unit_active == "active":
+            await conn.run(
+                ["systemctl", "stop", self.profile.unit_name],
+                timeout=30,
+                what="stopping the unit to change its network",
+            )
+        for f in changed:
+            await files.write_text(conn, f.path, f.content)
+        # From here the connection may drop; the host reverts by itself unless we confirm.
+        try:
+            if backend == "ifupdown":
+                await conn.run(["ifdown", "--force", net.uplink], check=False, timeout=30)
+                await conn.run(["ifup", *taps, net.bridge], timeout=60, what="ifup")
+            else:
+                if facts.networkd != "active":
+                    await conn.run(
+                        ["systemctl", "enable", "--now", "systemd-networkd"],
+                        timeout=60,
+                        what="starting systemd-networkd",
+                    )
+                await conn.run(["networkctl", "reload"], timeout=30, what="networkctl reload")
+                await conn.run(
+                    ["networkctl", "reconfigure", net.uplink],
+                    timeout=30,
+                    what=f"networkctl reconfigure {net.uplink}",
+                )
+        except (ConnectError, RemoteTimeout):
+            pass  # expected when the change takes the uplink away; confirmation decides
+        deadline = started + net.confirm_timeout - 3
+        if not await netrevert.confirm(conn, unit, deadline):
+            reverted = await netrevert.await_revert(
+                conn, backup, started + net.confirm_timeout - time.monotonic()
+            )
+            state = (
+                "the host reverted it and is reachable again"
+                if reverted
+                else "the host did not answer afterwards either: check its console"
+            )
+            raise RemoteCommandError(
+                f"the bridge-uplink change cut the connection to {conn.host.address} (no SSH "
+                f"within {net.confirm_timeout} s); {state}",
+                "check network.uplink, network.address and network.gateway (dhcp needs a "
+                "DHCP server on the uplink's LAN); the host's own uplink config is unchanged",
+            )
+        await conn.run(["rm", "-rf", backup], check=False, what="removing the network backup")
+        # The old connection was dropped on purpose: take the deploy lock again on the new one.
+        if self.lock is not None:
+            await self.lock.release()
+        self.lock = await RemoteLock.acquire(conn, self.profile.unikernel.name)
+        if not await self._taps_up(conn, taps, within=5):
+            for tap in taps:
+                await conn.run(
+                    ["ip", "link", "set", "dev", tap, "master", net.bridge],
+                    check=False,
+                    what=f"enslaving {tap}",
+                )
+                await conn.run(["ip", "link", "set", "dev", tap, "up"], what=f"{tap} up")
         await self._wait_taps(conn, taps)
         return True
 

@@ -16,11 +16,7 @@ def managed_files(
     p = loaded.profile
     out = {"unit": [render.render_unit(p, artifact, profile_label=loaded.name)]}
     for backend in render.BACKENDS:
-        out[backend] = (
-            []
-            if p.network.mode == "bridge-uplink"
-            else render.render_network(p, backend, loaded.name)
-        )
+        out[backend] = render.render_network(p, backend, loaded.name)
     return out
 
 

@@ -29,8 +29,7 @@ async def plan(
         facts = await hostinfo.gather(conn, loaded, artifact)
         backend = preflight.backend_for(p, facts) or "ifupdown"
         wanted = [render.render_unit(p, artifact, profile_label=loaded.name)]
-        if p.network.mode != "bridge-uplink":
-            wanted += render.render_network(p, backend, loaded.name)
+        wanted += render.render_network(p, backend, loaded.name)
         changes = 0
         for f in wanted:
             have = facts.files.get(f.path, "")

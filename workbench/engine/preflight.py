@@ -115,7 +115,8 @@ def checks(
         )
     )
 
-    ok = facts.systemd in ("running", "degraded")
+    # "starting"/"initializing": systemd is PID 1 and still booting, which is fine to deploy to.
+    ok = facts.pid1 == "systemd" or facts.systemd in ("running", "degraded", "starting")
     out.append(
         Check(
             "systemd",

@@ -6,15 +6,21 @@ before anything connects.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from workbench.lab import config
 from workbench.lab.sysrun import run
 
+CACHED_KEY = config.CACHE_DIR / "client" / "id_ed25519"
+
 
 def ensure_client_key() -> Path:
+    """The lab's client key, kept in the cache like the VM images that trust it (their
+    authorized_keys is baked in when the image is built), and copied into the state dir."""
     config.STATE_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not config.KEY.exists():
+    if not CACHED_KEY.exists():
+        CACHED_KEY.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         run(
             [
                 "ssh-keygen",
@@ -26,9 +32,16 @@ def ensure_client_key() -> Path:
                 "-C",
                 "workbench-lab",
                 "-f",
-                str(config.KEY),
+                str(CACHED_KEY),
             ]
         )
+    for src, dst in (
+        (CACHED_KEY, config.KEY),
+        (Path(f"{CACHED_KEY}.pub"), Path(f"{config.KEY}.pub")),
+    ):
+        if not dst.exists() or dst.read_bytes() != src.read_bytes():
+            shutil.copy(src, dst)
+    config.KEY.chmod(0o600)
     return config.KEY
 
 

@@ -135,6 +135,13 @@ def _boot_arg(value: str) -> str:
     return value
 
 
+def _ipv4(value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IPv4 address") from None
+
+
 def _device_name(value: str) -> str:
     # Solo5 manifest names: alphanumeric, 1..67 characters (MFT_NAME_MAX).
     if not re.fullmatch(r"[A-Za-z0-9]{1,67}", value):
@@ -151,3 +158,4 @@ UserName = Annotated[str, AfterValidator(_user_name)]
 MemoryMiB = Annotated[int, BeforeValidator(_memory_mib)]
 BootArg = Annotated[str, AfterValidator(_boot_arg)]
 DeviceName = Annotated[str, AfterValidator(_device_name)]
+IPv4Gateway = Annotated[str, AfterValidator(_ipv4)]

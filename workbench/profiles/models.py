@@ -20,6 +20,7 @@ from workbench.profiles.fields import (
     HostName,
     InterfaceCIDR,
     InterfaceName,
+    IPv4Gateway,
     MemoryMiB,
     RemotePath,
     UnitName,
@@ -95,6 +96,9 @@ class Network(_Model):
     uplink: InterfaceName | None = Field(
         None, description="bridge-uplink: the port to enslave; nat: egress (default: any)"
     )
+    gateway: IPv4Gateway | None = Field(
+        None, description="bridge-uplink with a static address: the default gateway"
+    )
     confirm_timeout: int = Field(
         60, ge=10, le=600, description="bridge-uplink: seconds before an unconfirmed change reverts"
     )
@@ -105,6 +109,8 @@ class Network(_Model):
             raise ValueError(
                 "mode 'bridge-uplink' needs `uplink` (the interface to bridge, e.g. eth0)"
             )
+        if self.gateway is not None and self.mode != "bridge-uplink":
+            raise ValueError("`gateway` is for mode 'bridge-uplink' (the host's own default route)")
         if self.address == "dhcp" and self.mode != "bridge-uplink":
             raise ValueError(
                 f"address 'dhcp' only makes sense with mode 'bridge-uplink'; mode '{self.mode}' "
