@@ -23,7 +23,7 @@ from typing import TypeVar
 from workbench import render
 from workbench.artifacts.elf import ArtifactInfo, inspect
 from workbench.artifacts.tender import TenderVersion, check_compatible, parse_tender_version
-from workbench.engine import bootwatch, preflight
+from workbench.engine import bootwatch, health, preflight
 from workbench.errors import (
     ArtifactError,
     ConnectError,
@@ -43,6 +43,7 @@ from workbench.events import (
     UploadProgress,
 )
 from workbench.profiles.loader import LoadedProfile
+from workbench.profiles.models import Profile
 from workbench.remote import facts as factsmod
 from workbench.remote import files, journal
 from workbench.remote.connection import HostConnection, Pool
@@ -671,7 +672,14 @@ class HostDeploy:
         self, conn: HostConnection, rid: str, old: str | None, switch: bool, restart: bool
     ) -> tuple[str | None, int | None]:
         return await switch_release(
-            conn, self.rel, self.profile.unit_name, rid, old, switch=switch, restart=restart
+            conn,
+            self.rel,
+            self.profile.unit_name,
+            rid,
+            old,
+            switch=switch,
+            restart=restart,
+            profile=self.profile,
         )
 
     async def _check_running(
@@ -748,6 +756,7 @@ async def switch_release(
     *,
     switch: bool = True,
     restart: bool = True,
+    profile: Profile | None = None,
 ) -> tuple[str | None, int | None]:
     """Point `current` at releases/RID (and `previous` at OLD) atomically, then restart the
     unit. Returns the journal cursor from before the restart and the unit's start time
@@ -763,6 +772,8 @@ async def switch_release(
         cursor = await journal.current_cursor(conn)
         await conn.run(["systemctl", "restart", unit], timeout=60, what=f"systemctl restart {unit}")
         started = await journal.unit_start_monotonic(conn, unit)
+        if profile is not None:
+            await health.forget_mac(conn, profile)
     return cursor, started
 
 

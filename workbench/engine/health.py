@@ -76,3 +76,21 @@ async def probe(conn: HostConnection, profile: Profile) -> tuple[bool, str]:
         return False, f"HTTP request failed: {type(exc).__name__}"
     finally:
         writer.close()
+
+
+async def forget_mac(conn: HostConnection, profile: Profile) -> None:
+    """Drop the host's neighbour entry for the unikernel after a restart.
+
+    Solo5 gives a unikernel a new random MAC on every start (unless --net-mac is set). Its
+    gratuitous ARP is ignored by Linux if the old entry was updated within the last second
+    (arp locktime), and the host then keeps sending to the old MAC until the entry expires,
+    about 30 s. Forgetting it makes the next packet ask afresh.
+    """
+    addr = target_address(profile)
+    if addr:
+        await conn.run(
+            ["ip", "neigh", "flush", "to", addr],
+            check=False,
+            timeout=10,
+            what="forgetting the unikernel's old MAC",
+        )

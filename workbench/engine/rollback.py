@@ -40,7 +40,7 @@ async def rollback(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterato
                 f"releases on the host: {releases.strip() or 'none'}",
             )
         cursor, started = await shielded(
-            switch_release(conn, p.release_dir, p.unit_name, previous, current)
+            switch_release(conn, p.release_dir, p.unit_name, previous, current, profile=p)
         )
         yield StepFinished(
             host=host,
