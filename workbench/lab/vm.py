@@ -242,6 +242,7 @@ def up(spec: Spec, progress: Callable[[str], None] = print, boot_timeout: float 
     image = ensure_image(spec, progress)
     hostkeys.record(f"[{ADDRESS}]:{spec.port}", spec.stem.with_suffix(".known").read_text().strip())
     if running(spec) and procs.ssh_banner(ADDRESS, spec.port):
+        _settle(spec, boot_timeout)
         return
     down(spec)
     state = spec.state
@@ -291,6 +292,27 @@ def up(spec: Spec, progress: Callable[[str], None] = print, boot_timeout: float 
         raise LabError(
             f"the {spec.name} VM stopped while booting",
             f"see {state}/console.log and {state}/qemu.log",
+        )
+    _settle(spec, boot_timeout)
+
+
+def _settle(spec: Spec, timeout: float) -> None:
+    """sshd answers long before boot is over under TCG: wait for systemd's start-up jobs and
+    udev's queue, or /dev/kvm (a module udev loads) can still be missing when a test starts."""
+    command = f"systemctl is-system-running --wait; udevadm settle --timeout={int(timeout)}"
+    result = run(
+        [*ssh_argv(spec), command],
+        check=False,
+        timeout=timeout,
+        what=f"waiting for the {spec.name} VM to finish booting",
+        hint=f"see {spec.state}/console.log",
+    )
+    state = result.stdout.decode(errors="replace").split()[:1]
+    if state not in (["running"], ["degraded"]):
+        raise LabError(
+            f"the {spec.name} VM did not finish booting "
+            f"(systemd says {' '.join(state) or 'nothing'})",
+            f"see {spec.state}/console.log, or ssh in: {' '.join(ssh_argv(spec))}",
         )
 
 
