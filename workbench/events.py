@@ -10,6 +10,8 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
+from workbench.errors import WorkbenchError
+
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -122,3 +124,18 @@ class HostDone(Event):
     release: str | None = None
     summary: str = ""
     exit_code: int = 0
+
+
+def failure(host: str, step: str, exc: WorkbenchError) -> tuple[StepFailed, HostDone]:
+    """The two events that end a host's stream on a WorkbenchError."""
+    return (
+        StepFailed(
+            host=host,
+            step=step,
+            message=exc.message,
+            hint=exc.hint,
+            kind=exc.kind,
+            exit_code=exc.exit_code,
+        ),
+        HostDone(host=host, step="done", ok=False, summary=exc.message, exit_code=exc.exit_code),
+    )

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from workbench.lab import manager
+from workbench.lab import manager, vm
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +19,13 @@ def lab():
     yield state
     if not was_up:
         manager.down(progress=lambda _m: None)
+
+
+@pytest.fixture(scope="module")
+def full_vm(lab):
+    """The x86_64 VM tier, up for a test module; stopped after it if this fixture started it."""
+    was_running = vm.running(vm.VM)
+    vm.up(vm.VM, progress=lambda _m: None)
+    yield
+    if not was_running:
+        vm.down(vm.VM)

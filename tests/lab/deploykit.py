@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.lab import config, hostkeys, solo5elf, tender_double
+from workbench.lab import config, hostkeys, solo5elf, tender_double, vm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,3 +126,10 @@ def remove(v: Variant) -> None:
 
 def steps(events: list[dict]) -> dict[str, dict]:
     return {e["step"]: e for e in events if e["event"] == "step_finished"}
+
+
+def on_vm(command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run a shell command on the x86_64 VM tier."""
+    return subprocess.run(
+        [*vm.ssh_argv(vm.VM), command], capture_output=True, text=True, timeout=timeout
+    )

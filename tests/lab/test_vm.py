@@ -8,25 +8,10 @@ import sys
 
 import pytest
 
-from tests.lab.deploykit import HEALTHY, ROOT, artifact
-from workbench.lab import tender_double, vm
+from tests.lab.deploykit import HEALTHY, ROOT, artifact, on_vm
+from workbench.lab import tender_double
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def full_vm(lab):
-    was_running = vm.running(vm.VM)
-    vm.up(vm.VM, progress=lambda _m: None)
-    yield
-    if not was_running:
-        vm.down(vm.VM)
-
-
-def on_vm(command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*vm.ssh_argv(vm.VM), command], capture_output=True, text=True, timeout=timeout
-    )
 
 
 def test_vm_runs_systemd_and_dockerd(full_vm):

@@ -160,3 +160,13 @@ def test_no_command_prints_help_and_says_tui_is_missing():
     assert result.returncode == 2
     assert "usage: workbench" in result.stdout
     assert "terminal UI is not built yet" in result.stderr
+
+
+def test_failure_events_carry_the_error_class():
+    from workbench.errors import ConnectError
+    from workbench.events import failure
+
+    failed, done = failure("pi", "check", ConnectError("no route", "check the cable"))
+    assert failed.to_dict()["event"] == "step_failed"
+    assert (failed.kind, failed.exit_code, failed.hint) == ("connect", 3, "check the cable")
+    assert (done.ok, done.exit_code, done.summary) == (False, 3, "no route")

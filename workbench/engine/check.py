@@ -9,7 +9,7 @@ from workbench.artifacts.elf import ArtifactInfo
 from workbench.artifacts.tender import check_compatible, parse_tender_version
 from workbench.engine import hostinfo, preflight
 from workbench.errors import WorkbenchError
-from workbench.events import Event, Fact, HostDone, StepFailed, StepFinished
+from workbench.events import Event, Fact, HostDone, StepFinished, failure
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 
@@ -65,17 +65,8 @@ async def check_target(
                 "a source build)",
             )
     except WorkbenchError as exc:
-        yield StepFailed(
-            host=host,
-            step="check",
-            message=exc.message,
-            hint=exc.hint,
-            kind=exc.kind,
-            exit_code=exc.exit_code,
-        )
-        yield HostDone(
-            host=host, step="done", ok=False, summary=exc.message, exit_code=exc.exit_code
-        )
+        for event in failure(host, "check", exc):
+            yield event
         return
     yield HostDone(
         host=host,
@@ -117,14 +108,5 @@ async def check_builder(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIt
             exit_code=0 if ok else 4,
         )
     except WorkbenchError as exc:
-        yield StepFailed(
-            host=host,
-            step="check",
-            message=exc.message,
-            hint=exc.hint,
-            kind=exc.kind,
-            exit_code=exc.exit_code,
-        )
-        yield HostDone(
-            host=host, step="done", ok=False, summary=exc.message, exit_code=exc.exit_code
-        )
+        for event in failure(host, "check", exc):
+            yield event

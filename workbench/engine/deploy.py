@@ -589,7 +589,9 @@ class HostDeploy:
         for f in changed:
             await files.write_text(conn, f.path, f.content)
         # From here the connection may drop; the host reverts by itself unless we confirm.
-        try:
+        # (ConnectError, RemoteTimeout) are expected when the change takes the uplink away;
+        # the confirmation below decides.
+        with contextlib.suppress(ConnectError, RemoteTimeout):
             if backend == "ifupdown":
                 await conn.run(["ifdown", "--force", net.uplink], check=False, timeout=30)
                 await conn.run(["ifup", *taps, net.bridge], timeout=60, what="ifup")
@@ -606,8 +608,6 @@ class HostDeploy:
                     timeout=30,
                     what=f"networkctl reconfigure {net.uplink}",
                 )
-        except (ConnectError, RemoteTimeout):
-            pass  # expected when the change takes the uplink away; confirmation decides
         deadline = started + net.confirm_timeout - 3
         if not await netrevert.confirm(conn, unit, deadline):
             reverted = await netrevert.await_revert(

@@ -11,7 +11,7 @@ from workbench.artifacts.elf import ArtifactInfo
 from workbench.engine import hostinfo, preflight
 from workbench.engine.deploy import TenderSource, release_id, tender_sha
 from workbench.errors import WorkbenchError
-from workbench.events import Event, FileDiff, HostDone, StepFailed, StepFinished
+from workbench.events import Event, FileDiff, HostDone, StepFinished, failure
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 
@@ -91,14 +91,5 @@ async def plan(
             summary=f"{changes} change(s) to apply" if changes else "nothing to change",
         )
     except WorkbenchError as exc:
-        yield StepFailed(
-            host=host,
-            step="plan",
-            message=exc.message,
-            hint=exc.hint,
-            kind=exc.kind,
-            exit_code=exc.exit_code,
-        )
-        yield HostDone(
-            host=host, step="done", ok=False, summary=exc.message, exit_code=exc.exit_code
-        )
+        for event in failure(host, "plan", exc):
+            yield event

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from workbench.engine import bootwatch
 from workbench.engine.deploy import RemoteLock, shielded, switch_release
 from workbench.errors import HealthError, RemoteCommandError, WorkbenchError
-from workbench.events import Event, HostDone, RolledBack, StepFailed, StepFinished
+from workbench.events import Event, HostDone, RolledBack, StepFinished, failure
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 
@@ -71,17 +71,8 @@ async def rollback(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterato
             summary=f"rolled back to {previous}",
         )
     except WorkbenchError as exc:
-        yield StepFailed(
-            host=host,
-            step=step,
-            message=exc.message,
-            hint=exc.hint,
-            kind=exc.kind,
-            exit_code=exc.exit_code,
-        )
-        yield HostDone(
-            host=host, step="done", ok=False, summary=exc.message, exit_code=exc.exit_code
-        )
+        for event in failure(host, step, exc):
+            yield event
     finally:
         if lock is not None:
             await lock.release()
