@@ -58,7 +58,14 @@ mount -t tmpfs -o mode=0755 tmpfs $R/run
 mkdir -p $R/var/lib/docker $R/var/log/workbench-lab $R/run/sshd
 mount --bind {docker_data} $R/var/lib/docker
 mount --bind {logdir} $R/var/log/workbench-lab
-exec chroot $R /bin/sh -c '
+# pivot_root, not chroot: `docker exec` (runc setns into the container's mount namespace)
+# otherwise lands in the host's root instead of the container's.
+mkdir -p $R/.oldroot
+cd $R
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+exec /bin/sh -c '
   hostname builder
   dockerd --host unix:///run/docker.sock --data-root /var/lib/docker \\
       >/var/log/workbench-lab/dockerd.log 2>&1 &
