@@ -12,24 +12,18 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "the lab (first run builds its Debian rootfs, about a minute; afterwards about 10 s)"
 $wb lab up
 
-say "building examples/hello on the lab builder, in the lab's OPAM/MirageOS image DOUBLE"
-tar -C examples/hello -c . | $wb lab ssh builder -- '
-  set -e; d=$(mktemp -d); tar -C $d -x; chmod -R a+rwX $d
-  docker run --rm -v $d:/home/opam/src -v workbench-opam:/home/opam/.opam \
-    -w /home/opam/src workbench-lab/opam-double:latest sh -c "
-      opam install -y mirage >/dev/null && mirage configure -t hvt &&
-      make depend >/dev/null && make build && cp \$(opam var bin)/solo5-hvt dist/" >&2
-  tar -C $d/dist -c hello.hvt solo5-hvt' | tar -C "$demo" -x
+say "build examples/hello on the lab builder (docker API over SSH), in the lab's OPAM/MirageOS image DOUBLE"
+$wb build --profile lab --no-cache --output "$demo"
 $wb inspect "$demo/hello.hvt"
 
 say "check: what the target offers"
 $wb check --profile lab
 
-say "deploy (the tender is the lab's solo5-hvt DOUBLE; everything else is real)"
-$wb deploy --profile lab --artifact "$demo/hello.hvt" --tender "$demo/solo5-hvt"
+say "deploy from source: the build above is reused from the cache (the tender is the lab's solo5-hvt DOUBLE)"
+$wb deploy --profile lab
 
-say "deploy again: nothing changed, so nothing is written and nothing restarted"
-$wb deploy --profile lab --artifact "$demo/hello.hvt" --tender "$demo/solo5-hvt" --quiet
+say "deploy again: nothing changed, so nothing is built, written or restarted"
+$wb deploy --profile lab --quiet
 
 say "status"
 $wb status --profile lab

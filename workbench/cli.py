@@ -104,20 +104,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "build",
+        parents=[common, remote],
+        help="build the unikernel in an OPAM container on the build host",
+        description="On the profile's build host, over its SSH connection: check the builder's "
+        "arch against the targets', make sure the image is there, upload the source, run mirage "
+        "configure, make depend and make build in a container, and fetch dist/NAME.hvt and the "
+        "solo5-hvt built with it. The same source, image and flags reuse the cached result.",
+    )
+    p.add_argument("--output", metavar="DIR", help="also copy the artifact and tender here")
+    p.add_argument("--no-cache", action="store_true", help="build even if a cached result fits")
+    p.add_argument("--quiet", action="store_true", help="no build output lines")
+
+    p = sub.add_parser(
         "deploy",
         parents=[common, remote],
         help="deploy the unikernel to the profile's targets",
         description="Preflight, upload (verified, into releases/ID), network, systemd unit, "
         "atomic switch, restart, boot and health check; automatic rollback to the previous "
-        "release when the new one is not healthy. A second deploy with nothing changed writes "
+        "release when the new one is not healthy. A profile with a source directory is built "
+        "first (see `build`). A second deploy with nothing changed writes "
         "nothing and restarts nothing.",
     )
-    p.add_argument("--artifact", help="the built unikernel (dist/NAME.hvt)")
+    p.add_argument(
+        "--artifact",
+        help="the built unikernel (dist/NAME.hvt); default: unikernel.artifact, else build "
+        "unikernel.source first, as `workbench build` does",
+    )
     p.add_argument(
         "--tender",
-        help="the solo5-hvt built with it (default: unikernel.tender, "
+        help="the solo5-hvt built with it (default: unikernel.tender, the build's own, "
         "else the one installed on the host)",
     )
+    p.add_argument("--no-cache", action="store_true", help="rebuild even if a cached build fits")
     p.add_argument("--restart", action="store_true", help="restart even if nothing changed")
     p.add_argument(
         "--no-rollback",

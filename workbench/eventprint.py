@@ -12,6 +12,8 @@ from typing import TextIO
 
 from workbench.events import (
     BootPhase,
+    BuildLine,
+    BuildResult,
     Event,
     Fact,
     FileDiff,
@@ -81,6 +83,15 @@ class EventPrinter:
             text = f"{h} | {sanitize(e.text)}"
             colour = _COLOURS.get(e.level) if self.colour else None
             return f"{colour}{text}{_RESET}" if colour else text
+        if isinstance(e, BuildLine):
+            if not self.show_logs:
+                return None
+            text = f"{h} {e.step} | {sanitize(e.text)}"
+            colour = _COLOURS.get("error") if self.colour and e.stream == "stderr" else None
+            return f"{colour}{text}{_RESET}" if colour else text
+        if isinstance(e, BuildResult):
+            how = "cached build" if e.cached else "built"
+            return f"{h} {how}: {e.artifact}\n{h} tender: {e.tender}"
         if isinstance(e, BootPhase):
             return f"{h} boot: {e.phase.replace('_', ' ')} after {e.seconds:.3f} s"
         if isinstance(e, HealthResult):

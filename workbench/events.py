@@ -118,6 +118,24 @@ class Status(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BuildLine(Event):
+    """A line of build output (stdout or stderr of a command in the container); untrusted."""
+
+    stream: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildResult(Event):
+    """A built (or cached) artifact and its tender, on this machine, with build metadata."""
+
+    artifact: str
+    tender: str
+    cached: bool
+    meta: dict[str, object]
+
+
+@dataclass(frozen=True, kw_only=True)
 class HostDone(Event):
     ok: bool
     changed: bool = False

@@ -72,6 +72,7 @@ def report_error(exc: WorkbenchError, out: Output) -> None:
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
     from workbench.commands import (
+        build_cmd,
         deploy_cmd,
         hostops_cmd,
         inspect_cmd,
@@ -81,6 +82,7 @@ def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
     )
 
     return {
+        "build": build_cmd.run,
         "check": hostops_cmd.run_check,
         "deploy": deploy_cmd.run,
         "logs": hostops_cmd.run_logs,

@@ -114,3 +114,28 @@ def test_arm64_deploy_end_to_end(pi, tmp_path):
     assert result.returncode == 0, [e for e in evs if e["event"] == "step_failed"]
     assert [e for e in evs if e["event"] == "health_result"][-1]["ok"]
     assert on_pi("systemctl is-active unikernel-hello; uname -m").split() == ["active", "aarch64"]
+
+
+def test_x86_builder_for_an_arm64_target_is_refused_naming_the_host_to_use(pi, tmp_path):
+    text = (ROOT / "profiles" / "lab-pi.yaml").read_text()
+    lab = (ROOT / "profiles" / "lab.yaml").read_text()
+    builder = lab[lab.index("  builder:\n") : lab.index("\ntargets:")]
+    text = text.replace("\ntargets: [pi]", f"{builder}\ntargets: [pi]")
+    text = text.replace(
+        "\nunikernel:",
+        "\nbuild:\n  host: builder\n  image: workbench-lab/opam-double:latest\n\nunikernel:",
+    )
+    text = text.replace("source: ../examples/hello", f"source: {ROOT}/examples/hello")
+    path = tmp_path / "cross.yaml"
+    path.write_text(text)
+    result = wb("build", "--profile", str(path), "--json")
+    assert result.returncode == 2, result.stderr
+    failed = [e for e in events(result) if e["event"] == "step_failed"]
+    assert failed[0]["step"] == "arch"
+    assert (
+        "build host 'builder' is x86_64 but target 'pi' is aarch64: an aarch64 unikernel needs "
+        "an aarch64 builder" in failed[0]["message"]
+    )
+    assert "build.host: pi" in failed[0]["hint"]
+    # Nothing was built: the refusal comes before any container.
+    assert not any(e["event"] == "build_line" for e in events(result))

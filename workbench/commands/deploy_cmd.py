@@ -1,4 +1,5 @@
-"""`workbench deploy --profile P [--artifact PATH] [--tender PATH]`."""
+"""`workbench deploy --profile P [--artifact PATH] [--tender PATH]`: with neither an artifact
+nor --artifact, the profile's source is built first (`workbench build`, cached)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,26 @@ from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 
 
-def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo:
+def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo | None:
+    """The artifact to use: --artifact, else unikernel.artifact; None when it is to be built."""
     p = loaded.profile
     path = Path(arg) if arg else p.unikernel.artifact
     if path is None:
-        raise ConfigError(
-            f"profile '{loaded.name}' builds from source ({p.unikernel.source}), and building "
-            "is not part of deploy yet",
-            "build it (mirage configure -t hvt && make depend && make build) and pass "
-            "--artifact dist/NAME.hvt --tender $(opam var bin)/solo5-hvt",
-        )
+        return None
     info = inspect(path)
     require_target(info, p.build.target)
+    return info
+
+
+def require_artifact(loaded: LoadedProfile, arg: str | None, command: str) -> ArtifactInfo:
+    info = resolve_artifact(loaded, arg)
+    if info is None:
+        raise ConfigError(
+            f"profile '{loaded.name}' builds from source ({loaded.profile.unikernel.source}); "
+            f"{command} needs the built artifact",
+            f"run `workbench build --profile {loaded.name}` and pass the artifact it prints: "
+            f"workbench {command} --profile {loaded.name} --artifact PATH",
+        )
     return info
 
 
@@ -52,17 +61,38 @@ def select_hosts(loaded: LoadedProfile, wanted: list[str] | None) -> list[str]:
 def run(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
     info = resolve_artifact(loaded, args.artifact)
+    if info is None and args.tender:
+        raise ConfigError(
+            "--tender goes with --artifact: a source build brings its own tender",
+            "drop --tender, or pass both --artifact and --tender",
+        )
     tender = resolve_tender(loaded, args.tender)
     hosts = select_hosts(loaded, args.host)
-    options = DeployOptions(restart=args.restart, rollback=not args.no_rollback)
     printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet)
 
     async def main() -> None:
+        nonlocal info, tender
         pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
+        build_meta: dict[str, object] | None = None
         try:
+            if info is None:
+                from workbench.engine.build import Build  # docker SDK: only when building
+
+                job = Build(loaded, pool, use_cache=not args.no_cache, targets=hosts)
+                async for event in job.run():
+                    printer(event)
+                if job.result is None:
+                    return  # the build failed; the printer has the exit code
+                info = inspect(job.result.artifact)
+                tender = local_tender(Path(job.result.tender))
+                build_meta = job.result.meta
+            options = DeployOptions(
+                restart=args.restart, rollback=not args.no_rollback, build=build_meta
+            )
+            artifact = info
 
             def one(host: str):  # type: ignore[no-untyped-def]
-                return HostDeploy(loaded, host, pool, info, tender, options).run()
+                return HostDeploy(loaded, host, pool, artifact, tender, options).run()
 
             async for event in run_hosts(hosts, one, parallel=args.parallel, rolling=args.rolling):
                 printer(event)

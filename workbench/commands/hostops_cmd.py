@@ -7,7 +7,12 @@ import argparse
 from collections.abc import AsyncIterator, Callable
 
 from workbench import aio, profiles
-from workbench.commands.deploy_cmd import resolve_artifact, resolve_tender, select_hosts
+from workbench.commands.deploy_cmd import (
+    require_artifact,
+    resolve_artifact,
+    resolve_tender,
+    select_hosts,
+)
 from workbench.engine import check, logs, plan, rollback, status
 from workbench.engine.runner import run_hosts
 from workbench.eventprint import EventPrinter
@@ -61,7 +66,7 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
 
 def run_plan(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
-    artifact = resolve_artifact(loaded, args.artifact)
+    artifact = require_artifact(loaded, args.artifact, "plan")
     tender = resolve_tender(loaded, args.tender)
     return _run(args, out, lambda pool, lp, h: plan.plan(pool, lp, h, artifact, tender))
 

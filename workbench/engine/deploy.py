@@ -65,6 +65,7 @@ class TenderSource:
 class DeployOptions:
     restart: bool = False
     rollback: bool = True
+    build: dict[str, object] | None = None  # metadata of the build that made the artifact
 
 
 @dataclass
@@ -437,6 +438,7 @@ class HostDeploy:
                 "devices": a.query_manifest()["devices"],
             },
             "tender": {"sha256": tender_sha},
+            **({"build": self.options.build} if self.options.build else {}),
         }
 
     async def _create_user(self, conn: HostConnection) -> None:

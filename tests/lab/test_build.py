@@ -1,0 +1,211 @@
+"""`workbench build` and deploy-from-source against the lab builder (dockerd in a namespace
+host, reached over SSH) with the lab's OPAM image double."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.lab.deploykit import ROOT, on_target, remove, variant
+from workbench.artifacts.elf import inspect
+from workbench.lab import builder
+
+pytestmark = pytest.mark.lab
+
+
+def source_copy(tmp_path: Path, **replace: str) -> Path:
+    """examples/hello copied, with text replaced per file (file name -> (old, new))."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "examples" / "hello", src)
+    for name, change in replace.items():
+        old, new = change.split("=>")
+        path = src / name.replace("_ml", ".ml")
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new))
+    return src
+
+
+def profile(tmp_path: Path, src: Path, *, image: str | None = None, **host: str) -> Path:
+    text = (ROOT / "profiles" / "lab.yaml").read_text()
+    text = text.replace("source: ../examples/hello", f"source: {src}")
+    if image:
+        text = text.replace("image: workbench-lab/opam-double:latest", f"image: {image}")
+    for key, value in host.items():
+        text = text.replace("  builder:\n", f"  builder:\n    {key}: {value}\n", 1)
+    path = tmp_path / "build.yaml"
+    path.write_text(text)
+    return path
+
+
+def wb(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[int, list[dict], str]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", *args, "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return result.returncode, events, result.stderr
+
+
+def finished(events: list[dict]) -> list[str]:
+    return [e["step"] for e in events if e["event"] == "step_finished"]
+
+
+def failed(events: list[dict]) -> dict:
+    found = [e for e in events if e["event"] == "step_failed"]
+    assert len(found) == 1, events
+    return found[0]
+
+
+def containers_created_since(since: float) -> list[str]:
+    out = builder.docker(
+        "events",
+        "--since",
+        f"{since:.3f}",
+        "--until",
+        f"{time.time():.3f}",
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.ID}}",
+    )
+    return out.split()
+
+
+def test_build_fetches_artifact_and_tender_then_reuses_them(lab, tmp_path):
+    path = profile(tmp_path, source_copy(tmp_path))
+    code, events, err = wb(tmp_path, "build", "--profile", str(path), "--output", str(tmp_path))
+    assert code == 0, err + json.dumps(events[-3:])
+    assert finished(events) == [
+        "docker",
+        "arch",
+        "image",
+        "source",
+        "container",
+        "mirage",
+        "configure",
+        "depend",
+        "build",
+        "fetch",
+    ] or finished(events) == [
+        "docker",
+        "arch",
+        "image",
+        "source",
+        "container",
+        "configure",
+        "depend",
+        "build",
+        "fetch",
+    ]
+    lines = [e["text"] for e in events if e["event"] == "build_line"]
+    assert "Your unikernel binary is now ready in ./dist/hello.hvt" in lines
+    result = next(e for e in events if e["event"] == "build_result")
+    assert not result["cached"]
+    art, tender = inspect(result["artifact"]), inspect(result["tender"], require_solo5=False)
+    assert Path(result["artifact"]).name == "hello.hvt"
+    assert art.machine == tender.machine == os.uname().machine
+    assert art.query_abi() == {"type": "solo5.abi", "target": "hvt", "version": 2}
+    assert [d["name"] for d in art.query_manifest()["devices"]] == ["service"]
+    assert (tmp_path / "hello.hvt").read_bytes() == Path(result["artifact"]).read_bytes()
+    meta = result["meta"]
+    assert meta["source_sha256"] and meta["image_id"].startswith("sha256:")
+    assert meta["ocaml"] == "5.3.0" and meta["packages"]["mirage"] == "4.8.1"
+    assert meta["tender_version"] == "v0.12.1"
+    versions = next(e for e in events if e["event"] == "fact" and e["name"] == "versions")
+    assert "OCaml 5.3.0" in versions["value"] and "ocaml-solo5 1.1.0" in versions["value"]
+    assert not builder.docker("ps", "-aq", "--filter", "label=org.workbench.build=hello").strip()
+
+    # The same source, image and flags again: the cached result, and no container at all.
+    since = time.time() - 0.5
+    time.sleep(1)
+    code, events, err = wb(tmp_path, "build", "--profile", str(path))
+    assert code == 0, err
+    assert finished(events) == ["docker", "arch", "image", "source"]
+    again = next(e for e in events if e["event"] == "build_result")
+    assert again["cached"] and again["artifact"] == result["artifact"]
+    assert containers_created_since(since) == []
+
+
+def test_failing_configure_stops_with_its_status_and_last_lines(lab, tmp_path):
+    src = source_copy(tmp_path, config_ml='register "hello" [ main $ stack ]=>register "hello" [')
+    code, events, err = wb(tmp_path, "build", "--profile", str(profile(tmp_path, src)))
+    assert code == 6, err
+    f = failed(events)
+    assert f["step"] == "configure" and f["kind"] == "build"
+    assert "`mirage configure -t hvt` failed on builder (exit 1)" in f["message"]
+    assert "Error: Syntax error" in f["message"]
+    assert "build" not in finished(events)
+    assert not any(e["event"] == "build_result" for e in events)
+
+
+def test_failing_make_build_names_the_source_line(lab, tmp_path):
+    src = source_copy(
+        tmp_path, unikernel_ml="let start s =>let start s = workbench_lab_build_error;"
+    )
+    code, events, err = wb(tmp_path, "build", "--profile", str(profile(tmp_path, src)))
+    assert code == 6, err
+    f = failed(events)
+    assert f["step"] == "build"
+    assert "`make build` failed on builder" in f["message"]
+    assert "Unbound value workbench_lab_build_error" in f["message"]
+    assert 'File "unikernel.ml", line' in f["message"]
+    assert "depend" in finished(events)
+
+
+def test_unreachable_builder_is_a_connect_error(lab, tmp_path):
+    path = profile(tmp_path, source_copy(tmp_path), connect_timeout="3")
+    path.write_text(path.read_text().replace("address: 10.213.0.3", "address: 10.213.0.250"))
+    code, events, err = wb(tmp_path, "build", "--profile", str(path))
+    assert code == 3, err
+    f = failed(events)
+    assert f["step"] == "docker" and f["host"] == "builder"
+    assert "10.213.0.250:22: no answer within 3 s" in f["message"]
+
+
+def test_image_missing_offline_says_how_to_provide_it(lab, tmp_path):
+    image = "ocaml/opam:debian-12-ocaml-5.3"
+    path = profile(tmp_path, source_copy(tmp_path), image=image)
+    code, events, err = wb(tmp_path, "build", "--profile", str(path))
+    assert code == 6, err
+    f = failed(events)
+    assert f["step"] == "image"
+    assert f"image {image} is not on builder and cannot be pulled" in f["message"]
+    assert f"docker save {image} | ssh 10.213.0.3 docker load" in f["hint"]
+
+
+def test_deploy_from_source_builds_then_deploys_with_build_metadata(lab, tmp_path):
+    v = variant(tmp_path, 7)
+    try:
+        code, events, err = wb(tmp_path, "deploy", "--profile", str(v.path), "--quiet")
+        assert code == 0, err + json.dumps([e for e in events if e["event"] == "step_failed"])
+        steps = [(e["host"], e["step"]) for e in events if e["event"] == "step_finished"]
+        assert steps.index(("builder", "fetch")) < steps.index(("target", "upload"))
+        assert [e for e in events if e["event"] == "health_result"][-1]["ok"]
+        release = json.loads(on_target(f"cat {v.release_dir}/current/release.json").stdout)
+        built = next(e for e in events if e["event"] == "build_result")
+        assert release["build"]["source_sha256"] == built["meta"]["source_sha256"]
+        assert release["artifact"]["sha256"] == inspect(built["artifact"]).sha256
+        # Nothing changed: the cached build, and deploy changes nothing on the host.
+        code, events, err = wb(tmp_path, "deploy", "--profile", str(v.path), "--quiet")
+        assert code == 0, err
+        assert next(e for e in events if e["event"] == "build_result")["cached"]
+        assert not any(
+            e["changed"] for e in events if e["event"] == "step_finished" and e["host"] == "target"
+        )
+    finally:
+        remove(v)

@@ -1,0 +1,397 @@
+"""`workbench build`: a MirageOS unikernel built in an OPAM container on the profile's build host.
+
+Steps, each an event stream on the build host: docker (the daemon over the SSH connection),
+arch (builder vs every target: an aarch64 target needs an aarch64 builder), image (present,
+or pulled), source (hashed; a cache hit ends the build here), container, mirage (installed into
+the switch once), configure, depend, build (every line streamed), fetch (dist/NAME.TARGET and
+the tender from `$(opam var bin)`, both inspected), toolchain (versions, known-bad combinations).
+
+Two named volumes outlive the container: `VOLUME-opam-IMAGE` holds the opam root (the switch
+`make depend` fills, so later builds are incremental; one per image, so a new image starts
+clean) and `VOLUME-src-NAME` the build tree (duniverse/ and _build/ survive; the sources are
+replaced on every build).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
+from workbench.artifacts.tender import parse_tender_version
+from workbench.build import cache, toolchain
+from workbench.build.source import Source, collect
+from workbench.engine.deploy import local_tender, shielded
+from workbench.errors import ArtifactError, BuildError, ConfigError, WorkbenchError
+from workbench.events import (
+    BuildLine,
+    BuildResult,
+    Event,
+    Fact,
+    HostDone,
+    StepFinished,
+    StepStarted,
+    failure,
+)
+from workbench.profiles.loader import LoadedProfile
+from workbench.remote.connection import Pool
+from workbench.remote.dockerhost import DockerHost, ImageInfo
+
+OPAM_ROOT = "/home/opam/.opam"
+WORK = "/home/opam/build"
+TAIL = 8  # lines of output quoted in a failure message
+
+
+class Build:
+    def __init__(
+        self,
+        loaded: LoadedProfile,
+        pool: Pool,
+        *,
+        use_cache: bool = True,
+        targets: list[str] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.profile = loaded.profile
+        self.pool = pool
+        self.use_cache = use_cache
+        self.targets = targets or list(loaded.profile.targets)
+        self.host = self.profile.build_host
+        self.step = "docker"
+        self.started = 0.0
+        self.result: BuildResult | None = None
+
+    def _finish(self, changed: bool, detail: str) -> StepFinished:
+        return StepFinished(
+            host=self.host,
+            step=self.step,
+            changed=changed,
+            detail=detail,
+            seconds=round(time.monotonic() - self.started, 3),
+        )
+
+    def _start(self, step: str, detail: str = "") -> StepStarted:
+        self.step, self.started = step, time.monotonic()
+        return StepStarted(host=self.host, step=step, detail=detail)
+
+    async def run(self) -> AsyncIterator[Event]:
+        t0 = time.monotonic()
+        try:
+            async for event in self._run(t0):
+                yield event
+        except WorkbenchError as exc:
+            for event in failure(self.host, self.step, exc):
+                yield event
+
+    async def _run(self, t0: float) -> AsyncIterator[Event]:
+        p = self.profile
+        if p.unikernel.source is None:
+            raise ConfigError(
+                f"profile '{self.loaded.name}' has no unikernel.source to build",
+                "set unikernel.source to the directory that holds config.ml",
+            )
+        source = collect(p.unikernel.source)
+        yield self._start("docker")
+        conn = self.pool.get(self.host)
+        async with DockerHost(conn) as docker:
+            daemon = await docker.info()
+            yield self._finish(False, f"docker {daemon.version} on {daemon.arch} ({daemon.os})")
+
+            yield self._start("arch")
+            for target in self.targets:
+                arch = daemon.arch if target == self.host else await self._target_arch(target)
+                if arch != daemon.arch:
+                    raise ConfigError(
+                        f"build host '{self.host}' is {daemon.arch} but target '{target}' is "
+                        f"{arch}: an {arch} unikernel needs an {arch} builder",
+                        f"set build.host to an {arch} host with docker -- the target itself "
+                        f"can build (build.host: {target})",
+                    )
+            yield self._finish(False, f"{daemon.arch} builder for {', '.join(self.targets)}")
+
+            yield self._start("image", p.build.image)
+            image = await docker.image(p.build.image)
+            pulled = False
+            if image is None:
+                async for line in self._pull(docker):
+                    yield line
+                image = await docker.image(p.build.image)
+                pulled = True
+                if image is None:
+                    raise BuildError(f"{p.build.image} is still missing after the pull")
+            if image.arch != daemon.arch:
+                raise BuildError(
+                    f"image {p.build.image} is {image.arch} but the builder is {daemon.arch}; "
+                    "an emulated build would make an artifact for the wrong machine",
+                    f"use the {daemon.arch} variant of the image (docker pull --platform)",
+                    host=self.host,
+                )
+            yield self._finish(pulled, f"{p.build.image} {image.id[7:19]}{' (pulled)' * pulled}")
+
+            yield self._start("source", str(source.root))
+            key = cache.key(
+                source.sha256,
+                image.id,
+                p.build.target,
+                p.build.configure_flags,
+                daemon.arch,
+                source.name,
+            )
+            hit = cache.lookup(key) if self.use_cache else None
+            if hit is not None:
+                self._check_outputs(hit.artifact, hit.tender, daemon.arch)
+                yield self._finish(
+                    False,
+                    f"{len(source.files)} files, sha256 {source.sha256[:12]}: built before "
+                    f"({hit.meta.get('finished', '?')}), reusing it",
+                )
+                yield self._result(hit.artifact, hit.tender, True, hit.meta)
+                yield self._done(f"{source.name}.{p.build.target} from the build cache")
+                return
+            yield self._finish(False, f"{len(source.files)} files, sha256 {source.sha256[:12]}")
+
+            container = await self._container(docker, image, source)
+            try:
+                async for event in self._build(docker, container, image, source, daemon.arch):
+                    yield event
+            finally:
+                await shielded(self._remove(docker, container))
+        yield self._done(f"built {source.name}.{p.build.target} in {time.monotonic() - t0:.1f} s")
+
+    def _done(self, summary: str) -> HostDone:
+        return HostDone(host=self.host, step="done", ok=True, changed=True, summary=summary)
+
+    def _result(
+        self, artifact: Path, tender: Path, cached: bool, meta: dict[str, object]
+    ) -> BuildResult:
+        self.result = BuildResult(
+            host=self.host,
+            step="build",
+            artifact=str(artifact),
+            tender=str(tender),
+            cached=cached,
+            meta=meta,
+        )
+        return self.result
+
+    async def _target_arch(self, target: str) -> str:
+        result = await self.pool.get(target).run(["uname", "-m"], sudo=False, what="uname -m")
+        return result.stdout.strip()
+
+    async def _pull(self, docker: DockerHost) -> AsyncIterator[Event]:
+        image = self.profile.build.image
+        try:
+            async for line in docker.pull(image):
+                yield BuildLine(host=self.host, step="image", stream="pull", text=line)
+        except BuildError as exc:
+            raise BuildError(
+                f"image {image} is not on {self.host} and cannot be pulled: {exc.message}",
+                f"on a machine that can reach the registry: docker pull {image} && "
+                f"docker save {image} | ssh {self.pool.get(self.host).host.address} "
+                "docker load; or set build.image to an image the build host has",
+                host=self.host,
+            ) from None
+
+    async def _container(self, docker: DockerHost, image: ImageInfo, source: Source) -> str:
+        b = self.profile.build
+        volumes = {
+            f"{b.volume}-opam-{image.id.split(':')[-1][:12]}": {"bind": OPAM_ROOT, "mode": "rw"},
+            f"{b.volume}-src-{source.name}": {"bind": WORK, "mode": "rw"},
+        }
+        api = docker.client.api
+        host_config = api.create_host_config(binds=volumes)
+        created = await docker.call(
+            "creating the build container",
+            api.create_container,
+            image.id,
+            entrypoint=["sleep"],
+            command=["infinity"],
+            host_config=host_config,
+            labels={"org.workbench.build": source.name, "org.workbench.profile": self.loaded.name},
+        )
+        container = str(created["Id"])
+        await docker.call("starting the build container", api.start, container)
+        return container
+
+    async def _remove(self, docker: DockerHost, container: str) -> None:
+        with contextlib.suppress(WorkbenchError):
+            await docker.call(
+                "removing the build container",
+                docker.client.api.remove_container,
+                container,
+                force=True,
+            )
+
+    async def _build(
+        self, docker: DockerHost, container: str, image: ImageInfo, source: Source, arch: str
+    ) -> AsyncIterator[Event]:
+        p = self.profile
+        started = time.time()
+        yield self._start("container")
+        code, ids, err = await docker.run_capture(container, ["sh", "-c", "id -un; id -u; id -g"])
+        if code != 0 or len(ids.split()) != 3:
+            raise BuildError(
+                f"the build image {p.build.image} cannot run `sh -c id` ({err.strip() or ids})",
+                "use an OPAM image (ocaml/opam) or one with a shell and coreutils",
+                host=self.host,
+            )
+        user, uid_text, gid_text = ids.split()
+        uid, gid = int(uid_text), int(gid_text)
+        tree = f"{WORK}/{source.name}"
+        prepare = (
+            f"set -e; chown {uid}:{gid} {WORK} {OPAM_ROOT}; mkdir -p {shlex.quote(tree)}; "
+            f"chown {uid}:{gid} {shlex.quote(tree)}; cd {shlex.quote(tree)}; "
+            "find . -mindepth 1 -maxdepth 1 ! -name duniverse ! -name _build -exec rm -rf {} +"
+        )
+        code, _out, err = await docker.run_capture(container, ["sh", "-c", prepare], user="root")
+        if code != 0:
+            raise BuildError(f"preparing {tree} in the build container failed: {err.strip()}")
+        await docker.put_archive(container, tree, source.tar(uid, gid))
+        yield self._finish(True, f"{len(source.files)} files in {tree} as {user}")
+
+        code, out, _ = await docker.run_capture(
+            container, ["opam", "exec", "--", "mirage", "--version"], workdir=tree
+        )
+        if code != 0:
+            argv = ["opam", "install", "--yes", "mirage"]
+            async for event in self._stream(docker, container, "mirage", argv, tree):
+                yield event
+            code, out, _ = await docker.run_capture(
+                container, ["opam", "exec", "--", "mirage", "--version"], workdir=tree
+            )
+        mirage_version = out.strip()
+
+        flags = list(p.build.configure_flags)
+        steps = [
+            ("configure", ["mirage", "configure", "-t", p.build.target, *flags]),
+            ("depend", ["make", "depend"]),
+            ("build", ["make", "build"]),
+        ]
+        ready: str | None = None
+        for step, argv in steps:
+            async for event in self._stream(
+                docker, container, step, ["opam", "exec", "--", *argv], tree
+            ):
+                if isinstance(event, BuildLine):
+                    ready = toolchain.ready_path(event.text) or ready
+                yield event
+
+        yield self._start("fetch")
+        relative = ready or f"./dist/{source.name}.{p.build.target}"
+        artifact_path = f"{tree}/{relative.removeprefix('./')}"
+        code, bindir, err = await docker.run_capture(
+            container, ["opam", "var", "bin"], workdir=tree
+        )
+        if code != 0:
+            raise BuildError(f"`opam var bin` failed in the build container: {err.strip()}")
+        tender_path = f"{bindir.strip()}/solo5-{p.build.target}"
+        artifact_bytes = await docker.get_file(container, artifact_path)
+        tender_bytes = await docker.get_file(container, tender_path)
+        code, out, err = await docker.run_capture(container, [tender_path, "--version"])
+        try:
+            tender_version = parse_tender_version(err + out).text
+        except WorkbenchError:
+            tender_version = None  # inspected below; a tender that cannot say is still checked
+
+        ocaml_out = await docker.run_capture(container, ["opam", "exec", "--", "ocaml", "-version"])
+        opam_out = await docker.run_capture(
+            container, ["opam", "list", "--installed", *toolchain.PACKAGES]
+        )
+        ocaml = toolchain.parse_ocaml_version(ocaml_out[1])
+        packages = toolchain.parse_opam_list(opam_out[1])
+        packages.setdefault("mirage", mirage_version)
+        art_name = Path(artifact_path).name
+        meta: dict[str, object] = {
+            "name": source.name,
+            "profile": self.loaded.name,
+            "builder": self.host,
+            "builder_arch": arch,
+            "source": str(source.root),
+            "source_sha256": source.sha256,
+            "image": p.build.image,
+            "image_id": image.id,
+            "target": p.build.target,
+            "configure_flags": flags,
+            "ocaml": ocaml,
+            "tender_version": tender_version,
+            "packages": packages,
+            "artifact_file": art_name,
+            "tender_file": f"solo5-{p.build.target}",
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.time() - started, 1),
+        }
+        key = cache.key(
+            source.sha256, image.id, p.build.target, p.build.configure_flags, arch, source.name
+        )
+        entry = cache.store(
+            key, {art_name: artifact_bytes, f"solo5-{p.build.target}": tender_bytes}, meta
+        )
+        info, tender_machine = self._check_outputs(entry.artifact, entry.tender, arch)
+        yield self._finish(
+            True,
+            f"{art_name} ({info.size} bytes, {info.machine}, solo5 ABI "
+            f"{info.abi.target if info.abi else '?'} v{info.abi.version if info.abi else '?'}) "
+            f"and solo5-{p.build.target} ({tender_machine}) -> {entry.directory}",
+        )
+
+        self.step = "toolchain"
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
+        yield Fact(
+            host=self.host,
+            step="toolchain",
+            name="versions",
+            value=f"OCaml {ocaml or '?'}; {versions}; tender {tender_version or '?'}",
+        )
+        for problem, hint in toolchain.problems(ocaml, packages):
+            yield Fact(
+                host=self.host,
+                step="toolchain",
+                name="compatibility",
+                value=problem,
+                ok=False,
+                hint=hint,
+            )
+        yield self._result(entry.artifact, entry.tender, False, meta)
+
+    def _check_outputs(self, artifact: Path, tender: Path, arch: str) -> tuple[ArtifactInfo, str]:
+        info = inspect(artifact)
+        require_target(info, self.profile.build.target)
+        if info.machine != arch:
+            raise ArtifactError(
+                f"the build made an {info.machine} artifact on an {arch} builder ({artifact})",
+                "check the build image's platform",
+            )
+        t = local_tender(tender)
+        if t.machine != info.machine:
+            raise ArtifactError(
+                f"the fetched tender is {t.machine} but the artifact is {info.machine}",
+                "both must come from the same build",
+            )
+        return info, t.machine
+
+    async def _stream(
+        self, docker: DockerHost, container: str, step: str, argv: list[str], workdir: str
+    ) -> AsyncIterator[Event]:
+        shown = shlex.join(argv[3:] if argv[:3] == ["opam", "exec", "--"] else argv)
+        yield self._start(step, shown)
+        tail: list[str] = []
+        code = 255
+        async for stream, text in docker.exec_lines(container, argv, workdir=workdir):
+            if stream == "exit":
+                code = int(text)
+                break
+            tail = [*tail[-(TAIL - 1) :], text]
+            yield BuildLine(host=self.host, step=step, stream=stream, text=text)
+        if code != 0:
+            last = "\n".join(f"  {line}" for line in tail)
+            raise BuildError(
+                f"`{shown}` failed on {self.host} (exit {code})"
+                + (f"; last lines:\n{last}" if last else ""),
+                "fix the source (the lines above say where) and run the build again",
+                host=self.host,
+            )
+        yield self._finish(True, f"`{shown}` ok")
