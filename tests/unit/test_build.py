@@ -203,3 +203,28 @@ def test_docker_arch_names_are_uname_names():
     assert normalise_arch("amd64") == "x86_64"
     assert normalise_arch("arm64") == "aarch64"
     assert normalise_arch("aarch64") == "aarch64"
+
+
+def test_a_source_that_is_not_a_unikernel_fails_before_any_connection(tmp_path):
+    import asyncio
+    from pathlib import Path
+
+    from workbench import profiles
+    from workbench.engine.build import Build
+    from workbench.remote.connection import Pool
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "profiles" / "lab.yaml").read_text()
+    (tmp_path / "src").mkdir()
+    text = text.replace("source: ../examples/hello", f"source: {tmp_path / 'src'}")
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    loaded = profiles.load(str(path))
+
+    async def run() -> list:
+        return [e async for e in Build(loaded, Pool(loaded.profile.hosts)).run()]
+
+    events = asyncio.run(run())
+    assert [e.event_type for e in events] == ["step_failed", "host_done"]
+    assert events[0].step == "source" and events[0].exit_code == 2
+    assert "has no config.ml" in events[0].message

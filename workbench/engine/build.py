@@ -60,7 +60,7 @@ class Build:
         self.use_cache = use_cache
         self.targets = targets or list(loaded.profile.targets)
         self.host = self.profile.build_host
-        self.step = "docker"
+        self.step = "source"  # reading the source directory comes first
         self.started = 0.0
         self.result: BuildResult | None = None
 
@@ -149,7 +149,7 @@ class Build:
                     f"({hit.meta.get('finished', '?')}), reusing it",
                 )
                 yield self._result(hit.artifact, hit.tender, True, hit.meta)
-                yield self._done(f"{source.name}.{p.build.target} from the build cache")
+                yield self._done(f"{source.name}.{p.build.target} from the build cache", False)
                 return
             yield self._finish(False, f"{len(source.files)} files, sha256 {source.sha256[:12]}")
 
@@ -161,8 +161,8 @@ class Build:
                 await shielded(self._remove(docker, container))
         yield self._done(f"built {source.name}.{p.build.target} in {time.monotonic() - t0:.1f} s")
 
-    def _done(self, summary: str) -> HostDone:
-        return HostDone(host=self.host, step="done", ok=True, changed=True, summary=summary)
+    def _done(self, summary: str, changed: bool = True) -> HostDone:
+        return HostDone(host=self.host, step="done", ok=True, changed=changed, summary=summary)
 
     def _result(
         self, artifact: Path, tender: Path, cached: bool, meta: dict[str, object]
