@@ -209,3 +209,19 @@ def test_deploy_from_source_builds_then_deploys_with_build_metadata(lab, tmp_pat
         )
     finally:
         remove(v)
+
+
+def test_check_reads_the_builder_through_the_docker_api(lab, tmp_path):
+    code, events, err = wb(tmp_path, "check", "--profile", "lab")
+    facts = {e["name"]: e for e in events if e["event"] == "fact" and e["host"] == "builder"}
+    assert facts["docker"]["ok"] and "reached over SSH" in facts["docker"]["value"]
+    assert facts["image"]["ok"] and "workbench-lab/opam-double:latest" in facts["image"]["value"]
+
+    image = "ocaml/opam:debian-12-ocaml-5.3"
+    path = profile(tmp_path, source_copy(tmp_path), image=image)
+    code, events, err = wb(tmp_path, "check", "--profile", str(path))
+    assert code == 4, err
+    facts = {e["name"]: e for e in events if e["event"] == "fact" and e["host"] == "builder"}
+    assert facts["image"]["ok"] is False
+    assert facts["image"]["value"] == f"{image} is not on the builder"
+    assert "docker load" in facts["image"]["hint"]

@@ -78,35 +78,50 @@ async def check_target(
 
 
 async def check_builder(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
+    """The build host: its docker daemon through the SSH connection, as a build reaches it, and
+    whether the build image is there."""
+    from workbench.remote.dockerhost import DockerHost  # the docker SDK: only when checking one
+
+    image_name = loaded.profile.build.image
     try:
-        conn = pool.get(host)
-        await conn.connection()
-        out = await conn.run(
-            ["docker", "version", "--format", "{{.Server.Version}} {{.Server.Arch}}"],
-            check=False,
-            what="docker version",
-        )
-        ok = out.ok and bool(out.stdout.strip())
+        async with DockerHost(pool.get(host)) as docker:
+            daemon = await docker.info()
+            yield Fact(
+                host=host,
+                step="check",
+                name="docker",
+                ok=True,
+                value=f"docker {daemon.version} on {daemon.arch}, reached over SSH",
+            )
+            image = await docker.image(image_name)
+    except WorkbenchError as exc:
         yield Fact(
-            host=host,
-            step="check",
-            name="docker",
-            ok=ok,
-            value=f"dockerd {out.stdout.strip()}"
-            if ok
-            else (out.stderr.strip().splitlines() or ["docker is not answering"])[-1],
-            hint=None
-            if ok
-            else "install docker.io and start dockerd, and let the "
-            "SSH user use it (root, or the docker group)",
+            host=host, step="check", name="docker", ok=False, value=exc.message, hint=exc.hint
         )
         yield HostDone(
-            host=host,
-            step="done",
-            ok=ok,
-            summary="builder ready" if ok else "builder not ready",
-            exit_code=0 if ok else 4,
+            host=host, step="done", ok=False, summary="builder not ready", exit_code=exc.exit_code
         )
-    except WorkbenchError as exc:
-        for event in failure(host, "check", exc):
-            yield event
+        return
+    if image is None:
+        ok = False
+        value = f"{image_name} is not on the builder"
+        hint = (
+            "the build pulls it when a registry is reachable; offline: docker save "
+            f"{image_name} | ssh {pool.get(host).host.address} docker load"
+        )
+    elif image.arch != daemon.arch:
+        ok, value, hint = (
+            False,
+            f"{image_name} is {image.arch}, the builder {daemon.arch}",
+            (f"pull its {daemon.arch} variant"),
+        )
+    else:
+        ok, value, hint = True, f"{image_name} {image.id[7:19]} ({image.arch})", None
+    yield Fact(host=host, step="check", name="image", ok=ok, value=value, hint=hint)
+    yield HostDone(
+        host=host,
+        step="done",
+        ok=ok,
+        summary="builder ready" if ok else "builder not ready",
+        exit_code=0 if ok else 4,
+    )
