@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,11 +22,22 @@ def lab():
         manager.down(progress=lambda _m: None)
 
 
-@pytest.fixture(scope="module")
-def full_vm(lab):
-    """The x86_64 VM tier, up for a test module; stopped after it if this fixture started it."""
-    was_running = vm.running(vm.VM)
-    vm.up(vm.VM, progress=lambda _m: None)
+def _vm_for_module(spec: vm.Spec) -> Iterator[None]:
+    """A VM tier up for a test module; stopped after it if this fixture started it."""
+    was_running = vm.running(spec)
+    vm.up(spec, progress=lambda _m: None)
     yield
     if not was_running:
-        vm.down(vm.VM)
+        vm.down(spec)
+
+
+@pytest.fixture(scope="module")
+def full_vm(lab):
+    """The x86_64 VM tier."""
+    yield from _vm_for_module(vm.VM)
+
+
+@pytest.fixture(scope="module")
+def pi(lab):
+    """The arm64 VM tier, the Raspberry Pi stand-in."""
+    yield from _vm_for_module(vm.PI)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,32 +72,67 @@ def tender() -> Path:
     return tender_double.build()
 
 
+def cli(*args: str) -> list[str]:
+    """The argv that runs workbench from this checkout."""
+    return [sys.executable, "-m", "workbench", *args]
+
+
 def workbench(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return subprocess.run(cli(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def deploy_args(profile: str | Path, art: Path, tender_path: Path, *extra: str) -> list[str]:
+    """`deploy --json` of a given artifact and tender; extra flags after."""
+    return [
+        "deploy",
+        "--profile",
+        str(profile),
+        "--artifact",
+        str(art),
+        "--tender",
+        str(tender_path),
+        "--json",
+        *extra,
+    ]
+
+
+def json_events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
 def deploy(v: Variant, art: Path, *extra: str) -> tuple[int, list[dict], str]:
     """Run deploy with --json; return the exit code, the events, and every failure's message
     and hint (from step_failed events) followed by stderr."""
-    result = workbench(
-        "deploy",
-        "--profile",
-        str(v.path),
-        "--artifact",
-        str(art),
-        "--tender",
-        str(tender()),
-        "--json",
-        *extra,
-    )
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    result = workbench(*deploy_args(v.path, art, tender(), *extra))
+    events = json_events(result.stdout)
     return result.returncode, events, failures(events) + result.stderr
+
+
+@contextlib.contextmanager
+def throttled(veth: str, rate: str = "40mbit") -> Iterator[None]:
+    """Shape traffic towards a lab host, so an upload lasts long enough to cut or interrupt."""
+    subprocess.run(
+        [
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            veth,
+            "root",
+            "tbf",
+            "rate",
+            rate,
+            "burst",
+            "64kb",
+            "latency",
+            "200ms",
+        ],
+        check=True,
+    )
+    try:
+        yield
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", veth, "root"], check=False)
 
 
 def failures(events: list[dict]) -> str:
@@ -128,8 +165,10 @@ def steps(events: list[dict]) -> dict[str, dict]:
     return {e["step"]: e for e in events if e["event"] == "step_finished"}
 
 
-def on_vm(command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run a shell command on the x86_64 VM tier."""
+def on_vm(
+    command: str, timeout: float = 300, spec: vm.Spec = vm.VM
+) -> subprocess.CompletedProcess[str]:
+    """Run a shell command on a VM tier (the x86_64 one unless told)."""
     return subprocess.run(
-        [*vm.ssh_argv(vm.VM), command], capture_output=True, text=True, timeout=timeout
+        [*vm.ssh_argv(spec), command], capture_output=True, text=True, timeout=timeout
     )

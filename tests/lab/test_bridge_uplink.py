@@ -4,14 +4,19 @@ reverted by the host itself, and deploy says so."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.lab.deploykit import HEALTHY, ROOT, artifact, on_vm
+from tests.lab.deploykit import (
+    HEALTHY,
+    ROOT,
+    artifact,
+    deploy_args,
+    json_events,
+    on_vm,
+    workbench,
+)
 from workbench.lab import tender_double, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -42,29 +47,10 @@ def profile(tmp_path, name: str, net: int, confirm: int) -> tuple[str, str]:
 
 
 def deploy(path: str, art) -> tuple[int, list[dict]]:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workbench",
-            "deploy",
-            "--profile",
-            path,
-            "--artifact",
-            str(art),
-            "--tender",
-            str(tender_double.build("x86_64")),
-            "--json",
-            "--quiet",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = workbench(
+        *deploy_args(path, art, tender_double.build("x86_64"), "--quiet"), timeout=600
     )
-    return result.returncode, [
-        json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")
-    ]
+    return result.returncode, json_events(result.stdout)
 
 
 def restore() -> None:

@@ -7,13 +7,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.lab.deploykit import ROOT, on_target, remove, variant
+from tests.lab.deploykit import ROOT, cli, on_target, remove, variant
 from workbench.artifacts.elf import inspect
 from workbench.lab import builder
 
@@ -48,7 +47,7 @@ def profile(tmp_path: Path, src: Path, *, image: str | None = None, **host: str)
 def wb(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[int, list[dict], str]:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = subprocess.run(
-        [sys.executable, "-m", "workbench", *args, "--json"],
+        cli(*args, "--json"),
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
 
 import pytest
@@ -14,12 +12,16 @@ from tests.lab.deploykit import (
     HEALTHY,
     ROOT,
     artifact,
+    cli,
     deploy,
+    deploy_args,
     failures,
+    json_events,
     on_target,
     remove,
     steps,
     tender,
+    throttled,
     variant,
 )
 from workbench.lab import config
@@ -164,40 +166,9 @@ def test_connection_cut_mid_upload_leaves_no_partial_release(v, tmp_path):
     before = on_target(f"readlink {v.release_dir}/current").stdout.strip()
     big = artifact(tmp_path, "big", HEALTHY, pad=24 * 1024 * 1024)
     # 40 Mbit/s towards the target: a ~5 s upload, long enough to cut in the middle.
-    veth = config.TARGET.veth
-    subprocess.run(
-        [
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            veth,
-            "root",
-            "tbf",
-            "rate",
-            "40mbit",
-            "burst",
-            "64kb",
-            "latency",
-            "200ms",
-        ],
-        check=True,
-    )
-    try:
+    with throttled(config.TARGET.veth):
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "workbench",
-                "deploy",
-                "--profile",
-                str(v.path),
-                "--artifact",
-                str(big),
-                "--tender",
-                str(tender()),
-                "--json",
-            ],
+            cli(*deploy_args(v.path, big, tender())),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -213,10 +184,8 @@ def test_connection_cut_mid_upload_leaves_no_partial_release(v, tmp_path):
                 break
             time.sleep(0.1)
         out, err = proc.communicate(timeout=120)
-    finally:
-        subprocess.run(["tc", "qdisc", "del", "dev", veth, "root"], check=False)
     assert cut, "the upload finished before it could be cut"
-    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    events = json_events(out)
     text = failures(events)
     assert proc.returncode == 3, text + err
     assert "upload to 10.213.0.2 failed" in text and "was not switched to" in text

@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.lab.deploykit import HEALTHY, ROOT, artifact, deploy, on_target, remove, variant
+from tests.lab.deploykit import (
+    HEALTHY,
+    ROOT,
+    artifact,
+    cli,
+    deploy,
+    on_target,
+    remove,
+    variant,
+    workbench,
+)
 from workbench.lab import config, hostkeys
 
 pytestmark = pytest.mark.lab
@@ -32,18 +41,7 @@ def test_follow_survives_unit_restart_and_reconnect_without_loss(v, tmp_path):
     out_path = tmp_path / "follow.jsonl"
     with out_path.open("w") as out_file:
         follower = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "workbench",
-                "logs",
-                "--profile",
-                str(v.path),
-                "--follow",
-                "--lines",
-                "0",
-                "--json",
-            ],
+            cli("logs", "--profile", str(v.path), "--follow", "--lines", "0", "--json"),
             cwd=ROOT,
             stdout=out_file,
             stderr=subprocess.PIPE,
@@ -91,13 +89,7 @@ def test_rollback_and_status(v, tmp_path):
     code, events, err = deploy(v, second, "--quiet")
     assert code == 0, err
     two = events[-1]["release"]
-    status = subprocess.run(
-        [sys.executable, "-m", "workbench", "status", "--profile", str(v.path), "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = workbench("status", "--profile", str(v.path), "--json", timeout=60)
     fields = json.loads(status.stdout.splitlines()[0])["fields"]
     assert fields["unit"] == "active/running"
     assert fields["release"] == two and fields["previous"] == one
@@ -106,36 +98,18 @@ def test_rollback_and_status(v, tmp_path):
     assert fields["memory_kib"] > 0
     assert set(fields["last_boot"]) >= {"banner", "memory_map", "healthy"}
 
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench", "rollback", "--profile", str(v.path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = workbench("rollback", "--profile", str(v.path), timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"rolled back to {one}" in result.stdout
     assert on_target(f"readlink {v.release_dir}/current").stdout.strip() == f"releases/{one}"
     # And forward again: previous now points at the newer release.
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench", "rollback", "--profile", str(v.path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = workbench("rollback", "--profile", str(v.path), timeout=120)
     assert result.returncode == 0, result.stderr
     assert on_target(f"readlink {v.release_dir}/current").stdout.strip() == f"releases/{two}"
 
 
 def test_rollback_without_previous_release(v, tmp_path):
     assert deploy(v, artifact(tmp_path, "only", HEALTHY), "--quiet")[0] == 0
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench", "rollback", "--profile", str(v.path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = workbench("rollback", "--profile", str(v.path), timeout=60)
     assert result.returncode == 4
     assert "no previous release to roll back to" in result.stderr

@@ -6,50 +6,27 @@ checked against them, and a full deploy runs there with the aarch64 build of the
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 
 import pytest
 
-from tests.lab.deploykit import HEALTHY, ROOT, artifact
+from tests.lab.deploykit import HEALTHY, ROOT, artifact, deploy_args, json_events, on_vm, workbench
 from workbench.lab import tender_double, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def pi(lab):
-    was_running = vm.running(vm.PI)
-    vm.up(vm.PI, progress=lambda _m: None)
-    yield
-    if not was_running:
-        vm.down(vm.PI)
-
-
-def wb(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def wb(*args: str) -> subprocess.CompletedProcess[str]:
+    return workbench(*args, timeout=600)  # everything on the emulated VM is slow
 
 
 def on_pi(command: str) -> str:
-    return subprocess.run(
-        [*vm.ssh_argv(vm.PI), command], capture_output=True, text=True, timeout=120
-    ).stdout
-
-
-def events(result: subprocess.CompletedProcess[str]) -> list[dict]:
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return on_vm(command, timeout=120, spec=vm.PI).stdout
 
 
 def test_check_sees_an_arm64_host_with_kvm(pi):
     result = wb("check", "--profile", "lab-pi", "--json")
-    facts = {e["name"]: e for e in events(result) if e["event"] == "fact"}
+    facts = {e["name"]: e for e in json_events(result.stdout) if e["event"] == "fact"}
     assert facts["arch"]["value"].startswith("aarch64")
     assert facts["64-bit"]["ok"] and "userland arm64" in facts["64-bit"]["value"]
     assert facts["kvm"]["ok"] is not False and "/dev/kvm" in facts["kvm"]["value"]
@@ -60,18 +37,9 @@ def test_x86_artifact_is_refused_before_copying(pi, tmp_path):
     listing = "ls -A /var/lib/workbench/hello/releases 2>/dev/null"
     before = on_pi(listing)
     x86 = artifact(tmp_path, "x86", HEALTHY, arch="x86_64")
-    result = wb(
-        "deploy",
-        "--profile",
-        "lab-pi",
-        "--artifact",
-        str(x86),
-        "--tender",
-        str(tender_double.build("aarch64")),
-        "--json",
-    )
+    result = wb(*deploy_args("lab-pi", x86, tender_double.build("aarch64")))
     assert result.returncode == 7
-    failed = [e for e in events(result) if e["event"] == "step_failed"]
+    failed = [e for e in json_events(result.stdout) if e["event"] == "step_failed"]
     # The device-tree model follows the arch: "linux,dummy-virt" here, "Raspberry Pi 3 Model B
     # Rev 1.2" on the desk.
     assert failed[0]["message"].startswith("preflight: arch: host aarch64 (")
@@ -82,35 +50,16 @@ def test_x86_artifact_is_refused_before_copying(pi, tmp_path):
 
 def test_x86_tender_is_refused(pi, tmp_path):
     arm = artifact(tmp_path, "arm", HEALTHY, arch="aarch64")
-    result = wb(
-        "deploy",
-        "--profile",
-        "lab-pi",
-        "--artifact",
-        str(arm),
-        "--tender",
-        str(tender_double.build("x86_64")),
-        "--json",
-    )
+    result = wb(*deploy_args("lab-pi", arm, tender_double.build("x86_64")))
     assert result.returncode == 7
-    failed = [e for e in events(result) if e["event"] == "step_failed"]
+    failed = [e for e in json_events(result.stdout) if e["event"] == "step_failed"]
     assert "is an x86_64 program but the host is aarch64" in failed[0]["message"]
 
 
 def test_arm64_deploy_end_to_end(pi, tmp_path):
     arm = artifact(tmp_path, "arm", HEALTHY, arch="aarch64")
-    result = wb(
-        "deploy",
-        "--profile",
-        "lab-pi",
-        "--artifact",
-        str(arm),
-        "--tender",
-        str(tender_double.build("aarch64")),
-        "--json",
-        "--quiet",
-    )
-    evs = events(result)
+    result = wb(*deploy_args("lab-pi", arm, tender_double.build("aarch64"), "--quiet"))
+    evs = json_events(result.stdout)
     assert result.returncode == 0, [e for e in evs if e["event"] == "step_failed"]
     assert [e for e in evs if e["event"] == "health_result"][-1]["ok"]
     assert on_pi("systemctl is-active unikernel-hello; uname -m").split() == ["active", "aarch64"]
@@ -130,7 +79,7 @@ def test_x86_builder_for_an_arm64_target_is_refused_naming_the_host_to_use(pi, t
     path.write_text(text)
     result = wb("build", "--profile", str(path), "--json")
     assert result.returncode == 2, result.stderr
-    failed = [e for e in events(result) if e["event"] == "step_failed"]
+    failed = [e for e in json_events(result.stdout) if e["event"] == "step_failed"]
     assert failed[0]["step"] == "arch"
     assert (
         "build host 'builder' is x86_64 but target 'pi' is aarch64: an aarch64 unikernel needs "
@@ -138,4 +87,4 @@ def test_x86_builder_for_an_arm64_target_is_refused_naming_the_host_to_use(pi, t
     )
     assert "build.host: pi" in failed[0]["hint"]
     # Nothing was built: the refusal comes before any container.
-    assert not any(e["event"] == "build_line" for e in events(result))
+    assert not any(e["event"] == "build_line" for e in json_events(result.stdout))

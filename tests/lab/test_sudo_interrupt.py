@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -14,10 +13,14 @@ from tests.lab.deploykit import (
     HEALTHY,
     ROOT,
     artifact,
+    cli,
     deploy,
+    deploy_args,
+    json_events,
     on_target,
     remove,
     tender,
+    throttled,
     variant,
 )
 from workbench.lab import config
@@ -82,20 +85,7 @@ def test_sudo_that_wants_a_password_is_a_clear_error(lab, tmp_path):
 def _deploy_and_interrupt(v, art, when) -> tuple[int, list[dict]]:
     """Run deploy, send SIGINT when `when(event)` first holds; return exit code, events."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "workbench",
-            "deploy",
-            "--profile",
-            str(v.path),
-            "--artifact",
-            str(art),
-            "--tender",
-            str(tender()),
-            "--json",
-            "--quiet",
-        ],
+        cli(*deploy_args(v.path, art, tender(), "--quiet")),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -110,7 +100,7 @@ def _deploy_and_interrupt(v, art, when) -> tuple[int, list[dict]]:
             proc.send_signal(signal.SIGINT)
             break
     rest, _err = proc.communicate(timeout=120)
-    events += [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
+    events += json_events(rest)
     return proc.returncode, events
 
 
@@ -143,26 +133,7 @@ def test_ctrl_c_leaves_old_or_new_never_between(lab, tmp_path):
         # Interrupted in the middle of an upload: nothing switched, old release still running.
         before = on_target(f"readlink {v.release_dir}/current").stdout.strip()
         big = artifact(tmp_path, "big", HEALTHY, pad=16 * 1024 * 1024)
-        veth = config.TARGET.veth
-        subprocess.run(
-            [
-                "tc",
-                "qdisc",
-                "add",
-                "dev",
-                veth,
-                "root",
-                "tbf",
-                "rate",
-                "40mbit",
-                "burst",
-                "64kb",
-                "latency",
-                "200ms",
-            ],
-            check=True,
-        )
-        try:
+        with throttled(config.TARGET.veth):
             code, events = _deploy_and_interrupt(
                 v,
                 big,
@@ -171,8 +142,6 @@ def test_ctrl_c_leaves_old_or_new_never_between(lab, tmp_path):
                     or (e["event"] == "step_finished" and e["step"] == "preflight")
                 ),
             )
-        finally:
-            subprocess.run(["tc", "qdisc", "del", "dev", veth, "root"], check=False)
         assert code == 130
         time.sleep(0.5)
         after = on_target(f"readlink {v.release_dir}/current; systemctl is-active {v.unit}")

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.lab.deploykit import HEALTHY, ROOT, artifact, on_vm
+from tests.lab.deploykit import HEALTHY, artifact, deploy_args, json_events, on_vm, workbench
 from workbench.lab import tender_double
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -35,27 +31,10 @@ def test_vm_runs_systemd_and_dockerd(full_vm):
 
 def test_deploy_to_the_vm(full_vm, tmp_path):
     art = artifact(tmp_path, "app", HEALTHY)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workbench",
-            "deploy",
-            "--profile",
-            "lab-vm",
-            "--artifact",
-            str(art),
-            "--tender",
-            str(tender_double.build("x86_64")),
-            "--json",
-            "--quiet",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = workbench(
+        *deploy_args("lab-vm", art, tender_double.build("x86_64"), "--quiet"), timeout=600
     )
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    events = json_events(result.stdout)
     assert result.returncode == 0, [e for e in events if e["event"] == "step_failed"]
     assert [e for e in events if e["event"] == "health_result"][-1]["ok"]
     assert on_vm("systemctl is-active unikernel-hello").stdout.strip() == "active"
