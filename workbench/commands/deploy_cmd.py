@@ -83,9 +83,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
                     printer(event)
                 if job.result is None:
                     return  # the build failed; the printer has the exit code
-                info = inspect(job.result.artifact)
-                tender = local_tender(Path(job.result.tender))
-                build_meta = job.result.meta
+                info, tender, build_meta = job.artifact, job.tender, job.result.meta
             options = DeployOptions(
                 restart=args.restart, rollback=not args.no_rollback, build=build_meta
             )

@@ -24,7 +24,7 @@ from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
 from workbench.artifacts.tender import parse_tender_version
 from workbench.build import cache, toolchain
 from workbench.build.source import Source, collect
-from workbench.engine.deploy import local_tender, shielded
+from workbench.engine.deploy import TenderSource, local_tender, shielded
 from workbench.errors import ArtifactError, BuildError, ConfigError, WorkbenchError
 from workbench.events import (
     BuildLine,
@@ -63,6 +63,9 @@ class Build:
         self.step = "source"  # reading the source directory comes first
         self.started = 0.0
         self.result: BuildResult | None = None
+        # What _check_outputs found, for a deploy that follows: no second inspection.
+        self.artifact: ArtifactInfo | None = None
+        self.tender: TenderSource | None = None
 
     def _finish(self, changed: bool, detail: str) -> StepFinished:
         return StepFinished(
@@ -155,7 +158,7 @@ class Build:
 
             container = await self._container(docker, image, source)
             try:
-                async for event in self._build(docker, container, image, source, daemon.arch):
+                async for event in self._build(docker, container, image, source, daemon.arch, key):
                     yield event
             finally:
                 await shielded(self._remove(docker, container))
@@ -226,7 +229,13 @@ class Build:
             )
 
     async def _build(
-        self, docker: DockerHost, container: str, image: ImageInfo, source: Source, arch: str
+        self,
+        docker: DockerHost,
+        container: str,
+        image: ImageInfo,
+        source: Source,
+        arch: str,
+        key: str,
     ) -> AsyncIterator[Event]:
         p = self.profile
         started = time.time()
@@ -324,18 +333,15 @@ class Build:
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.time() - started, 1),
         }
-        key = cache.key(
-            source.sha256, image.id, p.build.target, p.build.configure_flags, arch, source.name
-        )
         entry = cache.store(
             key, {art_name: artifact_bytes, f"solo5-{p.build.target}": tender_bytes}, meta
         )
-        info, tender_machine = self._check_outputs(entry.artifact, entry.tender, arch)
+        info, tender = self._check_outputs(entry.artifact, entry.tender, arch)
         yield self._finish(
             True,
             f"{art_name} ({info.size} bytes, {info.machine}, solo5 ABI "
             f"{info.abi.target if info.abi else '?'} v{info.abi.version if info.abi else '?'}) "
-            f"and solo5-{p.build.target} ({tender_machine}) -> {entry.directory}",
+            f"and solo5-{p.build.target} ({tender.machine}) -> {entry.directory}",
         )
 
         self.step = "toolchain"
@@ -357,7 +363,9 @@ class Build:
             )
         yield self._result(entry.artifact, entry.tender, False, meta)
 
-    def _check_outputs(self, artifact: Path, tender: Path, arch: str) -> tuple[ArtifactInfo, str]:
+    def _check_outputs(
+        self, artifact: Path, tender: Path, arch: str
+    ) -> tuple[ArtifactInfo, TenderSource]:
         info = inspect(artifact)
         require_target(info, self.profile.build.target)
         if info.machine != arch:
@@ -371,7 +379,8 @@ class Build:
                 f"the fetched tender is {t.machine} but the artifact is {info.machine}",
                 "both must come from the same build",
             )
-        return info, t.machine
+        self.artifact, self.tender = info, t
+        return info, t
 
     async def _stream(
         self, docker: DockerHost, container: str, step: str, argv: list[str], workdir: str
