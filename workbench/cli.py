@@ -167,11 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
         "plan",
         parents=[common, remote],
         help="what deploy would change, as diffs",
-        description="Read-only: the unit and network files as diffs against the host's, and "
-        "whether the release would be uploaded, switched and restarted.",
+        description="Read-only on the targets: the unit and network files as diffs against "
+        "the host's, and whether the release would be uploaded, switched and restarted. A "
+        "profile with a source directory is built first (cached), as deploy would.",
     )
-    p.add_argument("--artifact", help="the built unikernel (dist/NAME.hvt)")
+    p.add_argument(
+        "--artifact",
+        help="the built unikernel (dist/NAME.hvt); default: unikernel.artifact, else the "
+        "(cached) build of unikernel.source, as deploy would use",
+    )
     p.add_argument("--tender", help="the solo5-hvt built with it")
+    p.add_argument("--no-cache", action="store_true", help="rebuild even if a cached build fits")
+    p.add_argument("--quiet", action="store_true", help="no build output lines")
 
     sub.add_parser(
         "status",
@@ -192,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lines", "-n", type=int, default=50, help="lines of history (default 50)")
     p.add_argument("--since", help="history since (journalctl --since syntax, e.g. '10 min ago')")
     p.add_argument("--follow", "-f", action="store_true", help="keep following")
+
+    sub.add_parser(
+        "restart",
+        parents=[common, remote],
+        help="restart the unikernel on its current release",
+        description="Restart the unit on the release it runs, follow the boot, health check. "
+        "Nothing is written.",
+    )
 
     sub.add_parser(
         "rollback",

@@ -144,6 +144,28 @@ class HostDone(Event):
     exit_code: int = 0
 
 
+def event_types() -> dict[str, type[Event]]:
+    """Every event class by its JSON name ("step_finished" -> StepFinished)."""
+    found: dict[str, type[Event]] = {}
+    pending: list[type[Event]] = [Event]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found[_snake(sub.__name__)] = sub
+            pending.append(sub)
+    return found
+
+
+def from_dict(data: dict[str, object]) -> Event:
+    """The inverse of `to_dict()`: read back an event of a --json stream (replays, tests)."""
+    fields = dict(data)
+    name = fields.pop("event", None)
+    cls = event_types().get(str(name))
+    if cls is None:
+        raise ValueError(f"not a workbench event: {name!r}")
+    return cls(**fields)  # type: ignore[arg-type]
+
+
 def failure(host: str, step: str, exc: WorkbenchError) -> tuple[StepFailed, HostDone]:
     """The two events that end a host's stream on a WorkbenchError."""
     return (

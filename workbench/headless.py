@@ -87,6 +87,7 @@ def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
         "deploy": deploy_cmd.run,
         "logs": hostops_cmd.run_logs,
         "plan": hostops_cmd.run_plan,
+        "restart": hostops_cmd.run_restart,
         "rollback": hostops_cmd.run_rollback,
         "status": hostops_cmd.run_status,
         "lab": lab_cmd.run,

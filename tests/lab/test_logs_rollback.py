@@ -15,6 +15,7 @@ from tests.lab.deploykit import (
     artifact,
     cli,
     deploy,
+    json_events,
     on_target,
     remove,
     variant,
@@ -96,6 +97,7 @@ def test_rollback_and_status(v, tmp_path):
     assert fields["artifact"] == "two.hvt"
     assert fields["uptime_s"] >= 0 and fields["restarts"] == 0
     assert fields["memory_kib"] > 0
+    assert fields["arch"] == "x86_64" and fields["kvm"] == "ok"
     assert set(fields["last_boot"]) >= {"banner", "memory_map", "healthy"}
 
     result = workbench("rollback", "--profile", str(v.path), timeout=120)
@@ -113,3 +115,24 @@ def test_rollback_without_previous_release(v, tmp_path):
     result = workbench("rollback", "--profile", str(v.path), timeout=60)
     assert result.returncode == 4
     assert "no previous release to roll back to" in result.stderr
+
+
+def test_restart_again_and_again_is_not_refused_by_the_start_limit(v, tmp_path):
+    """The unit allows 5 starts a minute (a crash loop stops); an operator's restarts, deploys
+    and rollbacks must not run into it."""
+    assert deploy(v, artifact(tmp_path, "up", HEALTHY), "--quiet")[0] == 0
+    for _ in range(6):
+        result = workbench("restart", "--profile", str(v.path), "--json", timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+    done = json.loads(result.stdout.splitlines()[-1])
+    assert done["event"] == "host_done" and done["summary"].endswith("healthy")
+    assert any(
+        e["event"] == "boot_phase" and e["phase"] == "banner" for e in json_events(result.stdout)
+    )
+
+
+def test_restart_with_nothing_deployed(v):
+    result = workbench("restart", "--profile", str(v.path), timeout=60)
+    assert result.returncode == 4
+    assert "nothing deployed on target" in result.stderr
+    assert f"deploy first: workbench deploy --profile {v.name}" in result.stderr

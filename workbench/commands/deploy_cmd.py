@@ -8,8 +8,8 @@ from pathlib import Path
 
 from workbench import aio, profiles
 from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
-from workbench.engine.deploy import DeployOptions, HostDeploy, TenderSource, local_tender
-from workbench.engine.runner import run_hosts
+from workbench.engine.deploy import DeployOptions, TenderSource, local_tender
+from workbench.engine.pipeline import deploy_all
 from workbench.errors import ConfigError
 from workbench.eventprint import EventPrinter
 from workbench.headless import Output
@@ -25,18 +25,6 @@ def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo | N
         return None
     info = inspect(path)
     require_target(info, p.build.target)
-    return info
-
-
-def require_artifact(loaded: LoadedProfile, arg: str | None, command: str) -> ArtifactInfo:
-    info = resolve_artifact(loaded, arg)
-    if info is None:
-        raise ConfigError(
-            f"profile '{loaded.name}' builds from source ({loaded.profile.unikernel.source}); "
-            f"{command} needs the built artifact",
-            f"run `workbench build --profile {loaded.name}` and pass the artifact it prints: "
-            f"workbench {command} --profile {loaded.name} --artifact PATH",
-        )
     return info
 
 
@@ -71,28 +59,20 @@ def run(args: argparse.Namespace, out: Output) -> int:
     printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet)
 
     async def main() -> None:
-        nonlocal info, tender
         pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
-        build_meta: dict[str, object] | None = None
+        options = DeployOptions(restart=args.restart, rollback=not args.no_rollback)
         try:
-            if info is None:
-                from workbench.engine.build import Build  # docker SDK: only when building
-
-                job = Build(loaded, pool, use_cache=not args.no_cache, targets=hosts)
-                async for event in job.run():
-                    printer(event)
-                if job.result is None:
-                    return  # the build failed; the printer has the exit code
-                info, tender, build_meta = job.artifact, job.tender, job.result.meta
-            options = DeployOptions(
-                restart=args.restart, rollback=not args.no_rollback, build=build_meta
-            )
-            artifact = info
-
-            def one(host: str):  # type: ignore[no-untyped-def]
-                return HostDeploy(loaded, host, pool, artifact, tender, options).run()
-
-            async for event in run_hosts(hosts, one, parallel=args.parallel, rolling=args.rolling):
+            async for event in deploy_all(
+                loaded,
+                pool,
+                hosts,
+                info,
+                tender,
+                options,
+                use_cache=not args.no_cache,
+                parallel=args.parallel,
+                rolling=args.rolling,
+            ):
                 printer(event)
         finally:
             await pool.close()

@@ -7,14 +7,11 @@ import argparse
 from collections.abc import AsyncIterator, Callable
 
 from workbench import aio, profiles
-from workbench.commands.deploy_cmd import (
-    require_artifact,
-    resolve_artifact,
-    resolve_tender,
-    select_hosts,
-)
-from workbench.engine import check, logs, plan, rollback, status
+from workbench.commands.deploy_cmd import resolve_artifact, resolve_tender, select_hosts
+from workbench.engine import check, logs, restart, rollback, status
+from workbench.engine.pipeline import plan_all
 from workbench.engine.runner import run_hosts
+from workbench.errors import ConfigError
 from workbench.eventprint import EventPrinter
 from workbench.events import Event
 from workbench.headless import Output
@@ -66,13 +63,36 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
 
 def run_plan(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
-    artifact = require_artifact(loaded, args.artifact, "plan")
+    artifact = resolve_artifact(loaded, args.artifact)
+    if artifact is None and args.tender:
+        raise ConfigError(
+            "--tender goes with --artifact: a source build brings its own tender",
+            "drop --tender, or pass both --artifact and --tender",
+        )
     tender = resolve_tender(loaded, args.tender)
-    return _run(args, out, lambda pool, lp, h: plan.plan(pool, lp, h, artifact, tender))
+    hosts = select_hosts(loaded, args.host)
+    printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet)
+
+    async def main() -> None:
+        pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
+        try:
+            async for event in plan_all(
+                loaded, pool, hosts, artifact, tender, use_cache=not args.no_cache
+            ):
+                printer(event)
+        finally:
+            await pool.close()
+
+    aio.run(main)
+    return printer.exit_code
 
 
 def run_status(args: argparse.Namespace, out: Output) -> int:
     return _run(args, out, status.status)
+
+
+def run_restart(args: argparse.Namespace, out: Output) -> int:
+    return _run(args, out, restart.restart)
 
 
 def run_rollback(args: argparse.Namespace, out: Output) -> int:

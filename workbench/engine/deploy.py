@@ -772,7 +772,20 @@ async def switch_release(
     started = None
     if restart:
         cursor = await journal.current_cursor(conn)
-        await conn.run(["systemctl", "restart", unit], timeout=60, what=f"systemctl restart {unit}")
+        # reset-failed first: the unit's start limit is there to stop a crash loop, not to
+        # refuse the sixth deploy, restart or rollback in a minute ("Start request repeated
+        # too quickly").
+        await conn.run(
+            [
+                "sh",
+                "-c",
+                'systemctl reset-failed "$1" 2>/dev/null; exec systemctl restart "$1"',
+                "workbench-restart",
+                unit,
+            ],
+            timeout=60,
+            what=f"systemctl restart {unit}",
+        )
         started = await journal.unit_start_monotonic(conn, unit)
         if profile is not None:
             await health.forget_mac(conn, profile)

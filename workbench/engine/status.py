@@ -1,5 +1,6 @@
-"""`workbench status`: unit state, current release and its age, uptime, restarts, tender
-memory, and the last boot's timing, from one script run per host."""
+"""`workbench status`: arch, KVM, unit state, current release and its age, uptime, restarts,
+tender memory, and the last boot's timing, from one script run per host. The TUI's dashboard
+refreshes from the same events."""
 
 from __future__ import annotations
 
@@ -12,7 +13,18 @@ from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 
 STATUS_SCRIPT = r"""
-rel=$1 unit=$2
+rel=$1 unit=$2 user=$3
+echo "Arch=$(uname -m)"
+if [ -e /dev/kvm ]; then
+  if id "$user" >/dev/null 2>&1; then
+    runuser -u "$user" -- sh -c 'test -r /dev/kvm && test -w /dev/kvm' 2>/dev/null \
+      && echo "Kvm=ok" || echo "Kvm=no access for $user"
+  else
+    echo "Kvm=present"
+  fi
+else
+  echo "Kvm=missing"
+fi
 systemctl show "$unit" -p ActiveState -p SubState -p NRestarts -p MainPID \
   -p ExecMainStartTimestampMonotonic -p MemoryCurrent -p Result 2>/dev/null
 echo "Now=$(cut -d' ' -f1 /proc/uptime)"
@@ -28,7 +40,9 @@ echo "LastBoot=$(tr -d '\n' < "$rel/last-boot.json" 2>/dev/null)"
 def parse_status(text: str) -> dict[str, object]:
     raw = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     fields: dict[str, object] = {
-        "unit": f"{raw.get('ActiveState', '?')}/{raw.get('SubState', '?')}"
+        "arch": raw.get("Arch") or None,
+        "kvm": raw.get("Kvm") or None,
+        "unit": f"{raw.get('ActiveState', '?')}/{raw.get('SubState', '?')}",
     }
     current = raw.get("Current", "").rsplit("/", 1)[-1]
     fields["release"] = current or None
@@ -69,7 +83,15 @@ async def status(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[
     try:
         conn = pool.get(host)
         out = await conn.run(
-            ["sh", "-c", STATUS_SCRIPT, "workbench-status", p.release_dir, p.unit_name],
+            [
+                "sh",
+                "-c",
+                STATUS_SCRIPT,
+                "workbench-status",
+                p.release_dir,
+                p.unit_name,
+                p.service.user,
+            ],
             what="reading the unit's status",
         )
         yield Status(host=host, step="status", fields=parse_status(out.stdout))
