@@ -1,13 +1,12 @@
 """Command line entry point. Kept import-light: `workbench --help` must start fast.
 
 Each command's modules are imported only when it runs; the TUI (textual) is imported only when
-`workbench` is started without a command.
+`workbench` is started without a command (or as `workbench ui`).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from workbench import __version__
 
@@ -216,6 +215,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "ui",
+        parents=[common],
+        help="the terminal UI (what `workbench` alone starts)",
+        description="Dashboard of every profile's hosts, deploy, live logs, check, plan, "
+        "restart and rollback, on the engine the commands use. ? lists the keys; Ctrl+P "
+        "finds any action by name.",
+    )
+    p.add_argument(
+        "--profile",
+        action="append",
+        metavar="NAME",
+        help="only this profile (repeatable; default: every profile found)",
+    )
+    p.add_argument(
+        "--accept-new-host-key",
+        action="store_true",
+        help="trust a host key that known_hosts does not have yet (never a changed one)",
+    )
+
+    p = sub.add_parser(
         "lab",
         parents=[common],
         help="local lab hosts to deploy to (root)",
@@ -251,9 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
-        build_parser().print_help()
-        print("\nThe terminal UI is not built yet: use the commands above.", file=sys.stderr)
-        return 2
+        args.command = "ui"  # `workbench` alone opens the terminal UI
     from workbench import headless
 
     return headless.run(args)

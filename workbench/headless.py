@@ -79,6 +79,7 @@ def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
         lab_cmd,
         profiles_cmd,
         render_cmd,
+        ui_cmd,
     )
 
     return {
@@ -94,4 +95,5 @@ def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
         "profiles": profiles_cmd.run,
         "render": render_cmd.run,
         "inspect": inspect_cmd.run,
+        "ui": ui_cmd.run,
     }

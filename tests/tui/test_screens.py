@@ -1,0 +1,424 @@
+"""Pilot tests of every screen and action, driven by event streams recorded from the lab."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import DataTable, Input, ProgressBar, Static
+
+from tests.tui.conftest import SIZE, settle
+from tests.tui.replay import BROKEN, LAB, ReplayBackend, recording
+from workbench.app.main import WorkbenchApp
+from workbench.app.screens.check import CheckScreen
+from workbench.app.screens.dashboard import DashboardScreen
+from workbench.app.screens.dialogs import ConfirmScreen, HelpScreen
+from workbench.app.screens.logs import LogsScreen
+from workbench.app.screens.plan import PlanScreen
+from workbench.app.screens.run import RunScreen
+from workbench.app.widgets.crash import CrashBanner
+from workbench.app.widgets.logview import LogView
+from workbench.app.widgets.steps import StepTable
+from workbench.app.widgets.timeline import BootTimeline
+from workbench.errors import ConnectError
+from workbench.events import LogLine, StepFailed
+
+
+def cells(table: DataTable, key: str) -> list[str]:
+    return [str(c) for c in table.get_row(key)]
+
+
+def plain(widget: Static) -> str:
+    return str(widget.render())
+
+
+# -- dashboard ---------------------------------------------------------------------------------
+
+
+async def test_dashboard_shows_each_hosts_live_state():
+    app = WorkbenchApp(ReplayBackend(entries=[LAB, BROKEN]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#hosts", DataTable)
+        row = cells(table, "lab/target")
+        assert row[:6] == [
+            "lab",
+            "target",
+            "yes",
+            "x86_64",
+            "ok",
+            "active/running",
+        ]
+        assert row[6] == "62f0c681f4d40f63" and row[8] == "0" and row[9].endswith("MiB")
+        assert row[10] == "0.20 s"
+        assert cells(table, "broken/-")[5] == "bad profile"
+        detail = plain(app.screen.query_one("#detail", Static))
+        assert "target (10.213.0.2)  unikernel hello, built on builder" in detail
+        assert "last answer" in detail and "UTC" in detail
+        await pilot.press("down")
+        assert "hosts.pi.adress: unknown field" in plain(app.screen.query_one("#detail", Static))
+        await pilot.press("d")  # an invalid profile cannot be deployed: a notice, no screen
+        assert isinstance(app.screen, DashboardScreen)
+        assert any("does not load" in n.message for n in app._notifications)
+
+
+async def test_dashboard_unreachable_host_says_why_and_what_to_do():
+    failed = StepFailed(
+        host="target",
+        step="status",
+        message="cannot reach 10.213.0.2:22: connection refused",
+        hint="is sshd running there?",
+        kind="connect",
+        exit_code=3,
+    )
+    app = WorkbenchApp(ReplayBackend({"status": [failed]}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert cells(app.screen.query_one("#hosts", DataTable), "lab/target")[2] == "no"
+        detail = plain(app.screen.query_one("#detail", Static))
+        assert "connection refused" in detail and "fix: is sshd running there?" in detail
+
+
+async def test_dashboard_refreshes_in_the_background(backend, app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.action_refresh()
+        await settle(pilot)
+        assert [c[0] for c in backend.calls].count("status") == 2
+
+
+# -- deploy, restart, rollback -------------------------------------------------------------------
+
+
+async def test_deploy_shows_steps_build_upload_boot_and_health(backend, app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        assert backend.calls[-1] == ("deploy", "lab", ["target"])
+        states = screen.query_one(StepTable).states
+        assert states[("builder", "build")] == "changed"
+        assert states[("target", "upload")] == "changed"
+        assert states[("target", "health")] == "healthy"
+        assert states[("target", "done")] == "done"
+        bar = screen.query_one("#progress", ProgressBar)
+        assert bar.percentage == 1.0
+        phases = screen.query_one(BootTimeline).phases["target"]
+        assert set(phases) == {"banner", "memory_map", "network_up", "app_start", "healthy"}
+        output = screen.query_one(LogView)
+        texts = [r.text for r in output.rows]
+        assert "[build] Your unikernel binary is now ready in ./dist/hello.hvt" in texts
+        assert any("Bindings version v0.12.1" in t for t in texts)
+        assert "deploy done" in plain(screen.query_one("#state", Static))
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_failed_deploy_shows_the_rollback_and_why():
+    app = WorkbenchApp(ReplayBackend({"deploy": "deploy_rollback"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        screen = app.screen
+        outcome = plain(screen.query_one("#outcome", Static))
+        assert "NOT healthy" in outcome
+        assert "rolled back" in outcome and "because" in outcome
+        state = plain(screen.query_one("#state", Static))
+        assert state.startswith("deploy failed on target")
+        assert screen.query_one(StepTable).states[("target", "rolled back")] == "rolled back"
+        assert any(n.severity == "error" for n in app._notifications)
+
+
+async def test_cancelling_a_running_deploy_stops_its_stream(backend, app):
+    backend.hold.add("deploy")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        while "deploy" not in [c[0] for c in backend.calls]:
+            await pilot.pause()
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert screen.running
+        await pilot.press("escape")  # refused while running: says how to cancel
+        assert app.screen is screen
+        assert any("x cancels it" in n.message for n in app._notifications)
+        await pilot.press("x")
+        await settle(pilot)
+        assert "deploy" in backend.finished  # the engine's stream was closed, not left running
+        assert not screen.running
+        assert "cancelled" in plain(screen.query_one("#state", Static))
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+@pytest.mark.parametrize("key,kind", [("r", "restart"), ("b", "rollback")])
+async def test_restart_and_rollback_ask_first(backend, app, key, kind):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, DashboardScreen)
+        assert kind not in [c[0] for c in backend.calls]
+        await pilot.press(key, "y")
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.kind == kind
+        assert backend.calls[-1] == (kind, "lab", ["target"])
+        assert app.screen.query_one(StepTable).states[("target", "done")] == "done"
+
+
+async def test_an_engine_error_is_a_notification_not_a_crash():
+    error = ConnectError("host key of 10.213.0.2 changed", "check the host, then fix known_hosts")
+    app = WorkbenchApp(ReplayBackend({"deploy": error}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        note = app._notifications
+        assert any(
+            "host key of 10.213.0.2 changed" in n.message and "fix known_hosts" in n.message
+            for n in note
+        )
+        assert "deploy failed: host key" in plain(app.screen.query_one("#state", Static))
+        assert app.is_running
+
+
+async def test_a_bug_in_a_stream_is_reported_and_the_app_keeps_running():
+    app = WorkbenchApp(ReplayBackend({"check": RuntimeError("boom")}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert any(
+            "RuntimeError: boom" in n.message and "bug" in n.message for n in app._notifications
+        )
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_quitting_during_a_deploy_asks_and_cancels_it(backend, app):
+    backend.hold.add("deploy")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        while "deploy" not in [c[0] for c in backend.calls]:
+            await pilot.pause()
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, RunScreen) and app.screen.running
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert "deploy" in backend.finished
+    assert app.return_code == 130
+
+
+# -- logs ----------------------------------------------------------------------------------------
+
+
+def lines(n: int, start: int = 0, level: str = "info") -> list[LogLine]:
+    return [
+        LogLine(host="target", step="logs", kind="app", level=level, text=f"line {i}")
+        for i in range(start, start + n)
+    ]
+
+
+async def test_logs_follow_pause_when_scrolled_up_and_resume():
+    feed: asyncio.Queue = asyncio.Queue()
+    app = WorkbenchApp(ReplayBackend({"logs": feed}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        for e in lines(100):
+            feed.put_nowait(e)
+        await pilot.pause(0.2)
+        log = app.screen.query_one(LogView)
+        assert log.following and log.scroll_y == log.max_scroll_y > 0
+        await pilot.press("pageup")
+        assert not log.following
+        top = log.scroll_y
+        for e in lines(20, start=100):
+            feed.put_nowait(e)
+        await pilot.pause(0.2)
+        assert log.scroll_y == top  # what the user reads holds still
+        status = plain(app.screen.query_one("#status", Static))
+        assert "PAUSED, 20 new line(s): f or End resumes" in status
+        await pilot.press("f")
+        assert log.following and log.scroll_y == log.max_scroll_y
+        assert plain(app.screen.query_one("#status", Static)).startswith("following")
+        feed.put_nowait(None)
+
+
+async def test_logs_search_level_and_source_filters():
+    app = WorkbenchApp(ReplayBackend())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        log = screen.query_one(LogView)
+        await pilot.press("home", "slash")
+        assert screen.query_one("#search", Input).has_focus
+        await pilot.press(*"Memory map", "enter")
+        top = log.view[int(log.scroll_y)]
+        assert "Memory map" in top.text and not log.following
+        await pilot.press("n")
+        assert int(log.scroll_y) > 0 and "Memory map" in log.view[int(log.scroll_y)].text
+        assert "search 'Memory map'" in plain(screen.query_one("#status", Static))
+        await pilot.press("l", "l")  # debug -> info -> warning
+        assert log.min_level == "warning"
+        assert {r.level for r in log.view} <= {"warning", "error"} and len(log.view) > 0
+        await pilot.press("l", "l")  # -> error -> debug again
+        await pilot.press("s")
+        assert log.source == log.sources()[0]
+        assert {r.source for r in log.view} == {log.source}
+
+
+async def test_logs_crash_banner_explains_the_exit_status():
+    crash = [e for e in recording("deploy_rollback") if isinstance(e, LogLine)]
+    app = WorkbenchApp(ReplayBackend({"logs": crash}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        banner = app.screen.query_one(CrashBanner)
+        assert banner.has_class("-shown")
+        assert banner.message.startswith("target: the unikernel exited with status 255")
+        assert "uncaught OCaml exception" in plain(banner)
+        assert 'Failure("Invalid_argument boom")' in plain(banner)
+        await pilot.press("x")
+        assert not banner.has_class("-shown")
+
+
+async def test_logs_of_a_clean_restart_show_no_crash_banner():
+    app = WorkbenchApp(ReplayBackend({"logs": "restart"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        assert not app.screen.query_one(CrashBanner).has_class("-shown")
+
+
+async def test_logs_save_writes_the_buffer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = WorkbenchApp(ReplayBackend())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        await pilot.press("w")
+    [saved] = tmp_path.glob("workbench-logs-lab-*.log")
+    text = saved.read_text().splitlines()
+    assert len(text) == len(recording("logs"))
+    assert text[0].startswith("target | ")
+
+
+async def test_log_view_memory_is_bounded():
+    app = WorkbenchApp(ReplayBackend())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        log = app.screen.query_one(LogView)
+        log.clear()
+        for start in range(0, 30_000, 1000):
+            log.append(lines(1000, start))
+        await pilot.pause()
+        assert len(log.rows) == len(log.view) == log.capacity == 10_000
+        assert log.total == 30_000 + len(recording("logs"))
+        assert log.view[-1].text == "line 29999" and log.view[0].text == "line 20000"
+        # Paused: rows falling off the front do not move what the user is reading.
+        await pilot.press("pageup", "pageup")
+        reading = log.view[int(log.scroll_y)].text
+        log.append(lines(500, 30_000))
+        await pilot.pause()
+        assert log.view[int(log.scroll_y)].text == reading
+        assert log.unseen == 500
+
+
+# -- check, plan, help, palette ------------------------------------------------------------------
+
+
+async def test_check_table_has_a_fix_per_failed_row(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CheckScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        failed = [r for r in rows if r[2] == "FAIL"]
+        assert failed == [
+            [
+                "target",
+                "kvm",
+                "FAIL",
+                "/dev/kvm root:kvm:600; unikernel cannot open it",
+                failed[0][4],
+            ]
+        ]
+        assert "usermod -aG kvm unikernel" in failed[0][4]
+        assert all(r[4] == "" for r in rows if r[2] != "FAIL")
+        assert ["builder", "docker"] in [r[:2] for r in rows]
+        assert "1 check(s) failed" in plain(app.screen.query_one("#summary", Static))
+
+
+async def test_plan_lists_changes_and_shows_each_diff(app, backend):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen)
+        diff = plain(app.screen.query_one("#diff", Static))
+        assert "unikernel-hello.service" in diff and "+ExecStart=" in diff
+        await pilot.press("down")
+        assert "10-workbench-tap100.netdev" in plain(app.screen.query_one("#diff", Static))
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen)
+        assert backend.calls[-1][0] == "deploy"
+
+
+async def test_help_lists_every_screens_keys(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one(Static).render())
+        for expected in (
+            "Deploy",
+            "Rollback",
+            "Search",
+            "Follow",
+            "Cancel",
+            "Run again",
+            "Command palette",
+        ):
+            assert expected in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_every_action_is_in_the_command_palette(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for title in (
+            "Deploy lab",
+            "Check lab",
+            "Plan lab",
+            "Logs lab",
+            "Deploy lab to target",
+            "Logs lab on target",
+            "Restart lab on target",
+            "Rollback lab on target",
+            "Help: keys",
+        ):
+            assert title in titles
+        await pilot.press("ctrl+p", *"Rollback lab", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)

@@ -1,0 +1,161 @@
+"""What the TUI asks of the engine: profiles, and one event stream per action.
+
+`EngineBackend` is the real one (SSH pools, builds, deploys). Tests and benchmarks hand the app
+another `Backend` that replays recorded streams: the screens cannot tell the difference, which
+is the point. No textual here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from workbench.events import Event
+
+if TYPE_CHECKING:
+    from workbench.profiles.loader import LoadedProfile
+    from workbench.remote.connection import Pool
+
+    HostStream = Callable[[Pool, LoadedProfile, str], AsyncIterator[Event]]
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    name: str
+    targets: list[str] = field(default_factory=list)
+    addresses: dict[str, str] = field(default_factory=dict)
+    builder: str | None = None
+    description: str = ""
+    unikernel: str = ""
+    error: str | None = None  # the profile does not load: why
+
+
+class Backend(Protocol):
+    def profiles(self) -> list[ProfileEntry]: ...
+    def status(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def deploy(self, profile: str, hosts: list[str], *, restart: bool) -> AsyncIterator[Event]: ...
+    def logs(self, profile: str, hosts: list[str], *, lines: int) -> AsyncIterator[Event]: ...
+    def check(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def plan(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def rollback(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def restart(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    async def close(self) -> None: ...
+
+
+class EngineBackend:
+    """The engine over SSH: one connection pool per profile, opened on first use."""
+
+    def __init__(self, names: list[str] | None = None, *, accept_new_host_key: bool = False):
+        from workbench import profiles
+        from workbench.errors import ProfileError
+
+        self.accept_new_host_key = accept_new_host_key
+        self._loaded: dict[str, LoadedProfile] = {}
+        self._entries: list[ProfileEntry] = []
+        paths = [profiles.find(n) for n in names] if names else profiles.discover()
+        for path in paths:
+            try:
+                loaded = profiles.load_file(path)
+            except ProfileError as exc:
+                self._entries.append(
+                    ProfileEntry(
+                        path.stem, error=f"{len(exc.problems)} problem(s): {exc.problems[0]}"
+                    )
+                )
+                continue
+            p = loaded.profile
+            self._loaded[loaded.name] = loaded
+            self._entries.append(
+                ProfileEntry(
+                    loaded.name,
+                    list(p.targets),
+                    {t: p.hosts[t].address for t in p.targets},
+                    p.build_host if p.unikernel.source else None,
+                    p.description,
+                    p.unikernel.name,
+                )
+            )
+        self._pools: dict[str, Pool] = {}
+
+    def profiles(self) -> list[ProfileEntry]:
+        return list(self._entries)
+
+    def _get(self, name: str) -> tuple[LoadedProfile, Pool]:
+        from workbench.remote.connection import Pool
+
+        loaded = self._loaded[name]
+        pool = self._pools.get(name)
+        if pool is None:
+            pool = Pool(loaded.profile.hosts, accept_new_host_key=self.accept_new_host_key)
+            self._pools[name] = pool
+        return loaded, pool
+
+    def _each(self, name: str, hosts: list[str], fn: HostStream) -> AsyncIterator[Event]:
+        from workbench.engine.runner import run_hosts
+
+        loaded, pool = self._get(name)
+        return run_hosts(hosts, lambda h: fn(pool, loaded, h), parallel=8)
+
+    def status(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        from workbench.engine import status
+
+        return self._each(profile, hosts, status.status)
+
+    def deploy(
+        self, profile: str, hosts: list[str], *, restart: bool = False
+    ) -> AsyncIterator[Event]:
+        from workbench.commands.deploy_cmd import resolve_artifact, resolve_tender
+        from workbench.engine.deploy import DeployOptions
+        from workbench.engine.pipeline import deploy_all
+
+        loaded, pool = self._get(profile)
+        artifact = resolve_artifact(loaded, None)
+        tender = resolve_tender(loaded, None) if artifact else None
+        return deploy_all(loaded, pool, hosts, artifact, tender, DeployOptions(restart=restart))
+
+    def logs(self, profile: str, hosts: list[str], *, lines: int = 200) -> AsyncIterator[Event]:
+        from workbench.engine import logs
+
+        return self._each(
+            profile, hosts, lambda pool, lp, h: logs.follow(pool, lp, h, lines=lines, follow=True)
+        )
+
+    def check(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        from workbench.engine import check
+
+        loaded, _ = self._get(profile)
+        builder = loaded.profile.build.host
+        if builder and builder not in loaded.profile.targets:
+            hosts = [*hosts, builder]  # as `workbench check` does
+
+        def one(pool: Pool, lp: LoadedProfile, host: str) -> AsyncIterator[Event]:
+            if host not in lp.profile.targets:
+                return check.check_builder(pool, lp, host)
+            return check.check_target(pool, lp, host, None)
+
+        return self._each(profile, hosts, one)
+
+    def plan(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        from workbench.commands.deploy_cmd import resolve_artifact, resolve_tender
+        from workbench.engine.pipeline import plan_all
+
+        loaded, pool = self._get(profile)
+        artifact = resolve_artifact(loaded, None)
+        tender = resolve_tender(loaded, None) if artifact else None
+        return plan_all(loaded, pool, hosts, artifact, tender)
+
+    def rollback(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        from workbench.engine import rollback
+
+        return self._each(profile, hosts, rollback.rollback)
+
+    def restart(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        from workbench.engine import restart
+
+        return self._each(profile, hosts, restart.restart)
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()

@@ -1,0 +1,179 @@
+"""The workbench TUI: the dashboard first, a screen per action, every action also in the
+command palette, errors as notifications. The engine runs on this app's event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from workbench.app.backend import Backend
+from workbench.app.screens.check import CheckScreen
+from workbench.app.screens.dashboard import DashboardScreen
+from workbench.app.screens.dialogs import ConfirmScreen, HelpScreen
+from workbench.app.screens.logs import LogsScreen
+from workbench.app.screens.plan import PlanScreen
+from workbench.app.screens.run import RunScreen
+
+_CONFIRM = {
+    "restart": ("Restart", "The unikernel stops and boots again on its current release."),
+    "rollback": (
+        "Roll back",
+        "current goes back to the previous release, which is restarted and health-checked.",
+    ),
+}
+_SCREENS = [
+    ("Dashboard", DashboardScreen),
+    ("Deploy / restart / rollback", RunScreen),
+    ("Logs", LogsScreen),
+    ("Check", CheckScreen),
+    ("Plan", PlanScreen),
+]
+
+
+class WorkbenchApp(App[int]):
+    TITLE = "workbench"
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__()
+        self.backend = backend
+
+    def on_mount(self) -> None:
+        self.push_screen(DashboardScreen())
+
+    async def on_unmount(self) -> None:
+        await self.backend.close()
+
+    # -- what screens and the palette hand off to ------------------------------------------------
+
+    def open_run(self, kind: str, profile: str, hosts: list[str]) -> None:
+        if self._busy(profile):
+            return
+        self.push_screen(RunScreen(kind, profile, hosts))
+
+    def confirm_run(self, kind: str, profile: str, hosts: list[str]) -> None:
+        verb, detail = _CONFIRM[kind]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.open_run(kind, profile, hosts)
+
+        self.push_screen(
+            ConfirmScreen(f"{verb} {profile} on {', '.join(hosts)}?", detail, yes=verb), answered
+        )
+
+    def open_logs(self, profile: str, hosts: list[str]) -> None:
+        self.push_screen(LogsScreen(profile, hosts))
+
+    def open_check(self, profile: str, hosts: list[str]) -> None:
+        self.push_screen(CheckScreen(profile, hosts))
+
+    def open_plan(self, profile: str, hosts: list[str]) -> None:
+        self.push_screen(PlanScreen(profile, hosts))
+
+    def _busy(self, profile: str) -> bool:
+        for screen in self.screen_stack:
+            if isinstance(screen, RunScreen) and screen.running and screen.profile == profile:
+                self.notify(
+                    f"a {screen.kind} of {profile} is running: wait for it or cancel it",
+                    severity="warning",
+                )
+                return True
+        return False
+
+    # -- app-wide actions ------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        sections = [(title, _keys(cls.BINDINGS)) for title, cls in _SCREENS]
+        sections.append(("Everywhere", [*_keys(self.BINDINGS), ("ctrl+p", "Command palette")]))
+        self.push_screen(HelpScreen(sections))
+
+    async def action_quit(self) -> None:
+        running = [s for s in self.screen_stack if isinstance(s, RunScreen) and s.running]
+        if not running:
+            self.exit(0)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for screen in running:
+                    screen.action_cancel()
+                self.exit(return_code=130)
+
+        what = ", ".join(f"{s.kind} of {s.profile}" for s in running)
+        self.push_screen(
+            ConfirmScreen(
+                f"Quit while a {what} is running?",
+                "It is cancelled cleanly first: a switch or restart under way completes.",
+                yes="Quit",
+            ),
+            answered,
+        )
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: keys", "Every screen's keys", self.action_help)
+        for entry in self.backend.profiles():
+            if entry.error:
+                continue
+            p, targets = entry.name, entry.targets
+            yield SystemCommand(
+                f"Deploy {p}",
+                f"build if needed, deploy to {', '.join(targets)}",
+                lambda p=p, t=targets: self.open_run("deploy", p, t),
+            )
+            yield SystemCommand(
+                f"Check {p}",
+                "preflight facts with fixes",
+                lambda p=p, t=targets: self.open_check(p, t),
+            )
+            yield SystemCommand(
+                f"Plan {p}",
+                "the diffs deploy would apply",
+                lambda p=p, t=targets: self.open_plan(p, t),
+            )
+            yield SystemCommand(
+                f"Logs {p}",
+                f"live journal of {', '.join(targets)}",
+                lambda p=p, t=targets: self.open_logs(p, t),
+            )
+            for host in targets:
+                h = [host]
+                yield SystemCommand(
+                    f"Deploy {p} to {host}",
+                    "this host only",
+                    lambda p=p, h=h: self.open_run("deploy", p, h),
+                )
+                yield SystemCommand(
+                    f"Logs {p} on {host}", "live journal", lambda p=p, h=h: self.open_logs(p, h)
+                )
+                yield SystemCommand(
+                    f"Restart {p} on {host}",
+                    "asks first",
+                    lambda p=p, h=h: self.confirm_run("restart", p, h),
+                )
+                yield SystemCommand(
+                    f"Rollback {p} on {host}",
+                    "asks first",
+                    lambda p=p, h=h: self.confirm_run("rollback", p, h),
+                )
+
+
+def _keys(bindings: Iterable[object]) -> list[tuple[str, str]]:
+    out = []
+    for b in bindings:
+        if isinstance(b, Binding):
+            keys = ", ".join(
+                k.strip().replace("question_mark", "?").replace("slash", "/")
+                for k in b.key.split(",")
+            )
+            out.append((keys, b.description or b.action))
+    return out

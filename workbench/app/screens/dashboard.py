@@ -1,0 +1,279 @@
+"""Every profile and its hosts with live state, refreshed in the background; the place to pick
+a host and act on it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from workbench.app.backend import ProfileEntry
+from workbench.app.messages import EngineEvents, JobEnded
+from workbench.app.screens.base import WorkbenchScreen
+from workbench.app.widgets import themed
+from workbench.events import Status, StepFailed
+
+# Widths fixed up front: a table sized to its first cells ("-", "…") would cut later values.
+COLUMN_WIDTHS = {  # fits 120 columns; the address and the rest are in the detail pane
+    "profile": 9,
+    "host": 8,
+    "reach": 5,
+    "arch": 7,
+    "kvm": 9,
+    "unit": 14,
+    "release": 16,
+    "uptime": 7,
+    "restarts": 8,
+    "memory": 8,
+    "boot": 6,
+}
+COLUMNS = tuple(COLUMN_WIDTHS)
+REFRESH_SECONDS = 15.0
+
+
+@dataclass
+class HostRow:
+    profile: ProfileEntry
+    host: str
+    fields: dict[str, object] = field(default_factory=dict)
+    error: str | None = None
+    hint: str | None = None
+    at: float | None = None  # when the last answer (or failure) came
+
+
+def human_seconds(value: object) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    s = int(value)
+    for unit, size, sub, subsize in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
+        if s >= size:
+            return f"{s // size}{unit} {(s % size) // subsize}{sub}"
+    return f"{s}s"
+
+
+def last_boot(fields: dict[str, object]) -> str:
+    boot = fields.get("last_boot")
+    if not isinstance(boot, dict):
+        return "-"
+    healthy = boot.get("healthy")
+    if isinstance(healthy, int | float):
+        return f"{healthy:.2f} s"
+    times = [v for v in boot.values() if isinstance(v, int | float)]
+    return f"{max(times):.2f} s" if times else "-"
+
+
+class DashboardScreen(WorkbenchScreen):
+    CSS_PATH = "dashboard.tcss"
+    BINDINGS = [
+        Binding("d", "deploy", "Deploy"),
+        Binding("D", "deploy_all", "Deploy profile", show=False),
+        Binding("l", "logs", "Logs"),
+        Binding("L", "logs_all", "Logs (all hosts)", show=False),
+        Binding("c", "check", "Check"),
+        Binding("p", "plan", "Plan"),
+        Binding("r", "restart", "Restart"),
+        Binding("b", "rollback", "Rollback"),
+        Binding("ctrl+r", "refresh", "Refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, HostRow] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+        yield Static(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "dashboard"
+        table = self.query_one("#hosts", DataTable)
+        for name, width in COLUMN_WIDTHS.items():
+            table.add_column(name, key=name, width=width)
+        for entry in self.backend.profiles():
+            for host in entry.targets or ["-"]:
+                key = f"{entry.name}/{host}"
+                self.rows[key] = HostRow(entry, host)
+                table.add_row(*self._cells(self.rows[key]), key=key)
+        table.focus()
+        self._show_detail()
+        self.action_refresh()
+        self.set_interval(REFRESH_SECONDS, self.action_refresh)
+
+    # -- refresh -------------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        """One status job per profile (its host names are its own): a slow or unreachable
+        profile does not hold up the others, and a refresh still out is not started again."""
+        running = {w.name for w in self.workers if w.is_running}
+        for entry in self.backend.profiles():
+            job = f"refresh:{entry.name}"
+            if entry.error is None and entry.targets and job not in running:
+                self.start_job(job, lambda e=entry: self.backend.status(e.name, e.targets))
+
+    def on_engine_events(self, message: EngineEvents) -> None:
+        kind, _, profile = message.job.partition(":")
+        if kind != "refresh":
+            return
+        table = self.query_one("#hosts", DataTable)
+        for event in message.events:
+            key = f"{profile}/{event.host}"
+            row = self.rows.get(key)
+            if row is None:
+                continue
+            if isinstance(event, Status):
+                row.fields, row.error, row.hint = dict(event.fields), None, None
+            elif isinstance(event, StepFailed):
+                row.error, row.hint = event.message, event.hint
+            else:
+                continue
+            row.at = event.at
+            for column, value in zip(COLUMNS, self._cells(row), strict=True):
+                table.update_cell(key, column, value)
+        self._show_detail()
+
+    def on_job_ended(self, message: JobEnded) -> None:
+        if not message.job.startswith("refresh:"):
+            super().on_job_ended(message)
+        elif message.error:  # the rows say it; a toast every 15 s would not help
+            self.notify(message.error, severity="warning", timeout=5)
+
+    # -- cells -----------------------------------------------------------------------------------
+
+    def _cells(self, row: HostRow) -> list[Text]:
+        t = lambda value, var=None, bold=False: themed.text(self, value, var, bold=bold)  # noqa: E731
+        entry, f = row.profile, row.fields
+        if entry.error:
+            head = [t(entry.name), t("-"), t("no", "text-error"), t(""), t("")]
+            return [*head, t("bad profile", "text-error", bold=True), *[t("")] * 5]
+        if row.at is None:
+            reach = t("…", "text-muted")
+        elif row.error:
+            reach = t("no", "text-error", bold=True)
+        else:
+            reach = t("yes", "text-success")
+        unit = str(f.get("unit", "-"))
+        unit_colour = (
+            "text-success"
+            if unit.startswith("active/")
+            else "text-error"
+            if unit.startswith("failed")
+            else "text-muted"
+        )
+        kvm = f.get("kvm")
+        memory = f.get("memory_kib")
+        return [
+            t(entry.name, "text-primary", bold=True),
+            t(row.host),
+            reach,
+            t(f.get("arch")),
+            t(
+                "no access" if str(kvm).startswith("no access") else kvm,
+                "text-success" if kvm == "ok" else "text-warning" if kvm else None,
+            ),
+            t(unit, unit_colour),
+            t(f.get("release")),
+            t(human_seconds(f.get("uptime_s"))),
+            t(f.get("restarts")),
+            t(f"{memory / 1024:.1f} MiB" if isinstance(memory, int) else "-"),
+            t(last_boot(f)),
+        ]
+
+    # -- selection -------------------------------------------------------------------------------
+
+    def selected(self) -> HostRow | None:
+        table = self.query_one("#hosts", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.rows.get(str(key))
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        row = self.selected()
+        detail = self.query_one("#detail", Static)
+        if row is None:
+            detail.update("No profiles found: add one to ./profiles (see `workbench profiles`).")
+            return
+        e = row.profile
+        out = Text()
+        out.append(f"{e.name}", themed.style(self, "text-primary", bold=True))
+        if e.error:
+            out.append(f": {e.error}\n", themed.style(self, "text-error"))
+            out.append(f"fix the file, then check it with `workbench profiles show {e.name}`")
+            detail.update(out)
+            return
+        address = e.addresses.get(row.host, "-")
+        out.append(f" / {row.host} ({address})  unikernel {e.unikernel}")
+        if e.builder:
+            out.append(f", built on {e.builder}")
+        out.append(f"\n{e.description}\n", themed.style(self, "text-muted"))
+        if row.error:
+            out.append(f"{row.error}\n", themed.style(self, "text-error", bold=True))
+            if row.hint:
+                out.append(f"fix: {row.hint}\n")
+        if row.at is not None:
+            stamp = time.strftime("%H:%M:%S UTC", time.gmtime(row.at))
+            out.append(f"last answer {stamp}", themed.style(self, "text-muted"))
+            if row.fields.get("release_created"):
+                out.append(
+                    f"; release made {row.fields['release_created']}",
+                    themed.style(self, "text-muted"),
+                )
+        detail.update(out)
+
+    def _target(self, whole_profile: bool = False) -> tuple[str, list[str]] | None:
+        row = self.selected()
+        if row is None:
+            return None
+        if row.profile.error:
+            self.notify(
+                f"profile {row.profile.name} does not load: {row.profile.error}", severity="error"
+            )
+            return None
+        return row.profile.name, (row.profile.targets if whole_profile else [row.host])
+
+    # -- actions: hand off to the app ------------------------------------------------------------
+
+    def action_deploy(self) -> None:
+        if target := self._target():
+            self.app.open_run("deploy", *target)  # type: ignore[attr-defined]
+
+    def action_deploy_all(self) -> None:
+        if target := self._target(whole_profile=True):
+            self.app.open_run("deploy", *target)  # type: ignore[attr-defined]
+
+    def action_logs(self) -> None:
+        if target := self._target():
+            self.app.open_logs(*target)  # type: ignore[attr-defined]
+
+    def action_logs_all(self) -> None:
+        if target := self._target(whole_profile=True):
+            self.app.open_logs(*target)  # type: ignore[attr-defined]
+
+    def action_check(self) -> None:
+        if target := self._target(whole_profile=True):
+            self.app.open_check(*target)  # type: ignore[attr-defined]
+
+    def action_plan(self) -> None:
+        if target := self._target():
+            self.app.open_plan(*target)  # type: ignore[attr-defined]
+
+    def action_restart(self) -> None:
+        if target := self._target():
+            self.app.confirm_run("restart", *target)  # type: ignore[attr-defined]
+
+    def action_rollback(self) -> None:
+        if target := self._target():
+            self.app.confirm_run("rollback", *target)  # type: ignore[attr-defined]

@@ -1,0 +1,72 @@
+"""The banner that says a unikernel stopped, with its exit status explained and the line that
+caused it (the exception, the ABORT, the trap, the tender's error)."""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+from textual.widgets import Static
+
+from workbench.app.widgets import themed
+from workbench.bootlog import explain_exit
+from workbench.events import LogLine
+from workbench.textsafe import sanitize
+
+_EXITED = re.compile(r"Main process exited, code=(\w+), status=(\d+)")
+_CAUSES = ("exit", "abort", "trap", "exception", "tender")
+
+
+class CrashBanner(Static):
+    DEFAULT_CSS = """
+    CrashBanner { display: none; height: auto; padding: 0 1; background: $error-muted;
+                  border-left: thick $error; }
+    CrashBanner.-shown { display: block; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.cause: dict[str, LogLine] = {}
+        self.stopped_cleanly: set[str] = set()
+        self.message = ""
+
+    def consider(self, event: LogLine) -> None:
+        host = event.host
+        if "Exiting on signal" in event.text:
+            self.stopped_cleanly.add(host)  # `systemctl stop/restart`: status 1 is no crash
+        elif event.origin == "systemd" and event.text.startswith("Started "):
+            self.stopped_cleanly.discard(host)
+            self.cause.pop(host, None)
+        if event.level == "error" and event.kind in _CAUSES and host not in self.cause:
+            self.cause[host] = event
+        m = _EXITED.search(event.text) if event.origin == "systemd" else None
+        if m is None:
+            return
+        how, status = m[1], int(m[2])
+        if how == "exited" and (status == 0 or (status == 1 and host in self.stopped_cleanly)):
+            return
+        what = (
+            f"exited with status {status}: {explain_exit(status)}"
+            if how == "exited"
+            else f"was killed ({how}, signal {status})"
+        )
+        self.show(host, what, self.cause.get(host))
+
+    def show(self, host: str, what: str, cause: LogLine | None) -> None:
+        self.message = f"{host}: the unikernel {what}"
+        out = Text()
+        out.append("✖ ", themed.style(self, "text-error", bold=True))
+        out.append(sanitize(self.message), themed.style(self, "text-error", bold=True))
+        if cause is not None:
+            out.append(f"\n  cause: {sanitize(cause.text)}")
+            if cause.hint:
+                out.append(
+                    f"\n  what to do: {sanitize(cause.hint)}", themed.style(self, "text-muted")
+                )
+        out.append("\n  (press x to dismiss)", themed.style(self, "text-muted"))
+        self.update(out)
+        self.add_class("-shown")
+
+    def dismiss(self) -> None:
+        self.message = ""
+        self.remove_class("-shown")

@@ -1,0 +1,38 @@
+"""Theme colours for text built in code (table cells), so a theme change recolours them too.
+Remote text always goes in as `Text`, never as markup a host could inject into."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.color import Color
+from textual.widget import Widget
+
+from workbench.textsafe import sanitize
+
+
+def colour(widget: Widget, variable: str) -> str | None:
+    """A theme variable as a hex colour; "auto 60%" and "#rrggbb 50%" blended onto the
+    background, as the CSS would show them."""
+    variables = widget.app.get_css_variables()
+    value = variables.get(variable)
+    if not value:
+        return None
+    spec, _, pct = value.partition(" ")
+    alpha = float(pct.rstrip("%")) / 100 if pct else 1.0
+    background = Color.parse(variables.get("background", "#000000"))
+    base = (
+        Color.parse(variables.get("foreground", "#ffffff")) if spec == "auto" else Color.parse(spec)
+    )
+    return background.blend(base, alpha).hex if alpha < 1 else base.hex
+
+
+def style(widget: Widget, variable: str, *, bold: bool = False) -> Style:
+    return Style(color=colour(widget, variable), bold=bold)
+
+
+def text(widget: Widget, value: object, variable: str | None = None, *, bold: bool = False) -> Text:
+    plain = sanitize("-" if value is None else str(value))
+    if variable is None:
+        return Text(plain, style=Style(bold=bold))
+    return Text(plain, style=style(widget, variable, bold=bold))
