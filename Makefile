@@ -20,3 +20,4 @@ lint: setup
 bench: setup
 	.venv/bin/python bench/bench_bootlog.py
 	.venv/bin/python bench/bench_startup.py
+	.venv/bin/python bench/bench_tui.py

@@ -37,7 +37,7 @@ class Output:
 
 def run(args: argparse.Namespace, out: Output | None = None) -> int:
     out = out or Output(getattr(args, "json", False))
-    handler = _handlers()[args.command]
+    handler = _handler(args.command)
     try:
         return handler(args, out)
     except WorkbenchError as exc:
@@ -70,30 +70,27 @@ def report_error(exc: WorkbenchError, out: Output) -> None:
         out.diag(f"hint: {sanitize(exc.hint)}")
 
 
-def _handlers() -> dict[str, Callable[[argparse.Namespace, Output], int]]:
-    from workbench.commands import (
-        build_cmd,
-        deploy_cmd,
-        hostops_cmd,
-        inspect_cmd,
-        lab_cmd,
-        profiles_cmd,
-        render_cmd,
-        ui_cmd,
-    )
+# command -> "module:function"; only the module of the command that runs is imported (the
+# deploy stack pulls in asyncssh, which `workbench ui` and `profiles` must not wait for).
+HANDLERS = {
+    "build": "build_cmd:run",
+    "check": "hostops_cmd:run_check",
+    "deploy": "deploy_cmd:run",
+    "logs": "hostops_cmd:run_logs",
+    "plan": "hostops_cmd:run_plan",
+    "restart": "hostops_cmd:run_restart",
+    "rollback": "hostops_cmd:run_rollback",
+    "status": "hostops_cmd:run_status",
+    "lab": "lab_cmd:run",
+    "profiles": "profiles_cmd:run",
+    "render": "render_cmd:run",
+    "inspect": "inspect_cmd:run",
+    "ui": "ui_cmd:run",
+}
 
-    return {
-        "build": build_cmd.run,
-        "check": hostops_cmd.run_check,
-        "deploy": deploy_cmd.run,
-        "logs": hostops_cmd.run_logs,
-        "plan": hostops_cmd.run_plan,
-        "restart": hostops_cmd.run_restart,
-        "rollback": hostops_cmd.run_rollback,
-        "status": hostops_cmd.run_status,
-        "lab": lab_cmd.run,
-        "profiles": profiles_cmd.run,
-        "render": render_cmd.run,
-        "inspect": inspect_cmd.run,
-        "ui": ui_cmd.run,
-    }
+
+def _handler(command: str) -> Callable[[argparse.Namespace, Output], int]:
+    import importlib
+
+    module, function = HANDLERS[command].split(":")
+    return getattr(importlib.import_module(f"workbench.commands.{module}"), function)  # type: ignore[no-any-return]
