@@ -422,3 +422,18 @@ async def test_every_action_is_in_the_command_palette(app):
         await pilot.press("ctrl+p", *"Rollback lab", "enter")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_the_current_screens_actions_are_in_the_palette(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = WorkbenchApp(ReplayBackend())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "Refresh (this screen)" in {c.title for c in app.get_system_commands(app.screen)}
+        await pilot.press("l")
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Search (this screen)", "Save (this screen)", "Level (this screen)"} <= titles
+        await pilot.press("ctrl+p", *"Save (this", "enter")
+        await settle(pilot)
+    assert len(list(tmp_path.glob("workbench-logs-lab-*.log"))) == 1

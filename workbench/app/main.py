@@ -121,6 +121,15 @@ class WorkbenchApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", "Every screen's keys", self.action_help)
+        # The current screen's own actions (search, save, cancel, refresh, ...), by name.
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.description:
+                key = _keys([binding])[0][0]
+                yield SystemCommand(
+                    f"{binding.description} (this screen)",
+                    f"key {key}",
+                    lambda a=binding.action, s=screen: self.run_action(a, s),
+                )
         for entry in self.backend.profiles():
             if entry.error:
                 continue
