@@ -259,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Raspberry Pi; vm = an x86_64 Debian VM with dockerd. QEMU TCG; first build a few "
         "minutes, boot under a minute",
     )
+    up.add_argument(
+        "--fleet",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N more targets like `target` (fleet01..), and the profile "
+        "/var/lib/workbench-lab/lab-fleet.yaml deploying to all of them",
+    )
     lsub.add_parser("down", parents=[common], help="remove everything the lab created")
     lsub.add_parser("status", parents=[common], help="what runs, and whether it answers")
     ssh = lsub.add_parser("ssh", parents=[common], help="ssh into a lab host")

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.deploykit import HEALTHY, artifact, deploy, on_target, remove, variant
+from tests.lab.deploykit import (
+    HEALTHY,
+    artifact,
+    deploy,
+    deploy_args,
+    json_events,
+    on_target,
+    remove,
+    tender,
+    variant,
+    workbench,
+)
 from workbench.lab import config
 
 pytestmark = pytest.mark.lab
@@ -61,3 +72,29 @@ def test_deploy_through_a_jump_host(lab, tmp_path):
         assert f"from {config.BUILDER.address} " in logins.stdout
     finally:
         remove(v)
+
+
+def test_lab_fleet_hosts_take_a_parallel_deploy(lab, tmp_path):
+    """`lab up --fleet N`: N more booted targets and a profile for all of them."""
+    from workbench.lab import fleet
+
+    try:
+        result = workbench("lab", "up", "--fleet", "3", timeout=300)
+        assert result.returncode == 0, result.stderr
+        status = workbench("lab", "status")
+        for name in ("fleet01", "fleet02", "fleet03"):
+            assert f"{name} " in status.stdout and "systemd running" in status.stdout
+        profile = fleet.PROFILE
+        assert "targets: [fleet01, fleet02, fleet03]" in profile.read_text()
+        art = artifact(tmp_path, "app", HEALTHY)
+        result = workbench(*deploy_args(profile, art, tender(), "--quiet", "--parallel", "3"))
+        events = json_events(result.stdout)
+        assert result.returncode == 0, result.stderr
+        done = {e["host"]: e["ok"] for e in events if e["event"] == "host_done"}
+        assert done == {"fleet01": True, "fleet02": True, "fleet03": True}
+        # A smaller fleet takes the extra hosts down.
+        assert workbench("lab", "up", "--fleet", "1", timeout=300).returncode == 0
+        assert [h.name for h in fleet.existing()] == ["fleet01"]
+    finally:
+        fleet.down()
+    assert fleet.existing() == [] and not fleet.PROFILE.exists()

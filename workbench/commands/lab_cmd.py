@@ -13,7 +13,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
     action = args.lab_command
     progress = out.diag if not out.json else (lambda _msg: None)
     if action == "up":
-        state = manager.up(progress, install=args.install_deps, tiers=tuple(args.with_tier or ()))
+        state = manager.up(
+            progress,
+            install=args.install_deps,
+            tiers=tuple(args.with_tier or ()),
+            fleet_size=args.fleet,
+        )
         return _status(out, state)
     if action == "down":
         manager.down(progress)
@@ -37,10 +42,12 @@ def _status(out: Output, state: dict[str, object] | None) -> int:
             if not info["running"]:
                 out.line(f"{name:<8} {info['address']:<11} down")
                 continue
-            extra = {
-                "target": f"systemd {info.get('systemd')}",
-                "builder": f"docker {info.get('docker')}, image {info.get('image') or '-'}",
-            }.get(name, "QEMU TCG VM")
+            if info["kind"] == "nspawn":
+                extra = f"systemd {info.get('systemd')}"
+            elif name == "builder":
+                extra = f"docker {info.get('docker')}, image {info.get('image') or '-'}"
+            else:
+                extra = "QEMU TCG VM"
             ssh = "ssh ok" if info["ssh"] else "ssh not answering"
             out.line(f"{name:<8} {info['address']:<14} up  {info.get('arch', '?')}  {ssh}  {extra}")
         if state:

@@ -30,7 +30,7 @@ class LabHost:
 
     @property
     def veth(self) -> str:
-        return f"wblab-{self.name[:6]}"
+        return f"wblab-{self.name[:9]}"  # IFNAMSIZ: 15 characters
 
     @property
     def state(self) -> Path:
@@ -40,3 +40,10 @@ class LabHost:
 TARGET = LabHost("target", "10.213.0.2", "nspawn")
 BUILDER = LabHost("builder", "10.213.0.3", "netns")
 HOSTS = {h.name: h for h in (TARGET, BUILDER)}
+
+# `lab up --fleet N`: more targets like `target`, for fleet deploys (fleet01 at .101, ...).
+FLEET_MAX = 64
+
+
+def fleet_host(i: int) -> LabHost:
+    return LabHost(f"fleet{i:02d}", f"10.213.0.{100 + i}", "nspawn")

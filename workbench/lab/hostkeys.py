@@ -7,6 +7,7 @@ before anything connects.
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 from workbench.lab import config
@@ -55,17 +56,21 @@ def generate_host_key(path: Path) -> str:
     return " ".join(public.read_text().split()[:2])
 
 
+_RECORDING = threading.Lock()  # fleet hosts boot in parallel threads
+
+
 def record(address: str, public_key: str) -> None:
     """Put `address public_key` in the lab known_hosts, replacing any older entry."""
-    lines = []
-    if config.KNOWN_HOSTS.exists():
-        lines = [
-            ln
-            for ln in config.KNOWN_HOSTS.read_text().splitlines()
-            if ln.split(" ", 1)[0] != address
-        ]
-    lines.append(f"{address} {public_key}")
-    config.KNOWN_HOSTS.write_text("\n".join(lines) + "\n")
+    with _RECORDING:
+        lines = []
+        if config.KNOWN_HOSTS.exists():
+            lines = [
+                ln
+                for ln in config.KNOWN_HOSTS.read_text().splitlines()
+                if ln.split(" ", 1)[0] != address
+            ]
+        lines.append(f"{address} {public_key}")
+        config.KNOWN_HOSTS.write_text("\n".join(lines) + "\n")
 
 
 def ssh_argv(address: str) -> list[str]:

@@ -16,6 +16,7 @@ from workbench.lab import (
     builder,
     config,
     deps,
+    fleet,
     hostkeys,
     network,
     procs,
@@ -71,7 +72,10 @@ def install_deps(progress: Progress = print) -> None:
 
 
 def up(
-    progress: Progress = print, install: bool = False, tiers: tuple[str, ...] = ()
+    progress: Progress = print,
+    install: bool = False,
+    tiers: tuple[str, ...] = (),
+    fleet_size: int = 0,
 ) -> dict[str, object]:
     if install:
         install_deps(progress)
@@ -94,6 +98,10 @@ def up(
     progress("starting the builder (sshd + dockerd) and its build image")
     builder.up(tender)
     timings["builder"] = time.monotonic() - t
+    if fleet_size:
+        t = time.monotonic()
+        fleet.up(fleet_size, base, tender, progress)
+        timings["fleet"] = time.monotonic() - t
     for name in tiers:
         spec = vm.SPECS[name]
         t = time.monotonic()
@@ -113,6 +121,7 @@ def down(progress: Progress = print) -> None:
         raise LabError("the lab needs root to tear down", "sudo workbench lab down")
     for spec in vm.SPECS.values():
         vm.down(spec)
+    fleet.down()
     target.down()
     builder.down()
     for host in config.HOSTS.values():
@@ -137,8 +146,8 @@ def _unmount_under(path: Path) -> None:
 
 def status() -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
-    for host in config.HOSTS.values():
-        alive = target.running() if host is config.TARGET else builder.running()
+    for host in [*config.HOSTS.values(), *fleet.existing()]:
+        alive = target.running(host) if host.kind == "nspawn" else builder.running()
         info: dict[str, object] = {
             "address": host.address,
             "kind": host.kind,
@@ -162,7 +171,7 @@ def status() -> dict[str, dict[str, object]]:
 
 
 def _probe(host: config.LabHost) -> dict[str, object]:
-    if host is config.TARGET:
+    if host.kind == "nspawn":
         cmd = "systemctl is-system-running; uname -m"
     else:
         cmd = (
@@ -177,7 +186,7 @@ def _probe(host: config.LabHost) -> dict[str, object]:
         check=False,
     )
     lines = result.stdout.split("\n")
-    if host is config.TARGET:
+    if host.kind == "nspawn":
         return {"systemd": lines[0] if lines else "?", "arch": lines[1] if len(lines) > 1 else "?"}
     return {
         "docker": lines[0] if lines else "?",

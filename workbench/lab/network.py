@@ -37,6 +37,9 @@ def bridge_down() -> None:
 def host_up(host: LabHost) -> None:
     if not netns_exists(host.netns):
         run(["ip", "netns", "add", host.netns])
+    if _link_exists("eth0", host.netns) and not _link_exists(host.veth):
+        # A pair made under an older veth name: remake it with today's.
+        run(["ip", "-n", host.netns, "link", "del", "eth0"])
     if not _link_exists("eth0", host.netns):
         if _link_exists(host.veth):  # half-made pair from an interrupted `up`
             run(["ip", "link", "del", host.veth])
