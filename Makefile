@@ -17,7 +17,6 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
+# Every benchmark on the lab (fleet of 32 included), written to docs/BENCHMARKS.md.
 bench: setup
-	.venv/bin/python bench/bench_bootlog.py
-	.venv/bin/python bench/bench_startup.py
-	.venv/bin/python bench/bench_tui.py
+	.venv/bin/python bench/run.py

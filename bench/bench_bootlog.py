@@ -31,14 +31,21 @@ def corpus(n: int) -> list[str]:
     return (mix * (n // len(mix) + 1))[:n]
 
 
-def main() -> None:
+def measure(runs: int = 5) -> list[float]:
+    """lines/s of each run."""
     lines = corpus(200_000)
     rates = []
-    for _ in range(5):
+    for _ in range(runs):
         start = time.perf_counter()
         for line in lines:
             classify(line)
         rates.append(len(lines) / (time.perf_counter() - start))
+    return rates
+
+
+def main() -> None:
+    lines = corpus(200_000)
+    rates = measure()
     med = statistics.median(rates)
     print(
         f"bootlog.classify: {med:,.0f} lines/s median of 5 "

@@ -25,12 +25,15 @@ def timed(cmd: list[str], runs: int = 15) -> list[float]:
     return out
 
 
+CASES = [
+    ("python -c pass (floor)", [sys.executable, "-c", "pass"]),
+    ("workbench --help", [str(WB), "--help"]),
+    ("workbench profiles", [str(WB), "profiles"]),
+]
+
+
 def main() -> None:
-    for label, cmd in [
-        ("python -c pass (floor)", [sys.executable, "-c", "pass"]),
-        ("workbench --help", [str(WB), "--help"]),
-        ("workbench profiles", [str(WB), "profiles"]),
-    ]:
+    for label, cmd in CASES:
         t = timed(cmd)
         print(
             f"{label:<24} median {statistics.median(t) * 1000:6.1f} ms  "

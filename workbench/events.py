@@ -6,13 +6,15 @@ them into messages. `to_dict()` is the --json schema (documented in the README).
 
 from __future__ import annotations
 
+import functools
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from workbench.errors import WorkbenchError
 
 
+@functools.cache
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -28,7 +30,9 @@ class Event:
         return _snake(type(self).__name__)
 
     def to_dict(self) -> dict[str, object]:
-        return {"event": self.event_type, **asdict(self)}
+        # Shallow on purpose: dataclasses.asdict deep-copies every value and was half the CPU
+        # of `logs -f --json` at 20,000 lines/s. Field values are JSON-able as they are.
+        return {"event": self.event_type, **self.__dict__}
 
 
 @dataclass(frozen=True, kw_only=True)

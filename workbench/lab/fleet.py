@@ -31,6 +31,7 @@ def up(n: int, rootfs: Path, tender: Path, progress=print) -> list[config.LabHos
     for host in existing():
         if host not in wanted:
             _down(host)
+    _raise_inotify_limits(n)
     progress(f"booting {n} fleet host(s) (systemd-nspawn)")
     for host in wanted:
         host.state.mkdir(parents=True, exist_ok=True)
@@ -40,6 +41,15 @@ def up(n: int, rootfs: Path, tender: Path, progress=print) -> list[config.LabHos
         list(pool.map(lambda h: target.up(rootfs, tender, host=h), wanted))
     PROFILE.write_text(profile_text(wanted))
     return wanted
+
+
+def _raise_inotify_limits(n: int) -> None:
+    """Each booted systemd takes several inotify instances; the default 128 per user runs out
+    at about 20 hosts ("Failed to allocate manager object: Too many open files")."""
+    for name, wanted in (("max_user_instances", 128 + 32 * n), ("max_user_watches", 65536)):
+        path = Path("/proc/sys/fs/inotify") / name
+        if int(path.read_text()) < wanted:
+            path.write_text(f"{wanted}\n")
 
 
 def profile_text(hosts: list[config.LabHost]) -> str:

@@ -71,6 +71,10 @@ async def current_cursor(conn: HostConnection) -> str | None:
     return None
 
 
+# __CURSOR and the timestamps come with every entry anyway.
+FIELDS = "MESSAGE,_PID,SYSLOG_IDENTIFIER,PRIORITY,EXIT_STATUS"
+
+
 def journal_argv(
     unit: str,
     *,
@@ -79,7 +83,9 @@ def journal_argv(
     since: str | None = None,
     follow: bool = True,
 ) -> list[str]:
-    argv = ["journalctl", "-u", unit, "-o", "json", "--no-pager", "-q"]
+    # Only the fields used: a full entry is ~1.4 KB of JSON, these ~0.4 KB, which is most of
+    # what it costs to follow a unikernel logging thousands of lines a second.
+    argv = ["journalctl", "-u", unit, "-o", "json", f"--output-fields={FIELDS}", "--no-pager", "-q"]
     if after_cursor:
         argv += ["--after-cursor", after_cursor]
     else:
@@ -102,10 +108,15 @@ async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[Journa
         conn._conn = None
         raise ConnectError(f"cannot start journalctl: {exc}", host=conn.name) from None
     try:
-        async for line in process.stdout:
-            entry = parse_entry(line)
-            if entry is not None:
-                yield entry
+        # Whole chunks, split here: one await per chunk instead of one per line.
+        partial = ""
+        while chunk := await process.stdout.read(1 << 16):
+            lines = (partial + chunk).split("\n")
+            partial = lines.pop()
+            for line in lines:
+                entry = parse_entry(line)
+                if entry is not None:
+                    yield entry
     except (OSError, asyncssh.Error) as exc:
         conn._conn = None
         raise ConnectError(

@@ -1,0 +1,314 @@
+"""Every benchmark, on the lab, into docs/BENCHMARKS.md (and the raw numbers into
+docs/benchmarks.json). `make bench` runs this.
+
+    .venv/bin/python bench/run.py [--runs N] [--only redeploy,upload,logs,fleet,startup]
+
+It brings the lab up with a fleet of 32 targets, installs the peers (pyinfra, ansible-core)
+into .venv-bench from PyPI, and reports medians and spreads of repeated runs with each peer's
+ratio measured in the same run. Benchmarks report; the test suite never asserts times."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import labbench
+from labbench import PEERS, ROOT, TARGET, ssh
+
+SECTIONS = ("startup", "redeploy", "upload", "logs", "fleet")
+FLEET = 32
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    os_release = dict(
+        line.split("=", 1)
+        for line in Path("/etc/os-release").read_text().splitlines()
+        if "=" in line
+    )
+    import asyncssh
+    import textual
+
+    from workbench import __version__
+
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": f"{mem / 1024 / 1024:.0f} GiB",
+        "os": f"{os_release.get('PRETTY_NAME', '?').strip(chr(34))}, kernel {platform.release()}",
+        "python": platform.python_version(),
+        "workbench": __version__,
+        "asyncssh": asyncssh.__version__,
+        "textual": textual.__version__,
+        "pyinfra": labbench.version([str(PEERS / "bin" / "pyinfra"), "--version"]),
+        "ansible-core": labbench.version([str(PEERS / "bin" / "ansible-playbook"), "--version"]),
+        "OpenSSH": labbench.version(["ssh", "-V"]),
+        "target systemd": ssh(TARGET, "systemctl --version").stdout.splitlines()[0],
+    }
+
+
+def cell(s: dict[str, float], scale: float = 1.0, unit: str = "s", digits: int = 2) -> str:
+    return (
+        f"{s['median'] * scale:.{digits}f} {unit} "
+        f"({s['min'] * scale:.{digits}f}-{s['max'] * scale:.{digits}f})"
+    )
+
+
+def ratio(peer: dict[str, float], ours: dict[str, float]) -> str:
+    return f"{peer['median'] / ours['median']:.2f}x"
+
+
+def write(results: dict[str, object], meta: dict[str, str], runs: int) -> Path:
+    out = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`bench/run.py`) on {meta['date']}; {runs} runs per case "
+        "unless noted. Cells: median (min-max). Ratios are the peer's median over "
+        "workbench's, measured in the same run: above 1 means workbench was faster. "
+        "Raw numbers: `docs/benchmarks.json`.",
+        "",
+        "## Machine",
+        "",
+    ]
+    out += [f"- {k}: {v}" for k, v in meta.items() if k != "date"]
+    losses: list[str] = []
+    r = results
+    if "startup" in r:
+        s = r["startup"]
+        out += ["", "## Start-up", "", "| what | result |", "| --- | --- |"]
+        for label, values in s["commands"].items():
+            out.append(f"| `{label}` | {cell(labbench.summary(values), 1000, 'ms', 0)} |")
+        out.append(
+            f"| TUI first paint (`workbench ui --profile lab` in a 120x36 pty, process "
+            f"start to dashboard on screen) | {cell(labbench.summary(s['first_paint']))} |"
+        )
+        out.append(
+            f"| `workbench.bootlog` classifier | {statistics.median(s['bootlog']):,.0f} "
+            f"lines/s ({min(s['bootlog']):,.0f}-{max(s['bootlog']):,.0f}) |"
+        )
+    if "redeploy" in r:
+        d = r["redeploy"]
+        out += [
+            "",
+            "## Redeploy to the lab target",
+            "",
+            "Same job for every tool: upload the artifact and the tender, template the unit, "
+            "daemon-reload, restart only on change. Whole command, start to exit. "
+            "workbench also runs preflight, keeps a verified release directory, switches "
+            "atomically, and after a restart follows the boot and waits for the HTTP health "
+            "check; the peers stop at `systemctl restart`.",
+            "",
+            "| case | workbench | pyinfra | ansible-core |",
+            "| --- | --- | --- | --- |",
+        ]
+        for case, label in (("noop", "nothing changed"), ("new", "new artifact")):
+            ours = d["workbench"][case]
+            row = [label, cell(ours)]
+            for peer in ("pyinfra", "ansible"):
+                row.append(f"{cell(d[peer][case])}, {ratio(d[peer][case], ours)}")
+                if d[peer][case]["median"] < ours["median"]:
+                    losses.append(
+                        f"redeploy, {label}: {peer} {d[peer][case]['median']:.2f} s vs "
+                        f"workbench {ours['median']:.2f} s"
+                    )
+            out.append("| " + " | ".join(row) + " |")
+    if "upload" in r:
+        u = r["upload"]
+        out += [
+            "",
+            "## Artifact upload",
+            "",
+            "workbench: what deploy's upload step does, as its own process (hash, SFTP into "
+            "a staging directory, sha256 verified on the host, rename). scp and sftp: "
+            "OpenSSH's clients, the same key and host. Every command includes its SSH "
+            "connect.",
+            "",
+            "| case | workbench | scp | sftp | workbench, already there (hash-skip) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for case, tools in u.items():
+            ours = tools["workbench"]
+            row = [case, cell(ours)]
+            for peer in ("scp", "sftp"):
+                row.append(f"{cell(tools[peer])}, {ratio(tools[peer], ours)}")
+                if tools[peer]["median"] < ours["median"]:
+                    losses.append(
+                        f"upload {case}: {peer} {tools[peer]['median']:.2f} s vs "
+                        f"workbench {ours['median']:.2f} s"
+                    )
+            row.append(cell(tools["workbench (already there)"]))
+            out.append("| " + " | ".join(row) + " |")
+    if "logs" in r:
+        lg = r["logs"]
+        out += [
+            "",
+            "## Log path",
+            "",
+            "A unit's process on the target writes lines to stdout (journald), as a "
+            "unikernel's console is written; the lab target shares this machine's clock, so "
+            "latency is receive time minus the time stamped in the line.",
+            "",
+            "| reader | latency median | p95 | max | lines |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for reader, lat in lg["latency"].items():
+            out.append(
+                f"| {reader} | {lat['median_ms']:.1f} ms | {lat['p95_ms']:.1f} ms | "
+                f"{lat['max_ms']:.1f} ms | {lat['n']} |"
+            )
+        wb_lat, raw_lat = lg["latency"]["workbench"], lg["latency"]["ssh journalctl -f"]
+        if wb_lat["median_ms"] > raw_lat["median_ms"]:
+            losses.append(
+                f"log latency: workbench {wb_lat['median_ms']:.1f} ms vs raw ssh "
+                f"journalctl {raw_lat['median_ms']:.1f} ms median"
+            )
+        out += [
+            "",
+            "20,000 lines/s for 10 s, one reader at a time:",
+            "",
+            "| reader | received | ended behind the writer by | CPU | peak RSS | latency median |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for reader, f in lg["flood"].items():
+            out.append(
+                f"| {reader} | {f['received']:,} of {f['expected']:,.0f} | "
+                f"{f['behind_s']:.2f} s | {f['cpu_share']:.0%} of a core | "
+                f"{f['peak_rss_kib'] / 1024:.0f} MiB | {f['latency_median_ms']:.0f} ms |"
+            )
+        wb_f, raw_f = lg["flood"]["workbench"], lg["flood"]["ssh journalctl -f"]
+        if wb_f["behind_s"] > raw_f["behind_s"] + 0.5 or wb_f["received"] < raw_f["received"]:
+            losses.append(
+                f"20,000 lines/s: workbench received {wb_f['received']:,} lines and ended "
+                f"{wb_f['behind_s']:.1f} s behind the writer, at {wb_f['cpu_share']:.0%} of a "
+                f"core; raw ssh journalctl ({raw_f['received']:,}, "
+                f"{raw_f['behind_s']:.1f} s behind) does no work per line"
+            )
+        t = lg["tui"]
+        out += [
+            "",
+            f"The TUI following that flood over SSH (logs screen): a key press (`l`, "
+            f"level filter) to the repainted status line read back from the pty, median "
+            f"{t['median_ms']:.0f} ms, max {t['max_ms']:.0f} ms ({t['n']} presses); peak "
+            f"RSS {t['peak_rss_kib'] / 1024:.0f} MiB.",
+        ]
+    if "fleet" in r:
+        f = r["fleet"]
+        out += [
+            "",
+            "## Fleet",
+            "",
+            f"New artifact to N of {FLEET} lab targets (systemd-nspawn, one namespace each, "
+            "on this 2-core machine) with `--parallel N`; every host restarts, is followed "
+            "through its boot and health-checked.",
+            "",
+            "| hosts | total | per host | each host beyond the first |",
+            "| --- | --- | --- | --- |",
+        ]
+        for n, e in f.items():
+            if n == "peers":
+                continue
+            extra = f"{e['each_extra_host']:.2f} s" if "each_extra_host" in e else "-"
+            out.append(f"| {n} | {cell(e)} | {e['per_host']:.2f} s | {extra} |")
+        out += [
+            "",
+            "The peers doing the redeploy job (no boot follow, no health check) on the "
+            "same hosts, as parallel (`pyinfra --parallel N`, `ansible-playbook -f N`):",
+            "",
+            "| hosts | workbench | pyinfra | ansible-core |",
+            "| --- | --- | --- | --- |",
+        ]
+        for n, _tools in sorted(
+            f.get("peers", {}).get("pyinfra", {}).items(), key=lambda kv: int(kv[0])
+        ):
+            ours = f[n]
+            row = [n, cell(ours)]
+            for tool in ("pyinfra", "ansible"):
+                theirs = f["peers"][tool][n]
+                row.append(f"{cell(theirs)}, {ratio(theirs, ours)}")
+                if theirs["median"] < ours["median"]:
+                    losses.append(
+                        f"fleet of {n}: {tool} {theirs['median']:.2f} s vs workbench "
+                        f"{ours['median']:.2f} s"
+                    )
+            out.append("| " + " | ".join(row) + " |")
+    out += ["", "## Where workbench loses", ""]
+    out += [f"- {line}" for line in losses] or ["- nowhere in this run."]
+    path = ROOT / "docs" / "BENCHMARKS.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(out) + "\n")
+    (ROOT / "docs" / "benchmarks.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=1) + "\n"
+    )
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    args = parser.parse_args()
+    wanted = [s for s in args.only.split(",") if s]
+    os.chdir(ROOT)
+    from workbench.lab import manager
+
+    print("lab up" + (f" with a fleet of {FLEET}" if "fleet" in wanted else ""), flush=True)
+    manager.up(lambda m: print(f"  {m}", flush=True), fleet_size=FLEET if "fleet" in wanted else 0)
+    labbench.ensure_peers()
+    results: dict[str, object] = {}
+    for section in wanted:
+        print(f"{section}...", flush=True)
+        start = time.monotonic()
+        if section == "startup":
+            import bench_bootlog
+            import bench_startup
+            import bench_tui
+
+            results[section] = {
+                "commands": {label: bench_startup.timed(cmd) for label, cmd in bench_startup.CASES},
+                "first_paint": bench_tui.first_paint(args.runs),
+                "bootlog": bench_bootlog.measure(args.runs),
+            }
+        elif section == "redeploy":
+            import bench_redeploy
+
+            results[section] = bench_redeploy.main(args.runs)
+        elif section == "upload":
+            import bench_upload
+
+            results[section] = bench_upload.main(args.runs)
+        elif section == "logs":
+            import bench_logpath
+
+            results[section] = bench_logpath.main()
+        elif section == "fleet":
+            import bench_fleet
+
+            results[section] = bench_fleet.main(runs=max(2, args.runs // 2))
+        else:
+            raise SystemExit(f"unknown section {section}; sections: {', '.join(SECTIONS)}")
+        print(f"  {time.monotonic() - start:.0f} s", flush=True)
+    meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), **machine()}
+    print(f"wrote {write(results, meta, args.runs)}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    main()
