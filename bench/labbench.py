@@ -13,23 +13,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workbench.lab import config  # noqa: E402
+from workbench.lab import config, hostkeys  # noqa: E402
 
 PY = ROOT / ".venv" / "bin" / "python"
 WB = ROOT / ".venv" / "bin" / "workbench"
 PEERS = ROOT / ".venv-bench"
 PEER_PACKAGES = ["pyinfra==3.10.0", "ansible-core==2.19.14"]
 TARGET = config.TARGET.address
-SSH_OPTS = [
-    "-i",
-    str(config.KEY),
-    "-o",
-    f"UserKnownHostsFile={config.KNOWN_HOSTS}",
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    "BatchMode=yes",
-]
+# The lab's own ssh options (key, known_hosts, strict, batch), for ssh, scp and sftp alike.
+SSH_OPTS = hostkeys.ssh_argv("")[1:-1]
 
 
 def ensure_peers() -> None:

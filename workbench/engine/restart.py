@@ -6,57 +6,49 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from workbench.engine import bootwatch
-from workbench.engine.deploy import RemoteLock, shielded, switch_release
-from workbench.errors import HealthError, RemoteCommandError, WorkbenchError
-from workbench.events import Event, HostDone, StepFinished, failure
+from workbench.engine.deploy import shielded, switch_release
+from workbench.engine.locked import locked
+from workbench.errors import HealthError, RemoteCommandError
+from workbench.events import Event, HostDone, StepFinished
 from workbench.profiles.loader import LoadedProfile
-from workbench.remote.connection import Pool
+from workbench.remote.connection import HostConnection, Pool
 
 
-async def restart(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
+def restart(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
+    return locked(pool, loaded, host, "restart", lambda conn: _restart(conn, loaded, host))
+
+
+async def _restart(conn: HostConnection, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
     p = loaded.profile
-    conn = pool.get(host)
-    lock = None
-    step = "connect"
-    try:
-        await conn.connection()
-        lock = await RemoteLock.acquire(conn, p.unikernel.name)
-        step = "restart"
-        current = (
-            await conn.run(["readlink", f"{p.release_dir}/current"], check=False, sudo=False)
-        ).stdout.strip()
-        if not current:
-            raise RemoteCommandError(
-                f"nothing deployed on {host}: {p.release_dir}/current does not exist",
-                f"deploy first: workbench deploy --profile {loaded.name}",
-            )
-        release = current.rsplit("/", 1)[-1]
-        cursor, started = await shielded(
-            switch_release(conn, p.release_dir, p.unit_name, release, None, switch=False, profile=p)
+    current = (
+        await conn.run(["readlink", f"{p.release_dir}/current"], check=False, sudo=False)
+    ).stdout.strip()
+    if not current:
+        raise RemoteCommandError(
+            f"nothing deployed on {host}: {p.release_dir}/current does not exist",
+            f"deploy first: workbench deploy --profile {loaded.name}",
         )
-        yield StepFinished(
-            host=host, step="restart", changed=True, detail=f"{p.unit_name} restarted ({release})"
+    release = current.rsplit("/", 1)[-1]
+    cursor, started = await shielded(
+        switch_release(conn, p.release_dir, p.unit_name, release, None, switch=False, profile=p)
+    )
+    yield StepFinished(
+        host=host, step="restart", changed=True, detail=f"{p.unit_name} restarted ({release})"
+    )
+    outcome = bootwatch.Outcome()
+    async for event in bootwatch.watch(
+        conn, p, p.unit_name, cursor, outcome, started, step="restart"
+    ):
+        yield event
+    if not outcome.ok:
+        raise HealthError(
+            f"{release} is not healthy after a restart: {outcome.reason}", outcome.hint
         )
-        outcome = bootwatch.Outcome()
-        async for event in bootwatch.watch(
-            conn, p, p.unit_name, cursor, outcome, started, step="restart"
-        ):
-            yield event
-        if not outcome.ok:
-            raise HealthError(
-                f"{release} is not healthy after a restart: {outcome.reason}", outcome.hint
-            )
-        yield HostDone(
-            host=host,
-            step="done",
-            ok=True,
-            changed=True,
-            release=release,
-            summary=f"restarted {release}; healthy",
-        )
-    except WorkbenchError as exc:
-        for event in failure(host, step, exc):
-            yield event
-    finally:
-        if lock is not None:
-            await lock.release()
+    yield HostDone(
+        host=host,
+        step="done",
+        ok=True,
+        changed=True,
+        release=release,
+        summary=f"restarted {release}; healthy",
+    )

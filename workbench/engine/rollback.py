@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from workbench.engine import bootwatch
-from workbench.engine.deploy import RemoteLock, shielded, switch_release
-from workbench.errors import HealthError, RemoteCommandError, WorkbenchError
-from workbench.events import Event, HostDone, RolledBack, StepFinished, failure
+from workbench.engine.deploy import shielded, switch_release
+from workbench.engine.locked import locked
+from workbench.errors import HealthError, RemoteCommandError
+from workbench.events import Event, HostDone, RolledBack, StepFinished
 from workbench.profiles.loader import LoadedProfile
-from workbench.remote.connection import Pool
+from workbench.remote.connection import HostConnection, Pool
 
 RELEASES_SCRIPT = (
     'echo "current=$(readlink "$1/current")"; echo "previous=$(readlink "$1/previous")"; '
@@ -17,62 +18,53 @@ RELEASES_SCRIPT = (
 )
 
 
-async def rollback(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
+def rollback(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
+    return locked(pool, loaded, host, "rollback", lambda conn: _rollback(conn, loaded, host))
+
+
+async def _rollback(conn: HostConnection, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
     p = loaded.profile
-    conn = pool.get(host)
-    lock = None
-    step = "connect"
-    try:
-        await conn.connection()
-        lock = await RemoteLock.acquire(conn, p.unikernel.name)
-        step = "rollback"
-        out = await conn.run(
-            ["sh", "-c", RELEASES_SCRIPT, "workbench-releases", p.release_dir],
-            what="reading releases",
+    out = await conn.run(
+        ["sh", "-c", RELEASES_SCRIPT, "workbench-releases", p.release_dir],
+        what="reading releases",
+    )
+    info = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    current = info.get("current", "").rsplit("/", 1)[-1]
+    previous = info.get("previous", "").rsplit("/", 1)[-1]
+    releases = info.get("releases", "")
+    if not previous or previous not in releases.split():
+        raise RemoteCommandError(
+            f"no previous release to roll back to (current: {current or 'none'})",
+            f"releases on the host: {releases.strip() or 'none'}",
         )
-        info = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
-        current = info.get("current", "").rsplit("/", 1)[-1]
-        previous = info.get("previous", "").rsplit("/", 1)[-1]
-        releases = info.get("releases", "")
-        if not previous or previous not in releases.split():
-            raise RemoteCommandError(
-                f"no previous release to roll back to (current: {current or 'none'})",
-                f"releases on the host: {releases.strip() or 'none'}",
-            )
-        cursor, started = await shielded(
-            switch_release(conn, p.release_dir, p.unit_name, previous, current, profile=p)
-        )
-        yield StepFinished(
-            host=host,
-            step="rollback",
-            changed=True,
-            detail=f"current -> {previous} (was {current}); restarted",
-        )
-        outcome = bootwatch.Outcome()
-        async for event in bootwatch.watch(
-            conn, p, p.unit_name, cursor, outcome, started, step="rollback"
-        ):
-            yield event
-        yield RolledBack(
-            host=host,
-            step="rollback",
-            from_release=current,
-            to_release=previous,
-            reason="requested",
-        )
-        if not outcome.ok:
-            raise HealthError(f"{previous} is not healthy either: {outcome.reason}", outcome.hint)
-        yield HostDone(
-            host=host,
-            step="done",
-            ok=True,
-            changed=True,
-            release=previous,
-            summary=f"rolled back to {previous}",
-        )
-    except WorkbenchError as exc:
-        for event in failure(host, step, exc):
-            yield event
-    finally:
-        if lock is not None:
-            await lock.release()
+    cursor, started = await shielded(
+        switch_release(conn, p.release_dir, p.unit_name, previous, current, profile=p)
+    )
+    yield StepFinished(
+        host=host,
+        step="rollback",
+        changed=True,
+        detail=f"current -> {previous} (was {current}); restarted",
+    )
+    outcome = bootwatch.Outcome()
+    async for event in bootwatch.watch(
+        conn, p, p.unit_name, cursor, outcome, started, step="rollback"
+    ):
+        yield event
+    yield RolledBack(
+        host=host,
+        step="rollback",
+        from_release=current,
+        to_release=previous,
+        reason="requested",
+    )
+    if not outcome.ok:
+        raise HealthError(f"{previous} is not healthy either: {outcome.reason}", outcome.hint)
+    yield HostDone(
+        host=host,
+        step="done",
+        ok=True,
+        changed=True,
+        release=previous,
+        summary=f"rolled back to {previous}",
+    )
