@@ -1,4 +1,5 @@
-"""Build the lab's tender double: a static ELF launcher with the Python double embedded.
+"""Build the lab's tender double: a static ELF (doubles/tender.c) that starts like the real
+Solo5 tender, with the Python guest double (doubles/solo5_hvt.py) embedded.
 
 Cached by a hash of the sources and the arch, so it is compiled once per change.
 """
@@ -22,13 +23,13 @@ def _sources() -> tuple[bytes, bytes]:
     doubles = resources.files("workbench.lab.doubles")
     return (
         doubles.joinpath("solo5_hvt.py").read_bytes(),
-        doubles.joinpath("launcher.c").read_bytes(),
+        doubles.joinpath("tender.c").read_bytes(),
     )
 
 
 def build(arch: str = "x86_64") -> Path:
-    script, launcher = _sources()
-    key = hashlib.sha256(script + launcher + arch.encode()).hexdigest()[:16]
+    script, tender = _sources()
+    key = hashlib.sha256(script + tender + arch.encode()).hexdigest()[:16]
     out = config.CACHE_DIR / f"solo5-hvt-double-{arch}-{key}"
     if out.is_file():
         return out
@@ -42,7 +43,7 @@ def build(arch: str = "x86_64") -> Path:
     config.CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "launcher.c").write_bytes(launcher)
+        (work / "tender.c").write_bytes(tender)
         (work / "script.inc").write_text(",".join(str(b) for b in script) + ",\n")
         run(
             [
@@ -52,7 +53,9 @@ def build(arch: str = "x86_64") -> Path:
                 "-s",
                 "-o",
                 str(work / "solo5-hvt"),
-                str(work / "launcher.c"),
+                "-Wall",
+                "-Werror",
+                str(work / "tender.c"),
             ],
             timeout=120,
             what=f"compiling the {arch} tender double",

@@ -1,64 +1,41 @@
-"""LAB TEST DOUBLE of the Solo5 v0.12.1 `solo5-hvt` tender. Not the real tender.
+"""LAB TEST DOUBLE of the guest side of a Solo5 v0.12.1 tender. Not the real tender.
 
-Solo5 cannot be had on the lab's machines, so this program stands in for it, and only in the lab.
-As the tender it reproduces the real v0.12.1 behaviour captured in
-tests/data/solo5-v0.12.1-outputs.md: argument grammar (--mem, --net:NAME=IFACE, --block:NAME=PATH,
---version, --help; the legacy --net= rejected), manifest checks against the artifact's ELF notes,
-the tap must exist, be up and be free, /dev/kvm must be openable, guest output on stdout, tender
-messages on stderr, the same texts and exit codes, `Exiting on signal 15` and exit 1 on SIGTERM.
-As the guest it plays what the artifact's `.workbench.lab.guest` section asks for (log lines, an
-exit status, a crash, listening ports) and answers ARP, ping and TCP/HTTP on the --ipv4 address
-behind the tap, so health checks cross the real tap and bridge.
+The lab's tender double is a small static ELF (tender.c beside this file) that starts the way the
+real solo5-hvt/solo5-spt starts -- arguments, the artifact's notes, taps, block files, /dev/kvm,
+personality, its own seccomp filter -- and then execs this script under that filter, handing it
+the attached devices:
 
-Standard library only: the lab's launcher (a small static ELF named solo5-hvt) runs it with the
-target's python3. It says on stderr, once, that it is a double.
+    python3 -I SCRIPT PROG KERNEL MEM_MB NETS BLOCKS -- GUEST_ARGS...
+
+(NETS and BLOCKS are `name=fd,...`). From here on the double plays the unikernel: the banner and
+memory map the real bindings print, what the artifact's `.workbench.lab.guest` section asks for
+(log lines, an exit status, a crash, listening ports), and ARP, ping and TCP/HTTP on the --ipv4
+address behind the tap, so health checks cross the real tap and bridge. Guest output goes to
+stdout, tender messages to stderr; SIGTERM/SIGINT end hvt with `Exiting on signal N` and exit 1
+(spt installs no handler, as the real one). Standard library only; no sockets, no processes:
+the seccomp filter it runs under has neither.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import ipaddress
 import json
 import os
 import random
 import select
 import signal
-import socket
 import struct
 import sys
 import time
 
-PROG = os.environ.get("WORKBENCH_LAB_ARGV0", "solo5-hvt")
-TARGET = "spt" if PROG.startswith("solo5-spt") else "hvt"
-ABI_TARGETS = {1: "hvt", 2: "spt", 3: "virtio", 4: "muen", 5: "genode"}
-ABI1, MFT1 = 0x31494241, 0x3154464D
-MAX_MEM = 4294967296
+PROG = sys.argv[1] if len(sys.argv) > 1 else "solo5-hvt"  # handed over by tender.c
 BANNER = (
     "            |      ___|\n"
     "  __|  _ \\  |  _ \\ __ \\\n"
     "\\__ \\ (   | | (   |  ) |\n"
     "____/\\___/ _|\\___/____/\n"
 )
-USAGE = f"""usage: {PROG} [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
-KERNEL is the filename of the unikernel to run.
-ARGS are optional arguments passed to the unikernel.
-Core options:
-  [ --mem=512 ] (guest memory in MB)
-    --help (display this help)
-    --version (display version information)
-Compiled-in modules: core block net 
-Compiled-in module options:
-    --block:NAME=PATH (attach block device/file at PATH as block storage NAME)
-  [ --block-sector-size:NAME=SECTORSIZE ] (set sector size for block device NAME; must be a power of two greater than or equal 512)
-    --net:NAME=IFACE | @NN (attach tap at IFACE or at fd @NN as network NAME)
-  [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)
-"""  # noqa: E501 - verbatim from the real tender, trailing space included
-
-TUNSETIFF = 0x400454CA
-SIOCGIFFLAGS = 0x8913
-IFF_TAP, IFF_NO_PI = 0x0002, 0x1000
 
 
 def warnx(msg: str) -> None:
@@ -66,114 +43,27 @@ def warnx(msg: str) -> None:
     sys.stderr.flush()
 
 
-def errx(msg: str, code: int = 1) -> None:
-    warnx(msg)
-    sys.exit(code)
-
-
-def usage() -> None:
-    sys.stderr.write(USAGE)
-    sys.exit(1)
-
-
 # --- the artifact ------------------------------------------------------------------------------
 
 
-def read_notes(path: str) -> tuple[dict[int, bytes], dict[str, bytes], int]:
-    """Solo5 notes (realigned descriptors), named sections, and e_machine of an ELF64 file."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except IsADirectoryError:
-        errx(
-            f"{path}: pread_in_full for elf header while loading note returned "
-            "18446744073709551615 < 0"
+def guest_spec(path: str) -> dict:
+    """The `.workbench.lab.guest` section of the artifact (JSON), {} when it has none. The
+    tender part (tender.c) has already checked the ELF and its notes."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    shoff = struct.unpack_from("<Q", data, 40)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 58)
+    if not shnum or shstrndx >= shnum:
+        return {}
+    str_off = struct.unpack_from("<Q", data, shoff + shstrndx * shentsize + 24)[0]
+    for i in range(shnum):
+        sh_name, _t, _fl, _a, sh_offset, sh_size = struct.unpack_from(
+            "<IIQQQQ", data, shoff + i * shentsize
         )
-    if len(data) < 64:
-        errx(
-            f"{path}: invalid executable: elf header does not match the expected size "
-            f"({len(data)} != 64)"
-        )
-    if data[:4] != b"\x7fELF" or data[4] != 2 or struct.unpack_from("<H", data, 16)[0] != 2:
-        errx(
-            f"{path}: invalid executable: invalid or unsupported executable "
-            "(elf header invalid while loading note)"
-        )
-    machine = struct.unpack_from("<H", data, 18)[0]
-    phoff, shoff = struct.unpack_from("<QQ", data, 32)
-    phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from("<HHHHH", data, 54)
-    notes: dict[int, bytes] = {}
-    for i in range(phnum):
-        p_type, _f, p_offset, _v, _p, _filesz = struct.unpack_from(
-            "<IIQQQQ", data, phoff + i * phentsize
-        )
-        if p_type != 4:
-            continue
-        namesz, descsz, ntype = struct.unpack_from("<III", data, p_offset)
-        name = data[p_offset + 12 : p_offset + 12 + namesz]
-        desc_at = p_offset + 12 + ((namesz + 3) & ~3)
-        if name == b"Solo5\0":
-            pad = (-(desc_at - p_offset)) % (8 if ntype == MFT1 else 4)
-            notes[ntype] = data[desc_at + pad : desc_at + descsz]
-    sections: dict[str, bytes] = {}
-    if shnum and shstrndx < shnum:
-        str_off = struct.unpack_from("<Q", data, shoff + shstrndx * shentsize + 24)[0]
-        for i in range(shnum):
-            sh_name, _t, _fl, _a, sh_offset, sh_size = struct.unpack_from(
-                "<IIQQQQ", data, shoff + i * shentsize
-            )
-            end = data.index(b"\0", str_off + sh_name)
-            sections[data[str_off + sh_name : end].decode()] = data[sh_offset : sh_offset + sh_size]
-    return notes, sections, machine
-
-
-def manifest_devices(desc: bytes, path: str) -> list[tuple[str, str]]:
-    version, entries = struct.unpack_from("<II", desc)
-    if version != 1 or len(desc) != 8 + entries * 104 or entries < 1:
-        errx(f"{path}: Solo5 manifest is invalid")
-    out = []
-    for i in range(1, entries):
-        raw = desc[8 + i * 104 : 8 + i * 104 + 68]
-        kind = struct.unpack_from("<I", desc, 8 + i * 104 + 68)[0]
-        if kind in (1, 2):
-            out.append(
-                (raw.split(b"\0", 1)[0].decode(), "BLOCK_BASIC" if kind == 1 else "NET_BASIC")
-            )
-    return out
-
-
-# --- devices -----------------------------------------------------------------------------------
-
-
-def tap_attach(iface: str) -> int:
-    """Like Solo5's tap_attach: the tap must exist and be up (no create-on-open), then TUNSETIFF."""
-    if iface.startswith("@"):
-        fd = int(iface[1:]) if iface[1:].isdigit() else -1
-        try:
-            os.fstat(fd)
-        except OSError as exc:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF)) from exc
-        return fd
-    if len(iface) >= 16:
-        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
-    # SIOCGIFFLAGS in this process's network namespace (/sys may show another namespace's links).
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            ifreq = fcntl.ioctl(sock, SIOCGIFFLAGS, struct.pack("16sH14x", iface.encode(), 0))
-        except OSError as exc:
-            if exc.errno == errno.ENODEV:
-                raise OSError(errno.ENOENT, os.strerror(errno.ENOENT)) from None
-            raise
-    flags = struct.unpack_from("H", ifreq, 16)[0]
-    if not flags & 0x1:
-        raise OSError(errno.ENETDOWN, os.strerror(errno.ENETDOWN))
-    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
-    try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", iface.encode(), IFF_TAP | IFF_NO_PI))
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
+        end = data.index(b"\0", str_off + sh_name)
+        if data[str_off + sh_name : end] == b".workbench.lab.guest":
+            return json.loads(data[sh_offset : sh_offset + sh_size] or b"{}")
+    return {}
 
 
 # --- the guest ---------------------------------------------------------------------------------
@@ -458,123 +348,33 @@ def csum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-# --- the tender --------------------------------------------------------------------------------
+# --- hand-over from the tender part ----------------------------------------------------------
+
+
+def devices(listed: str) -> dict[str, int]:
+    return {name: int(fd) for name, fd in (item.split("=") for item in listed.split(",") if item)}
 
 
 def main(argv: list[str]) -> None:
-    warnx("WARNING: this is the workbench lab double of solo5-hvt v0.12.1, not the real tender")
-    rest = argv
-    while rest and rest[0].startswith("-"):
-        if rest[0] == "--":
-            rest = rest[1:]
-            break
-        if rest[0] == "--help":
-            usage()
-        if rest[0] == "--version":
-            sys.stderr.write(f"{PROG} tender, version v0.12.1\nABI version 2\n")
-            sys.exit(0)
-        rest = rest[1:]
-    if not rest:
-        warnx("Missing KERNEL operand")
-        usage()
-    kernel, guest_args = rest[0], rest[1:]
-    options = argv[: len(argv) - len(rest)]
-    if options and options[-1] == "--":
-        options = options[:-1]
-    try:
-        os.close(os.open(kernel, os.O_RDONLY))
-    except OSError as exc:
-        errx(f"{kernel}: Could not open: {exc.strerror}")
-    notes, sections, machine = read_notes(kernel)
-    if machine != {"x86_64": 62, "aarch64": 183}.get(os.uname().machine):
-        # The real elf_load_note() refuses an ELF for another machine the same way.
-        errx(
-            f"{kernel}: invalid executable: invalid or unsupported executable "
-            "(elf header invalid while loading note)"
-        )
-    if ABI1 not in notes:
-        errx(f"{kernel}: No Solo5 ABI information found in executable")
-    target, version = struct.unpack_from("<II", notes[ABI1])
-    if ABI_TARGETS.get(target) != TARGET:
-        errx(f"{kernel}: Executable is not for the solo5-{TARGET} target")
-    if version != 2:
-        errx(f"{kernel}: Executable requests unsupported ABI version {version}")
-    if MFT1 not in notes:
-        errx(f"{kernel}: No Solo5 manifest found in executable")
-    devices = dict(manifest_devices(notes[MFT1], kernel))
+    prog, kernel, mem_mb, nets, _blocks, _sep, *guest_args = argv
+    stops = {signal.SIGTERM, signal.SIGINT}
+    if not prog.startswith("solo5-spt"):
 
-    mem_mb = 512
-    nets: dict[str, int] = {}
-    blocks: dict[str, str] = {}
-    for opt in options:
-        if opt.startswith("--mem="):
-            digits = ""
-            for ch in opt[6:]:  # sscanf("%zd"): leading digits, the rest ignored
-                if not ch.isdigit():
-                    break
-                digits += ch
-            if not digits or int(digits) <= 0:
-                errx("Malformed argument to --mem")
-            mem_mb = int(digits)
-            continue
-        handled = False
-        if opt.startswith("--net:") and "=" in opt:
-            name, iface = opt[6:].split("=", 1)
-            if devices.get(name) != "NET_BASIC":
-                warnx(f"Resource not declared in manifest: '{name}'")
-            else:
-                try:
-                    nets[name] = tap_attach(iface)
-                    handled = True
-                except OSError as exc:
-                    shown = iface[:19] if exc.errno == errno.ENAMETOOLONG else iface
-                    warnx(f"Could not attach interface: {shown}: {os.strerror(exc.errno)}")
-        elif opt.startswith("--block:") and "=" in opt:
-            name, path = opt[8:].split("=", 1)
-            if devices.get(name) != "BLOCK_BASIC":
-                warnx(f"Resource not declared in manifest: '{name}'")
-                warnx(f"Resource not declared in manifest: '{name}'")
-            else:
-                blocks[name] = path
-                handled = True
-        elif opt.startswith(("--net-mac:", "--block-sector-size:")):
-            handled = opt.split(":", 1)[1].split("=", 1)[0] in devices
-        if not handled:
-            warnx(f"Invalid option: `{opt}'")
-            usage()
+        def on_signal(signum: int, _frame: object) -> None:
+            warnx(f"Exiting on signal {signum}")
+            os._exit(1)
 
-    mem_bytes = mem_mb * 1024 * 1024
-    aligned = max(mem_bytes - mem_bytes % (2 << 20), 2 << 20)
-    if aligned != mem_bytes:
-        warnx(f"adjusting memory to {aligned} bytes")
-    if aligned > MAX_MEM:
-        errx(f"guest memory size {aligned} bytes exceeds the max size {MAX_MEM} bytes")
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as exc:
-        errx(f"Could not open: /dev/kvm: {exc.strerror}")
-    for path in blocks.values():
-        try:
-            os.close(os.open(path, os.O_RDWR))
-        except OSError as exc:
-            errx(f"Could not open block device: {path}: {exc.strerror}")
-    missing = [(n, t) for n, t in devices.items() if n not in nets and n not in blocks]
-    for name, kind in missing:
-        warnx(f"Device '{name}' of type {kind} declared but not attached.")
-    if missing:
-        errx("All declared devices must be attached. See --help for syntax.")
-
-    def on_signal(signum: int, _frame: object) -> None:
-        warnx(f"Exiting on signal {signum}")
-        os._exit(1)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    spec = json.loads(sections.get(".workbench.lab.guest", b"{}") or b"{}")
+        for signum in stops:
+            signal.signal(signum, on_signal)
+    else:
+        for signum in stops:
+            signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)  # blocked by tender.c across the exec
+    spec = guest_spec(kernel)
     quiet = "--solo5:quiet" in guest_args
     name = os.path.basename(kernel).rsplit(".", 1)[0]
     guest_args = [a for a in guest_args if a != "--solo5:quiet"]
-    Guest(spec, name, guest_args, aligned >> 20, nets, quiet).boot()
+    Guest(spec, name, guest_args, int(mem_mb), devices(nets), quiet).boot()
 
 
 if __name__ == "__main__":
