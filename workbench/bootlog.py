@@ -65,6 +65,39 @@ _NOT_DECLARED = re.compile(r"Resource not declared in manifest: '(?P<dev>[^']+)'
 _WRONG_TARGET = re.compile(r"(?P<file>.+): Executable is not for the (?P<tender>solo5-\w+) target")
 _OPEN_FAIL = re.compile(r"(?P<file>.+): Could not open: (?P<err>.*)")
 _BLOCK_FAIL = re.compile(r"Could not open block device: (?P<file>[^:]+): (?P<err>.*)")
+# glibc's assert() text, as the tender prints it before SIGABRT.
+_ASSERTION = re.compile(
+    r"(?P<file>[^:]+):(?P<line>\d+): (?P<func>[^:]+): Assertion `(?P<expr>.*)' failed\.$"
+)
+# systemd's line when a unit's main process ends.
+UNIT_EXIT = re.compile(
+    r"Main process exited, code=(?P<code>\w+), status=(?P<status>\d+)(?:/(?P<name>\w+))?"
+)
+SIGNALS = {
+    1: "SIGHUP",
+    2: "SIGINT",
+    4: "SIGILL",
+    6: "SIGABRT",
+    7: "SIGBUS",
+    8: "SIGFPE",
+    9: "SIGKILL",
+    11: "SIGSEGV",
+    15: "SIGTERM",
+    31: "SIGSYS",
+}
+
+LOCK_PERSONALITY_HINT = (
+    "solo5-hvt queries personality(0xffffffff) before it applies its own seccomp filter, and "
+    "aborts when that fails: LockPersonality=yes does that. Remove it from the unit or the "
+    "drop-in that sets it (`systemctl cat UNIT` shows which); workbench's own unit never sets it"
+)
+START_HINT = (
+    "the tender died before the unikernel started, so the unikernel is not at fault. Likely "
+    "causes: a systemd hardening directive in the unit or a drop-in (`systemctl cat UNIT`: "
+    "LockPersonality=yes, or a SystemCallFilter= without a syscall the tender makes before its "
+    "own filter), a seccomp or LSM policy on the host, or device permissions on /dev/kvm and "
+    "/dev/net/tun; `journalctl -u UNIT` shows the tender's lines"
+)
 
 # Boot phases, in the order a healthy MirageOS unikernel reaches them.
 PHASES = ("banner", "memory_map", "app_start", "network_up")
@@ -189,6 +222,10 @@ def _tender(line: str, tender: str, msg: str) -> LogLine:
 
 
 def _tender_hint(tender: str, msg: str) -> str | None:
+    if m := _ASSERTION.match(msg):
+        if m["func"] == "hvt_drop_privileges":
+            return LOCK_PERSONALITY_HINT
+        return f"{tender} failed an internal check in {m['func']} and aborted (SIGABRT)"
     if m := _ATTACH.match(msg):
         iface, err = m["iface"], m["err"]
         if err == "No such file or directory":
@@ -294,9 +331,8 @@ def explain_exit(status: int) -> str:
     """Meaning of a tender exit status (the guest's solo5_exit(N) is passed on as N & 0xff)."""
     if status in _EXIT_MEANINGS:
         return _EXIT_MEANINGS[status]
-    if status > 128 and status - 128 in (9, 15, 6, 11, 31):
-        names = {9: "SIGKILL", 15: "SIGTERM", 6: "SIGABRT", 11: "SIGSEGV", 31: "SIGSYS"}
-        return f"the tender was killed by {names[status - 128]}"
+    if status > 128 and status - 128 in SIGNALS:
+        return f"the tender was killed by {SIGNALS[status - 128]}"
     return f"the unikernel called solo5_exit({status}) (application-defined status)"
 
 
@@ -336,3 +372,116 @@ class BootPhases:
             return {}
         origin = self.started_at if self.started_at is not None else min(self.reached.values())
         return {p: round(self.reached[p] - origin, 6) for p in PHASES if p in self.reached}
+
+
+@dataclass
+class RunWatch:
+    """One run of a unit, fed its journal in order (the tender's and the guest's lines, and
+    systemd's): whether the unikernel started (the Solo5 banner or bindings printed), and the
+    first thing that ended it, explained. A tender that dies before the start is told apart from
+    a unikernel that crashed: the cure is on the host, not in the unikernel."""
+
+    unit: str = "UNIT"  # named in the hints
+    started: bool = False
+    reason: str | None = None
+    hint: str | None = None
+    short: str | None = None  # a few words for a status line: "tender aborted (SIGABRT)"
+    before_start: bool = False
+    _tender_error: str | None = None
+
+    def feed(self, line: LogLine) -> None:
+        if line.kind in ("banner", "memory_map", "memory_region") or (
+            line.kind == "solo5" and not self.started
+        ):
+            self.started = True
+            return
+        if self.reason is not None or not line.is_failure:
+            return
+        if line.kind == "tender" and not self.started:
+            assertion = _ASSERTION.match(line.message or "")
+            what = "aborted" if assertion else "failed"
+            if assertion:
+                hint = line.hint if assertion["func"] == "hvt_drop_privileges" else START_HINT
+            else:
+                hint = line.hint or START_HINT
+            self._tender_error = line.text
+            self._set(
+                f"the tender {what} before the unikernel started: {line.text}",
+                hint,
+                f"tender {what}",
+                before_start=True,
+            )
+        elif line.kind in ("tender", "abort", "trap", "exit", "exception"):
+            reason = line.text
+            if line.kind == "exit":
+                status = int(line.fields.get("status", 0))  # type: ignore[call-overload]
+                reason = f"the unikernel exited with status {status}: {explain_exit(status)}"
+            self._set(reason, line.hint, _short(line))
+
+    def feed_systemd(self, message: str) -> None:
+        m = UNIT_EXIT.search(message)
+        if m is None:
+            # systemd says "NAME.service: Deactivated successfully." about a unit.
+            text = message.split(".service: ", 1)[-1]
+            if self.reason is None and text.startswith(
+                ("Deactivated successfully", "Failed with result", "Start request repeated")
+            ):
+                self._set("the unit stopped: " + text, None, "stopped")
+            return
+        status = int(m["status"])
+        if m["code"] in ("killed", "dumped"):
+            name = m["name"] or SIGNALS.get(status, f"signal {status}")
+            name = name if name.startswith("SIG") else f"SIG{name}"
+            if not self.started and (self.reason is None or self.before_start):
+                line = f": {self._tender_error}" if self._tender_error else ""
+                hint = self.hint if self._tender_error else START_HINT
+                self._set(
+                    f"the tender aborted before the unikernel started ({name}){line}",
+                    hint,
+                    f"tender aborted ({name})",
+                    before_start=True,
+                    replace=True,
+                )
+            elif self.reason is None:
+                self._set(
+                    f"the tender was killed by {name} while the unikernel ran",
+                    "an OOM kill, a `kill` on the host, or a crash in the tender itself",
+                    f"killed ({name})",
+                )
+        elif self.reason is None and status != 0:
+            if self.started:
+                self._set(
+                    f"the unikernel exited with status {status}: {explain_exit(status)}",
+                    None,
+                    f"exited {status}",
+                )
+            else:
+                self._set(
+                    f"the tender exited with status {status} before the unikernel started",
+                    START_HINT,
+                    f"tender failed (exit {status})",
+                    before_start=True,
+                )
+
+    def _set(
+        self,
+        reason: str,
+        hint: str | None,
+        short: str,
+        *,
+        before_start: bool = False,
+        replace: bool = False,
+    ) -> None:
+        if self.reason is not None and not replace:
+            return
+        if hint is not None:
+            hint = hint.replace("UNIT", self.unit)
+        self.reason, self.hint, self.short, self.before_start = reason, hint, short, before_start
+
+
+def _short(line: LogLine) -> str:
+    if line.kind == "exit":
+        return f"exited {line.fields.get('status')}"
+    return {"abort": "Solo5 abort", "trap": "CPU trap", "exception": "OCaml exception"}.get(
+        line.kind, "tender error"
+    )

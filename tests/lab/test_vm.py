@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.lab.deploykit import HEALTHY, artifact, deploy_args, json_events, on_vm, workbench
-from workbench.lab import tender_double
+from workbench.lab import solo5elf, tender_double, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -38,3 +40,39 @@ def test_deploy_to_the_vm(full_vm, tmp_path):
     assert result.returncode == 0, [e for e in events if e["event"] == "step_failed"]
     assert [e for e in events if e["event"] == "health_result"][-1]["ok"]
     assert on_vm("systemctl is-active unikernel-hello").stdout.strip() == "active"
+
+
+def test_without_device_allow_kvm_the_tender_cannot_open_it(full_vm):
+    """systemd enforces DevicePolicy here (cgroup v2; the nspawn target's cgroup v1 does not):
+    the unit's DeviceAllow=/dev/kvm rw is what lets the tender open it, and without it the
+    tender fails with the real text, before the unikernel starts."""
+    kernel = solo5elf.build(extra_sections={".workbench.lab.guest": b'{"exit": 0}'})  # no devices
+    for name, data in (
+        ("solo5-hvt", tender_double.build("x86_64").read_bytes()),
+        ("k.hvt", kernel),
+    ):
+        subprocess.run(
+            [*vm.ssh_argv(vm.VM), f"mkdir -p /var/lib/wb-test && cat > /var/lib/wb-test/{name}"],
+            input=data,
+            check=True,
+            timeout=120,
+        )
+    on_vm(
+        "chmod 755 /var/lib/wb-test/solo5-hvt; "
+        "id unikernel >/dev/null 2>&1 || useradd --system --no-create-home -G kvm unikernel"
+    )
+
+    def run(*props: str) -> list[str]:
+        unit = f"wb-dev-{len(props)}"
+        flags = " ".join(f"-p '{p}'" for p in ("DevicePolicy=closed", *props))
+        return on_vm(
+            f"systemd-run --unit={unit} --wait --collect -q -p User=unikernel -p Group=kvm "
+            f"{flags} /var/lib/wb-test/solo5-hvt --mem=32 -- /var/lib/wb-test/k.hvt; "
+            f"journalctl -u {unit} -o cat --no-pager"
+        ).stdout.splitlines()
+
+    denied = run("DeviceAllow=/dev/net/tun rw")
+    assert "solo5-hvt: Could not open: /dev/kvm: Operation not permitted" in denied, denied
+    assert not any(line.startswith("Solo5:") for line in denied)
+    allowed = run("DeviceAllow=/dev/net/tun rw", "DeviceAllow=/dev/kvm rw")
+    assert "Solo5: solo5_exit(0) called" in allowed, allowed

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reference import captures
-from workbench.bootlog import BANNER, BootPhases, classify, explain_exit
+from tests.reference import REFERENCE, captures
+from workbench.bootlog import BANNER, BootPhases, RunWatch, classify, explain_exit
 
 CAPTURES = captures()
 
@@ -223,3 +223,86 @@ def test_control_characters_survive_classification_unchanged():
     """Classification keeps the raw text; escaping is the front ends' job (textsafe)."""
     parsed = classify("evil \x1b]0;title\x07 line")
     assert parsed.kind == "app" and "\x1b" in parsed.text
+
+
+# --- a run of the unit: did the unikernel start, and what ended it ---------------------------
+
+# Measured with the real solo5-hvt v0.12.1 under LockPersonality=yes (reference section 13).
+ASSERTION = "solo5-hvt: hvt/hvt_kvm.c:131: hvt_drop_privileges: Assertion `persona >= 0' failed."
+ABRT = "unikernel-hello.service: Main process exited, code=killed, status=6/ABRT"
+
+
+def _run(*lines: str, unit: str = "unikernel-hello.service") -> RunWatch:
+    run = RunWatch(unit=unit)
+    for line in lines:
+        if line.startswith("unikernel-"):
+            run.feed_systemd(line)
+        else:
+            run.feed(classify(line))
+    return run
+
+
+def test_reference_measures_the_lock_personality_abort():
+    section = REFERENCE.read_text().split("## 13.", 1)[1].split("## 14.", 1)[0]
+    assert ASSERTION.removeprefix("solo5-hvt: ") in section
+    assert "code=killed, status=6/ABRT" in section
+
+
+def test_assertion_before_the_banner_is_the_tender_aborting():
+    run = _run(
+        "solo5-hvt: WARNING: this is the workbench lab double of solo5-hvt v0.12.1, not the "
+        "real tender",
+        ASSERTION,
+        ABRT,
+        "unikernel-hello.service: Failed with result 'signal'.",
+    )
+    assert not run.started and run.before_start
+    assert run.reason == ("the tender aborted before the unikernel started (SIGABRT): " + ASSERTION)
+    assert run.short == "tender aborted (SIGABRT)"
+    assert "LockPersonality=yes" in run.hint
+    assert "systemctl cat unikernel-hello.service" in run.hint
+
+
+def test_signal_before_the_banner_without_a_line_names_the_likely_causes():
+    run = _run("unikernel-hello.service: Main process exited, code=killed, status=31/SYS")
+    assert run.reason == "the tender aborted before the unikernel started (SIGSYS)"
+    assert "SystemCallFilter=" in run.hint and "/dev/kvm" in run.hint
+    assert "journalctl -u unikernel-hello.service" in run.hint
+
+
+def test_tender_error_before_the_banner_keeps_its_own_hint():
+    run = _run(
+        "solo5-hvt: Could not open: /dev/kvm: Operation not permitted",
+        "unikernel-hello.service: Main process exited, code=exited, status=1/FAILURE",
+    )
+    assert run.reason == (
+        "the tender failed before the unikernel started: "
+        "solo5-hvt: Could not open: /dev/kvm: Operation not permitted"
+    )
+    assert run.short == "tender failed" and run.before_start
+
+
+def test_a_crash_after_the_banner_is_the_unikernel():
+    run = _run(
+        *BANNER,
+        "Solo5: Bindings version v0.12.1",
+        'Fatal error: exception Failure("boom")',
+        "Solo5: solo5_exit(255) called",
+        "unikernel-hello.service: Main process exited, code=exited, status=255/EXCEPTION",
+    )
+    assert run.started and not run.before_start
+    assert run.reason == 'Fatal error: exception Failure("boom")'
+    assert run.short == "OCaml exception"
+
+
+def test_a_signal_after_the_banner_is_not_called_an_exit_status():
+    run = _run(*BANNER, "unikernel-hello.service: Main process exited, code=killed, status=9/KILL")
+    assert run.reason == "the tender was killed by SIGKILL while the unikernel ran"
+    assert run.short == "killed (SIGKILL)"
+
+
+def test_a_clean_stop_is_not_a_failure_of_the_tender():
+    run = _run(*BANNER, "solo5-hvt: Exiting on signal 15")
+    assert run.reason is None
+    run.feed_systemd("unikernel-hello.service: Deactivated successfully.")
+    assert run.reason == "the unit stopped: Deactivated successfully."

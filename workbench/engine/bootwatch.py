@@ -18,8 +18,6 @@ from workbench.profiles.models import LogCheck, Profile
 from workbench.remote import journal
 from workbench.remote.connection import HostConnection
 
-_EXITED = re.compile(r"Main process exited, code=(\w+), status=(\d+)")
-
 
 @dataclass
 class Outcome:
@@ -28,13 +26,7 @@ class Outcome:
     hint: str | None = None
     phases: dict[str, float] | None = None
     health_seconds: float | None = None
-
-
-def _reason(line: bootlog.LogLine) -> str:
-    if line.kind == "exit":
-        status = line.fields.get("status")
-        return f"the unikernel exited with status {status}: {bootlog.explain_exit(int(status))}"  # type: ignore[arg-type]
-    return line.text
+    before_start: bool = False  # the tender died before the unikernel started
 
 
 def to_event(host: str, step: str, entry: journal.JournalEntry) -> LogLine:
@@ -85,7 +77,8 @@ async def watch(
     # ExecMainStartTimestampMonotonic): exact, and immune to a Pi without a real-time clock.
     started = started_us / 1e6 if started_us else None
     phases = bootlog.BootPhases(started_at=started)
-    state: dict[str, object] = {"failure": None}
+    state: dict[str, object] = {}
+    run = bootlog.RunWatch(unit=unit)
 
     async def follow() -> None:
         argv = (
@@ -100,35 +93,16 @@ async def watch(
             if started is not None and when < started:
                 continue  # the previous run stopping, before our restart started the unit
             if entry.from_systemd:
-                exited = _EXITED.search(entry.message)
-                if exited and state["failure"] is None:
-                    status = int(exited.group(2))
-                    state["failure"] = (
-                        f"the unikernel exited with status {status}: "
-                        f"{bootlog.explain_exit(status)}",
-                        None,
-                    )
-                elif (
-                    entry.message.startswith(
-                        ("Deactivated successfully", "Failed with result", "Start request repeated")
-                    )
-                    and state["failure"] is None
-                ):
-                    state["failure"] = ("the unit stopped: " + entry.message, None)
+                run.feed_systemd(entry.message)
                 continue
             line = bootlog.classify(entry.message)
+            run.feed(line)
             phase = phases.feed(line, when)
             if phase is not None:
                 origin = phases.started_at if phases.started_at is not None else when
                 await queue.put(
                     BootPhase(host=host, step=step, phase=phase, seconds=round(when - origin, 3))
                 )
-            if (
-                line.level == "error"
-                and line.kind in ("tender", "abort", "trap", "exit", "exception")
-                and state["failure"] is None
-            ):
-                state["failure"] = (_reason(line), line.hint)
             if pattern is not None and pattern.search(entry.message):
                 state["log_match"] = entry.message
 
@@ -139,10 +113,16 @@ async def watch(
         while True:
             await asyncio.sleep(0.2)
             elapsed = time.monotonic() - start
-            failure = state["failure"]
-            if failure is not None:
-                reason, hint = failure  # type: ignore[misc]
-                outcome.reason, outcome.hint = str(reason), hint
+            if run.reason is not None:
+                if run.before_start and run.short == "tender aborted":
+                    # systemd's exit line (with the signal) follows the tender's last words.
+                    for _ in range(10):
+                        await asyncio.sleep(0.05)
+                        if run.short != "tender aborted":
+                            break
+                reason = run.reason
+                outcome.reason, outcome.hint = reason, run.hint
+                outcome.before_start = run.before_start
                 await queue.put(
                     HealthResult(
                         host=host,

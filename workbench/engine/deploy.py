@@ -403,8 +403,9 @@ class HostDeploy:
                 f"{rid} failed: {outcome.reason}; rolled back to {previous} ({state})",
                 outcome.hint,
             )
+        verdict = "did not start" if outcome.before_start else "is not healthy"
         raise HealthError(
-            f"{rid} is not healthy: {outcome.reason}",
+            f"{rid} {verdict}: {outcome.reason}",
             outcome.hint or f"journalctl -u {p.unit_name} on the host",
         )
 

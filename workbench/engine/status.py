@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+from workbench import bootlog
 from workbench.errors import WorkbenchError
 from workbench.events import Event, Status, StepFailed
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
+from workbench.textsafe import sanitize
 
 STATUS_SCRIPT = r"""
 rel=$1 unit=$2 user=$3
@@ -28,6 +30,20 @@ fi
 systemctl show "$unit" -p ActiveState -p SubState -p NRestarts -p MainPID \
   -p ExecMainStartTimestampMonotonic -p MemoryCurrent -p Result 2>/dev/null
 echo "Now=$(cut -d' ' -f1 /proc/uptime)"
+# A unit that is not running: its last run's first and last lines (each auto-restart is a new
+# invocation; systemd's own lines carry INVOCATION_ID) and systemd's recent restarts.
+case "$(systemctl show -P SubState "$unit" 2>/dev/null)" in auto-restart|failed|dead)
+  inv=$(systemctl show -P InvocationID "$unit" 2>/dev/null)
+  if [ -n "$inv" ]; then
+    q="_SYSTEMD_INVOCATION_ID=$inv + INVOCATION_ID=$inv"
+    { journalctl $q -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID --no-pager \
+        2>/dev/null | head -n 20
+      journalctl $q -n 20 -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID --no-pager \
+        2>/dev/null; } | sed 's/^/Run /'
+  fi
+  journalctl UNIT="$unit" _PID=1 -n 40 -o json --output-fields=MESSAGE --no-pager 2>/dev/null \
+    | sed 's/^/Sys /'
+esac
 pid=$(systemctl show -P MainPID "$unit" 2>/dev/null)
 [ -n "$pid" ] && [ "$pid" != 0 ] && echo "RSS=$(ps -o rss= -p "$pid" | tr -d ' ')"
 echo "Current=$(readlink "$rel/current" 2>/dev/null)"
@@ -38,7 +54,9 @@ echo "LastBoot=$(tr -d '\n' < "$rel/last-boot.json" 2>/dev/null)"
 
 
 def parse_status(text: str) -> dict[str, object]:
-    raw = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    lines = text.splitlines()
+    journal = [line for line in lines if line.startswith(("Run ", "Sys "))]
+    raw = dict(line.split("=", 1) for line in lines if "=" in line and line not in journal)
     fields: dict[str, object] = {
         "arch": raw.get("Arch") or None,
         "kvm": raw.get("Kvm") or None,
@@ -64,10 +82,59 @@ def parse_status(text: str) -> dict[str, object]:
         fields["memory_kib"] = int(mem) // 1024
     elif rss.isdigit():
         fields["memory_kib"] = int(rss)
+    if raw.get("SubState") in ("auto-restart", "failed") or (
+        raw.get("ActiveState") == "inactive" and raw.get("Result", "success") != "success"
+    ):
+        fields.update(_last_run(journal, raw, fields.get("restarts")))
     boot = _json(raw.get("LastBoot", ""))
     if boot:
         fields["last_boot"] = {**(boot.get("phases") or {}), "healthy": boot.get("healthy_after")}
     return fields
+
+
+def _last_run(journal: list[str], raw: dict[str, str], restarts: object) -> dict[str, object]:
+    """What ended the last run, and for a unit systemd keeps restarting, how fast it loops:
+    "restarting: 4 restarts in 9 s, last: tender aborted (SIGABRT)"."""
+    run = bootlog.RunWatch(unit=raw.get("Id") or "UNIT")
+    seen: set[str] = set()
+    first_restart: float | None = None
+    for line in journal:
+        entry = _json(line[4:])
+        message = entry.get("MESSAGE")
+        cursor = entry.get("__CURSOR")
+        if not isinstance(message, str) or (isinstance(cursor, str) and cursor in seen):
+            continue  # not text (journald keeps binary messages as byte arrays), or seen
+        if isinstance(cursor, str):
+            seen.add(cursor)
+        message = sanitize(message)
+        if line.startswith("Sys "):
+            if message.endswith("restart counter is at 1."):
+                first_restart = _float(entry.get("__MONOTONIC_TIMESTAMP"), 1e-6)
+        elif "_SYSTEMD_INVOCATION_ID" in entry:
+            run.feed(bootlog.classify(message))
+        else:
+            run.feed_systemd(message)
+    out: dict[str, object] = {}
+    if run.reason is not None:
+        out["last_exit"], out["last_exit_hint"] = run.reason, run.hint
+    state = "restarting" if raw.get("SubState") == "auto-restart" else "failed"
+    summary = state
+    now = _float(raw.get("Now"), 1.0)
+    if isinstance(restarts, int) and restarts:
+        summary += f": {restarts} restart{'s' if restarts != 1 else ''}"
+        if first_restart is not None and now is not None and now >= first_restart:
+            summary += f" in {now - first_restart:.0f} s"
+    if run.short:
+        summary += f"{',' if ':' in summary else ':'} last: {run.short}"
+    out["crash_loop"] = summary
+    return out
+
+
+def _float(value: object, scale: float) -> float | None:
+    try:
+        return float(str(value)) * scale
+    except ValueError:
+        return None
 
 
 def _json(text: str) -> dict[str, object]:
