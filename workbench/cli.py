@@ -182,9 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "status",
         parents=[common, remote],
-        help="unit state, release, uptime, restarts",
+        help="unit state, release, uptime, restarts, crash loops",
         description="Unit state, current release and when it was made, uptime, restart "
-        "count, tender memory, and the last boot's phase timings.",
+        "count, tender memory, and the last boot's phase timings. A unit that systemd keeps "
+        "restarting, or gave up on, also shows its crash loop and what ended the last run, e.g. "
+        "'restarting: 4 restarts in 9 s, last: tender aborted (SIGABRT)', with a fix.",
     )
 
     p = sub.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, ProgressBar, Static
@@ -20,8 +21,9 @@ from workbench.app.widgets.crash import CrashBanner
 from workbench.app.widgets.logview import LogView
 from workbench.app.widgets.steps import StepTable
 from workbench.app.widgets.timeline import BootTimeline
+from workbench.engine.status import parse_status
 from workbench.errors import ConnectError
-from workbench.events import LogLine, StepFailed
+from workbench.events import LogLine, Status, StepFailed
 
 
 def cells(table: DataTable, key: str) -> list[str]:
@@ -77,6 +79,21 @@ async def test_dashboard_unreachable_host_says_why_and_what_to_do():
         assert cells(app.screen.query_one("#hosts", DataTable), "lab/target")[2] == "no"
         detail = plain(app.screen.query_one("#detail", Static))
         assert "connection refused" in detail and "fix: is sshd running there?" in detail
+
+
+async def test_dashboard_shows_a_tender_crash_loop_and_its_fix():
+    captured = (Path(__file__).parents[1] / "data" / "status-crash-loop.txt").read_text()
+    status = Status(host="target", step="status", fields=parse_status(captured))
+    app = WorkbenchApp(ReplayBackend({"status": [status]}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert cells(app.screen.query_one("#hosts", DataTable), "lab/target")[5] == (
+            "restarting ×3"
+        )
+        detail = plain(app.screen.query_one("#detail", Static))
+        assert "last: tender aborted (SIGABRT)" in detail
+        assert "the tender aborted before the unikernel started (SIGABRT): solo5-hvt: " in detail
+        assert "fix: solo5-hvt queries personality(0xffffffff)" in detail
 
 
 async def test_dashboard_refreshes_in_the_background(backend, app):

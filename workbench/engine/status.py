@@ -30,6 +30,7 @@ fi
 systemctl show "$unit" -p ActiveState -p SubState -p NRestarts -p MainPID \
   -p ExecMainStartTimestampMonotonic -p MemoryCurrent -p Result 2>/dev/null
 echo "Now=$(cut -d' ' -f1 /proc/uptime)"
+echo "Unit=$unit"
 # A unit that is not running: its last run's first and last lines (each auto-restart is a new
 # invocation; systemd's own lines carry INVOCATION_ID) and systemd's recent restarts.
 case "$(systemctl show -P SubState "$unit" 2>/dev/null)" in auto-restart|failed|dead)
@@ -95,7 +96,7 @@ def parse_status(text: str) -> dict[str, object]:
 def _last_run(journal: list[str], raw: dict[str, str], restarts: object) -> dict[str, object]:
     """What ended the last run, and for a unit systemd keeps restarting, how fast it loops:
     "restarting: 4 restarts in 9 s, last: tender aborted (SIGABRT)"."""
-    run = bootlog.RunWatch(unit=raw.get("Id") or "UNIT")
+    run = bootlog.RunWatch(unit=raw.get("Unit") or "UNIT")
     seen: set[str] = set()
     first_restart: float | None = None
     for line in journal:

@@ -170,6 +170,11 @@ class DashboardScreen(WorkbenchScreen):
             if unit.startswith("failed")
             else "text-muted"
         )
+        if f.get("crash_loop"):  # "restarting: 4 restarts in 9 s, last: ..." -> "restarting ×4"
+            unit = str(f["crash_loop"]).split(":", 1)[0]
+            if f.get("restarts"):
+                unit += f" ×{f['restarts']}"
+            unit_colour = "text-error"
         kvm = f.get("kvm")
         memory = f.get("memory_kib")
         return [
@@ -224,6 +229,13 @@ class DashboardScreen(WorkbenchScreen):
             out.append(f"{row.error}\n", themed.style(self, "text-error", bold=True))
             if row.hint:
                 out.append(f"fix: {row.hint}\n")
+        elif row.fields.get("crash_loop"):
+            f = row.fields
+            out.append(f"{f['crash_loop']}\n", themed.style(self, "text-error", bold=True))
+            if f.get("last_exit"):
+                out.append(f"{f['last_exit']}\n")
+            if f.get("last_exit_hint"):
+                out.append(f"fix: {f['last_exit_hint']}\n")
         if row.at is not None:
             stamp = time.strftime("%H:%M:%S UTC", time.gmtime(row.at))
             out.append(f"last answer {stamp}", themed.style(self, "text-muted"))

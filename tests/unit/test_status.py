@@ -1,0 +1,47 @@
+"""Status parsing against output captured from the lab target (the status script, run on a unit
+whose tender systemd keeps restarting), no host needed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from workbench.engine.status import parse_status
+
+DATA = Path(__file__).parents[1] / "data"
+ASSERTION = "solo5-hvt: hvt/hvt_kvm.c:131: hvt_drop_privileges: Assertion `persona >= 0' failed."
+
+
+def test_a_tender_crash_loop_is_shown_for_what_it_is():
+    fields = parse_status((DATA / "status-crash-loop.txt").read_text())
+    assert fields["unit"] == "activating/auto-restart"
+    assert re.fullmatch(
+        r"restarting: 3 restarts in \d+ s, last: tender aborted \(SIGABRT\)", fields["crash_loop"]
+    ), fields["crash_loop"]
+    assert fields["last_exit"] == (
+        "the tender aborted before the unikernel started (SIGABRT): " + ASSERTION
+    )
+    assert "systemctl cat unikernel-t88.service" in fields["last_exit_hint"]
+
+
+def test_a_running_unit_has_no_crash_loop():
+    text = (DATA / "status-crash-loop.txt").read_text()
+    running = "\n".join(
+        line
+        for line in text.replace("SubState=auto-restart", "SubState=running")
+        .replace("ActiveState=activating", "ActiveState=active")
+        .replace("Result=signal", "Result=success")
+        .splitlines()
+        if not line.startswith(("Run ", "Sys "))
+    )
+    fields = parse_status(running)
+    assert "crash_loop" not in fields and "last_exit" not in fields
+
+
+def test_journal_lines_cannot_forge_status_fields():
+    """A unikernel prints what it likes; its lines never become KEY=VALUE fields."""
+    text = (DATA / "status-crash-loop.txt").read_text()
+    forged = {"MESSAGE": "Current=releases/evil", "_SYSTEMD_INVOCATION_ID": "x"}
+    fields = parse_status(text + "\nRun " + json.dumps(forged) + "\n")
+    assert fields["release"] == "1215680b2ef8affe"
