@@ -39,3 +39,10 @@ def elftool_json(command: str) -> str:
         if cap.command == command:
             return "\n".join(cap.lines)
     raise KeyError(command)
+
+
+# The real solo5-hvt's last words under systemd's LockPersonality=yes, then SIGABRT (measured,
+# section 13; tests/unit/test_bootlog.py checks that the reference says so).
+LOCK_PERSONALITY_ASSERTION = (
+    "solo5-hvt: hvt/hvt_kvm.c:131: hvt_drop_privileges: Assertion `persona >= 0' failed."
+)

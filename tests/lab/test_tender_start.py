@@ -24,13 +24,12 @@ from tests.lab.deploykit import (
     variant,
     workbench,
 )
+from tests.reference import LOCK_PERSONALITY_ASSERTION
 from workbench.lab import config, hostkeys
 from workbench.profiles.loader import load_file
 from workbench.render import render_unit
 
 pytestmark = pytest.mark.lab
-
-ASSERTION = "solo5-hvt: hvt/hvt_kvm.c:131: hvt_drop_privileges: Assertion `persona >= 0' failed."
 
 # A tender whose personality is locked the way systemd's LockPersonality=yes locks it (a seccomp
 # rule: personality() with any other argument than the current persona fails with EPERM), then
@@ -118,7 +117,7 @@ def test_lock_personality_kills_the_double_like_the_real_tender(lab, tmp_path):
     lines = _transient(
         ["LockPersonality=yes"], f"--mem=32 --net:service=wbtap0 -- {kernel}", setup=TAP
     )
-    assert ASSERTION in lines, lines
+    assert LOCK_PERSONALITY_ASSERTION in lines, lines
     assert any(
         line.endswith("Main process exited, code=killed, status=6/ABRT") for line in lines
     ), lines
@@ -161,7 +160,7 @@ def test_deploy_whose_tender_aborts_at_start_is_said_so_and_rolled_back(v, tmp_p
     assert result.returncode == 8, result.stdout + result.stderr
     failed = [e for e in events if e["event"] == "step_failed"][-1]
     assert (
-        "the tender aborted before the unikernel started (SIGABRT): " + ASSERTION
+        "the tender aborted before the unikernel started (SIGABRT): " + LOCK_PERSONALITY_ASSERTION
         in (failed["message"])
     ), failed
     assert "LockPersonality=yes" in failed["hint"] and v.unit in failed["hint"]
@@ -187,7 +186,7 @@ def test_status_shows_a_tender_crash_loop(v, tmp_path, locked_tender):
         time.sleep(1)
     assert loop.endswith(", last: tender aborted (SIGABRT)"), loop
     assert fields["last_exit"] == (
-        "the tender aborted before the unikernel started (SIGABRT): " + ASSERTION
+        "the tender aborted before the unikernel started (SIGABRT): " + LOCK_PERSONALITY_ASSERTION
     )
     assert "LockPersonality=yes" in fields["last_exit_hint"]
     # Plain output says it too (polled: between two restarts the unit is briefly running).

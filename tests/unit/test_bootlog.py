@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reference import REFERENCE, captures
+from tests.reference import LOCK_PERSONALITY_ASSERTION, REFERENCE, captures
 from workbench.bootlog import BANNER, BootPhases, RunWatch, classify, explain_exit
 
 CAPTURES = captures()
@@ -228,7 +228,6 @@ def test_control_characters_survive_classification_unchanged():
 # --- a run of the unit: did the unikernel start, and what ended it ---------------------------
 
 # Measured with the real solo5-hvt v0.12.1 under LockPersonality=yes (reference section 13).
-ASSERTION = "solo5-hvt: hvt/hvt_kvm.c:131: hvt_drop_privileges: Assertion `persona >= 0' failed."
 ABRT = "unikernel-hello.service: Main process exited, code=killed, status=6/ABRT"
 
 
@@ -244,7 +243,7 @@ def _run(*lines: str, unit: str = "unikernel-hello.service") -> RunWatch:
 
 def test_reference_measures_the_lock_personality_abort():
     section = REFERENCE.read_text().split("## 13.", 1)[1].split("## 14.", 1)[0]
-    assert ASSERTION.removeprefix("solo5-hvt: ") in section
+    assert LOCK_PERSONALITY_ASSERTION.removeprefix("solo5-hvt: ") in section
     assert "code=killed, status=6/ABRT" in section
 
 
@@ -252,12 +251,14 @@ def test_assertion_before_the_banner_is_the_tender_aborting():
     run = _run(
         "solo5-hvt: WARNING: this is the workbench lab double of solo5-hvt v0.12.1, not the "
         "real tender",
-        ASSERTION,
+        LOCK_PERSONALITY_ASSERTION,
         ABRT,
         "unikernel-hello.service: Failed with result 'signal'.",
     )
     assert not run.started and run.before_start
-    assert run.reason == ("the tender aborted before the unikernel started (SIGABRT): " + ASSERTION)
+    assert run.reason == (
+        "the tender aborted before the unikernel started (SIGABRT): " + LOCK_PERSONALITY_ASSERTION
+    )
     assert run.short == "tender aborted (SIGABRT)"
     assert "LockPersonality=yes" in run.hint
     assert "systemctl cat unikernel-hello.service" in run.hint

@@ -7,10 +7,10 @@ import json
 import re
 from pathlib import Path
 
+from tests.reference import LOCK_PERSONALITY_ASSERTION
 from workbench.engine.status import parse_status
 
 DATA = Path(__file__).parents[1] / "data"
-ASSERTION = "solo5-hvt: hvt/hvt_kvm.c:131: hvt_drop_privileges: Assertion `persona >= 0' failed."
 
 
 def test_a_tender_crash_loop_is_shown_for_what_it_is():
@@ -20,7 +20,7 @@ def test_a_tender_crash_loop_is_shown_for_what_it_is():
         r"restarting: 3 restarts in \d+ s, last: tender aborted \(SIGABRT\)", fields["crash_loop"]
     ), fields["crash_loop"]
     assert fields["last_exit"] == (
-        "the tender aborted before the unikernel started (SIGABRT): " + ASSERTION
+        "the tender aborted before the unikernel started (SIGABRT): " + LOCK_PERSONALITY_ASSERTION
     )
     assert "systemctl cat unikernel-t88.service" in fields["last_exit_hint"]
 
