@@ -418,19 +418,25 @@ class RunWatch:
                 reason = f"the unikernel exited with status {status}: {explain_exit(status)}"
             self._set(reason, line.hint, _short(line))
 
+    exit_seen: bool = False  # systemd's "Main process exited" line for this run has come
+
     def feed_systemd(self, message: str) -> None:
         m = UNIT_EXIT.search(message)
-        if m is None:
-            # systemd says "NAME.service: Deactivated successfully." about a unit.
-            text = message.split(".service: ", 1)[-1]
-            if self.reason is None and text.startswith(
-                ("Deactivated successfully", "Failed with result", "Start request repeated")
-            ):
-                self._set("the unit stopped: " + text, None, "stopped")
+        if m is not None:
+            self.feed_exit(m["code"], int(m["status"]), m["name"])
             return
-        status = int(m["status"])
-        if m["code"] in ("killed", "dumped"):
-            name = m["name"] or SIGNALS.get(status, f"signal {status}")
+        # systemd says "NAME.service: Deactivated successfully." about a unit.
+        text = message.split(".service: ", 1)[-1]
+        if self.reason is None and text.startswith(
+            ("Deactivated successfully", "Failed with result", "Start request repeated")
+        ):
+            self._set("the unit stopped: " + text, None, "stopped")
+
+    def feed_exit(self, code: str, status: int, name: str | None = None) -> None:
+        """How the main process ended (`code` as systemd says it: exited, killed, dumped)."""
+        self.exit_seen = True
+        if code in ("killed", "dumped"):
+            name = name or SIGNALS.get(status, f"signal {status}")
             name = name if name.startswith("SIG") else f"SIG{name}"
             if not self.started and (self.reason is None or self.before_start):
                 line = f": {self._tender_error}" if self._tender_error else ""

@@ -45,3 +45,27 @@ def test_journal_lines_cannot_forge_status_fields():
     forged = {"MESSAGE": "Current=releases/evil", "_SYSTEMD_INVOCATION_ID": "x"}
     fields = parse_status(text + "\nRun " + json.dumps(forged) + "\n")
     assert fields["release"] == "1215680b2ef8affe"
+
+
+def test_a_unit_systemd_gave_up_on_says_failed_and_why():
+    fields = parse_status((DATA / "status-start-limit.txt").read_text())
+    assert fields["unit"] == "failed/failed"
+    assert re.fullmatch(
+        r"failed: 5 restarts in \d+ s, last: tender aborted \(SIGABRT\)", fields["crash_loop"]
+    ), fields["crash_loop"]
+
+
+def test_the_signal_is_known_before_journald_has_the_exit_line():
+    """journald can lag behind; systemd's ExecMainCode/ExecMainStatus are there at once."""
+    text = (DATA / "status-crash-loop.txt").read_text()
+    lagging = "\n".join(
+        line
+        for line in text.splitlines()
+        if not (line.startswith("Run ") and "Main process exited" in line)
+    )
+    assert lagging != text
+    fields = parse_status(lagging)
+    assert fields["crash_loop"].endswith(", last: tender aborted (SIGABRT)")
+    assert fields["last_exit"] == (
+        "the tender aborted before the unikernel started (SIGABRT): " + LOCK_PERSONALITY_ASSERTION
+    )

@@ -28,7 +28,8 @@ else
   echo "Kvm=missing"
 fi
 systemctl show "$unit" -p ActiveState -p SubState -p NRestarts -p MainPID \
-  -p ExecMainStartTimestampMonotonic -p MemoryCurrent -p Result 2>/dev/null
+  -p ExecMainStartTimestampMonotonic -p MemoryCurrent -p Result -p ExecMainCode \
+  -p ExecMainStatus 2>/dev/null
 echo "Now=$(cut -d' ' -f1 /proc/uptime)"
 echo "Unit=$unit"
 # A unit that is not running: its last run's first and last lines (each auto-restart is a new
@@ -115,6 +116,11 @@ def _last_run(journal: list[str], raw: dict[str, str], restarts: object) -> dict
             run.feed(bootlog.classify(message))
         else:
             run.feed_systemd(message)
+    # journald may not have the exit line yet; systemd's own record of it is immediate.
+    code = {"1": "exited", "2": "killed", "3": "dumped"}.get(raw.get("ExecMainCode", ""))
+    status = raw.get("ExecMainStatus", "")
+    if not run.exit_seen and code and status.isdigit():
+        run.feed_exit(code, int(status))
     out: dict[str, object] = {}
     if run.reason is not None:
         out["last_exit"], out["last_exit_hint"] = run.reason, run.hint
