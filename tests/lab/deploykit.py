@@ -172,3 +172,32 @@ def on_vm(
     return subprocess.run(
         [*vm.ssh_argv(spec), command], capture_output=True, text=True, timeout=timeout
     )
+
+
+def tender_on_vm(spec: vm.Spec, props: list[str], args: str = "--mem=32 -- k.hvt") -> list[str]:
+    """Run the tender double for `spec`'s arch as a transient unit on that VM (user unikernel,
+    group kvm, plus `props`), on a unikernel with no devices that exits 0 after its banner;
+    the unit's journal lines."""
+    kernel = solo5elf.build(
+        arch=spec.machine, extra_sections={".workbench.lab.guest": b'{"exit": 0}'}
+    )
+    for name, data in (
+        ("solo5-hvt", tender_double.build(spec.machine).read_bytes()),
+        ("k.hvt", kernel),
+    ):
+        subprocess.run(
+            [*vm.ssh_argv(spec), f"mkdir -p /var/lib/wb-test && cat > /var/lib/wb-test/{name}"],
+            input=data,
+            check=True,
+            timeout=120,
+        )
+    unit = f"wb-tender-{len(props)}-{abs(hash(tuple(props))) % 10000}"
+    flags = " ".join(f"-p '{p}'" for p in props)
+    return on_vm(
+        "chmod 755 /var/lib/wb-test/solo5-hvt; cd /var/lib/wb-test; "
+        "id unikernel >/dev/null 2>&1 || useradd --system --no-create-home -G kvm unikernel; "
+        f"systemd-run --unit={unit} --wait --collect -q -p User=unikernel -p Group=kvm "
+        f"-p WorkingDirectory=/var/lib/wb-test {flags} /var/lib/wb-test/solo5-hvt {args}; "
+        f"journalctl -u {unit} -o cat --no-pager",
+        spec=spec,
+    ).stdout.splitlines()

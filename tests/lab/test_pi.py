@@ -10,7 +10,17 @@ import subprocess
 
 import pytest
 
-from tests.lab.deploykit import HEALTHY, ROOT, artifact, deploy_args, json_events, on_vm, workbench
+from tests.lab.deploykit import (
+    HEALTHY,
+    ROOT,
+    artifact,
+    deploy_args,
+    json_events,
+    on_vm,
+    tender_on_vm,
+    workbench,
+)
+from tests.reference import LOCK_PERSONALITY_ASSERTION
 from workbench.lab import tender_double, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -88,3 +98,12 @@ def test_x86_builder_for_an_arm64_target_is_refused_naming_the_host_to_use(pi, t
     assert "build.host: pi" in failed[0]["hint"]
     # Nothing was built: the refusal comes before any container.
     assert not any(e["event"] == "build_line" for e in json_events(result.stdout))
+
+
+def test_lock_personality_kills_the_arm64_tender_as_on_x86(pi):
+    """Reference section 13: the aarch64 build of v0.12.1 asserts the same way."""
+    locked = tender_on_vm(vm.PI, ["LockPersonality=yes"])
+    assert LOCK_PERSONALITY_ASSERTION in locked, locked
+    assert any(line.endswith("code=killed, status=6/ABRT") for line in locked), locked
+    hardened = tender_on_vm(vm.PI, ["MemoryDenyWriteExecute=yes", "NoNewPrivileges=yes"])
+    assert "Solo5: solo5_exit(0) called" in hardened, hardened

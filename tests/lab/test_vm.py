@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from tests.lab.deploykit import HEALTHY, artifact, deploy_args, json_events, on_vm, workbench
-from workbench.lab import solo5elf, tender_double, vm
+from tests.lab.deploykit import (
+    HEALTHY,
+    artifact,
+    deploy_args,
+    json_events,
+    on_vm,
+    tender_on_vm,
+    workbench,
+)
+from workbench.lab import tender_double, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -46,30 +52,9 @@ def test_without_device_allow_kvm_the_tender_cannot_open_it(full_vm):
     """systemd enforces DevicePolicy here (cgroup v2; the nspawn target's cgroup v1 does not):
     the unit's DeviceAllow=/dev/kvm rw is what lets the tender open it, and without it the
     tender fails with the real text, before the unikernel starts."""
-    kernel = solo5elf.build(extra_sections={".workbench.lab.guest": b'{"exit": 0}'})  # no devices
-    for name, data in (
-        ("solo5-hvt", tender_double.build("x86_64").read_bytes()),
-        ("k.hvt", kernel),
-    ):
-        subprocess.run(
-            [*vm.ssh_argv(vm.VM), f"mkdir -p /var/lib/wb-test && cat > /var/lib/wb-test/{name}"],
-            input=data,
-            check=True,
-            timeout=120,
-        )
-    on_vm(
-        "chmod 755 /var/lib/wb-test/solo5-hvt; "
-        "id unikernel >/dev/null 2>&1 || useradd --system --no-create-home -G kvm unikernel"
-    )
 
     def run(*props: str) -> list[str]:
-        unit = f"wb-dev-{len(props)}"
-        flags = " ".join(f"-p '{p}'" for p in ("DevicePolicy=closed", *props))
-        return on_vm(
-            f"systemd-run --unit={unit} --wait --collect -q -p User=unikernel -p Group=kvm "
-            f"{flags} /var/lib/wb-test/solo5-hvt --mem=32 -- /var/lib/wb-test/k.hvt; "
-            f"journalctl -u {unit} -o cat --no-pager"
-        ).stdout.splitlines()
+        return tender_on_vm(vm.VM, ["DevicePolicy=closed", *props])
 
     denied = run("DeviceAllow=/dev/net/tun rw")
     assert "solo5-hvt: Could not open: /dev/kvm: Operation not permitted" in denied, denied
