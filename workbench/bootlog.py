@@ -49,14 +49,16 @@ _LEVELS = {
     "ERR": "error",
     "APP": "info",
 }
-_MEMMAP = re.compile(r"Solo5: Memory map: (?P<mb>\d+) MB addressable:")
+_MEMMAP = re.compile(r"Solo5: Memory map: (?P<mb>\d{1,10}) MB addressable:")
 _REGION = re.compile(
-    r"Solo5: +(?:(?P<name>\w+) @ \((?P<start>0x[0-9a-f]+) - (?P<end>0x[0-9a-f]+)\)"
-    r"|heap >= (?P<heap>0x[0-9a-f]+) < stack < (?P<stack>0x[0-9a-f]+))"
+    r"Solo5: +(?:(?P<name>\w+) @ \((?P<start>0x[0-9a-f]{1,16}) - (?P<end>0x[0-9a-f]{1,16})\)"
+    r"|heap >= (?P<heap>0x[0-9a-f]{1,16}) < stack < (?P<stack>0x[0-9a-f]{1,16}))"
 )
-_EXIT = re.compile(r"Solo5: solo5_exit\((?P<code>-?\d+)\) called")
+# Numbers are bounded where they are parsed: a unikernel prints what it likes, and Python refuses
+# to convert a decimal string of more than 4,300 digits.
+_EXIT = re.compile(r"Solo5: solo5_exit\((?P<code>-?\d{1,10})\) called")
 _TENDER = re.compile(r"(?P<tender>solo5-(?:hvt|spt)(?:-debug)?): (?P<msg>.*)")
-_SIGNAL = re.compile(r"Exiting on signal (?P<sig>\d+)")
+_SIGNAL = re.compile(r"Exiting on signal (?P<sig>\d{1,3})$")
 _ATTACH = re.compile(r"Could not attach interface: (?P<iface>[^:]+): (?P<err>.*)")
 _NOT_ATTACHED = re.compile(
     r"Device '(?P<dev>[^']+)' of type (?P<type>\w+) declared but not attached\."
@@ -71,7 +73,7 @@ _ASSERTION = re.compile(
 )
 # systemd's line when a unit's main process ends.
 UNIT_EXIT = re.compile(
-    r"Main process exited, code=(?P<code>\w+), status=(?P<status>\d+)(?:/(?P<name>\w+))?"
+    r"Main process exited, code=(?P<code>\w+), status=(?P<status>\d{1,10})(?:/(?P<name>\w+))?"
 )
 SIGNALS = {
     1: "SIGHUP",

@@ -307,3 +307,21 @@ def test_a_clean_stop_is_not_a_failure_of_the_tender():
     assert run.reason is None
     run.feed_systemd("unikernel-hello.service: Deactivated successfully.")
     assert run.reason == "the unit stopped: Deactivated successfully."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Solo5: solo5_exit(" + "9" * 5000 + ") called",
+        "solo5-hvt: Exiting on signal " + "9" * 5000,
+        "Solo5: Memory map: " + "9" * 5000 + " MB addressable:",
+        "Solo5:   text @ (0x" + "f" * 5000 + " - 0x1)",
+        "2026-11-26T10:00:00" + "9" * 5000 + ": [INFO] [x] y",
+    ],
+)
+def test_huge_numbers_in_a_line_are_text_not_a_crash(line):
+    parsed = classify(line)  # a unikernel prints what it likes: this must never raise
+    assert parsed.text == line
+    run = RunWatch()
+    run.feed(parsed)
+    run.feed_systemd("x.service: Main process exited, code=killed, status=" + "9" * 5000)

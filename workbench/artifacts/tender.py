@@ -16,9 +16,10 @@ from workbench.artifacts.elf import ArtifactInfo
 from workbench.errors import ArtifactError, ConfigError
 
 _VERSION = re.compile(
-    r"^(?P<name>solo5-[a-z0-9-]+) tender, version v?(?P<ver>\d+\.\d+\.\d+)(?P<extra>\S*)\s*$"
+    r"^(?P<name>solo5-[a-z0-9-]+) tender, version "
+    r"v?(?P<ver>\d{1,9}\.\d{1,9}\.\d{1,9})(?P<extra>\S*)\s*$"
 )
-_ABI = re.compile(r"^ABI version (?P<abi>\d+)\s*$")
+_ABI = re.compile(r"^ABI version (?P<abi>\d{1,9})\s*$")  # bounded: the text is a binary's
 MANIFEST_SINCE = (0, 6, 0)
 
 

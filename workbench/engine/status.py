@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from workbench import bootlog
 from workbench.errors import WorkbenchError
 from workbench.events import Event, Status, StepFailed
+from workbench.numbers import to_float, to_int
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 from workbench.textsafe import sanitize
@@ -59,6 +60,9 @@ def parse_status(text: str) -> dict[str, object]:
     lines = text.splitlines()
     journal = [line for line in lines if line.startswith(("Run ", "Sys "))]
     raw = dict(line.split("=", 1) for line in lines if "=" in line and line not in journal)
+    # Every string comes from the host: shown literally, without terminal controls.
+    # (The JSON ones are parsed first: their strings are cleaned once decoded.)
+    raw = {k: v if k in ("Release", "LastBoot") else sanitize(v) for k, v in raw.items()}
     fields: dict[str, object] = {
         "arch": raw.get("Arch") or None,
         "kvm": raw.get("Kvm") or None,
@@ -68,22 +72,22 @@ def parse_status(text: str) -> dict[str, object]:
     fields["release"] = current or None
     release = _json(raw.get("Release", ""))
     if release:
-        fields["release_created"] = release.get("created")
+        fields["release_created"] = _text(release.get("created"))
         artifact = release.get("artifact") or {}
-        fields["artifact"] = artifact.get("name") if isinstance(artifact, dict) else None
+        fields["artifact"] = _text(artifact.get("name")) if isinstance(artifact, dict) else None
     fields["previous"] = raw.get("Previous", "").rsplit("/", 1)[-1] or None
     now = raw.get("Now", "")
     start = raw.get("ExecMainStartTimestampMonotonic", "0")
-    if raw.get("ActiveState") == "active" and start.isdigit() and int(start) and now:
-        fields["uptime_s"] = round(float(now) - int(start) / 1e6, 1)
-    restarts = raw.get("NRestarts", "")
-    fields["restarts"] = int(restarts) if restarts.isdigit() else None
+    start_us, now_s = to_int(start), to_float(now)
+    if raw.get("ActiveState") == "active" and start_us and now_s is not None:
+        fields["uptime_s"] = round(now_s - start_us / 1e6, 1)
+    fields["restarts"] = to_int(raw.get("NRestarts", ""))
     rss = raw.get("RSS", "")
     mem = raw.get("MemoryCurrent", "")
-    if mem.isdigit():
-        fields["memory_kib"] = int(mem) // 1024
-    elif rss.isdigit():
-        fields["memory_kib"] = int(rss)
+    if (mem_b := to_int(mem)) is not None:
+        fields["memory_kib"] = mem_b // 1024
+    elif (rss_kib := to_int(rss)) is not None:
+        fields["memory_kib"] = rss_kib
     if raw.get("SubState") in ("auto-restart", "failed") or (
         raw.get("ActiveState") == "inactive" and raw.get("Result", "success") != "success"
     ):
@@ -111,22 +115,23 @@ def _last_run(journal: list[str], raw: dict[str, str], restarts: object) -> dict
         message = sanitize(message)
         if line.startswith("Sys "):
             if message.endswith("restart counter is at 1."):
-                first_restart = _float(entry.get("__MONOTONIC_TIMESTAMP"), 1e-6)
+                us = to_int(entry.get("__MONOTONIC_TIMESTAMP"))
+                first_restart = us / 1e6 if us is not None else None
         elif "_SYSTEMD_INVOCATION_ID" in entry:
             run.feed(bootlog.classify(message))
         else:
             run.feed_systemd(message)
     # journald may not have the exit line yet; systemd's own record of it is immediate.
     code = {"1": "exited", "2": "killed", "3": "dumped"}.get(raw.get("ExecMainCode", ""))
-    status = raw.get("ExecMainStatus", "")
-    if not run.exit_seen and code and status.isdigit():
-        run.feed_exit(code, int(status))
+    status = to_int(raw.get("ExecMainStatus", ""))
+    if not run.exit_seen and code and status is not None:
+        run.feed_exit(code, status)
     out: dict[str, object] = {}
     if run.reason is not None:
         out["last_exit"], out["last_exit_hint"] = run.reason, run.hint
     state = "restarting" if raw.get("SubState") == "auto-restart" else "failed"
     summary = state
-    now = _float(raw.get("Now"), 1.0)
+    now = to_float(raw.get("Now"))
     if isinstance(restarts, int) and restarts:
         summary += f": {restarts} restart{'s' if restarts != 1 else ''}"
         if first_restart is not None and now is not None and now >= first_restart:
@@ -137,11 +142,8 @@ def _last_run(journal: list[str], raw: dict[str, str], restarts: object) -> dict
     return out
 
 
-def _float(value: object, scale: float) -> float | None:
-    try:
-        return float(str(value)) * scale
-    except ValueError:
-        return None
+def _text(value: object) -> str | None:
+    return sanitize(value) if isinstance(value, str) else None
 
 
 def _json(text: str) -> dict[str, object]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from workbench.numbers import to_int
+
 # $1 release dir, $2 unit name, $3 service user, $4 tender name; then managed file paths.
 FACTS_SCRIPT = r"""
 rel=$1 unit=$2 user=$3 tender=$4; shift 4
@@ -91,7 +93,7 @@ class HostFacts:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
+    return to_int(value)
 
 
 def parse_facts(text: str) -> HostFacts:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from workbench.errors import ConnectError
+from workbench.numbers import to_int
 from workbench.remote.connection import HostConnection
 
 
@@ -44,17 +45,24 @@ def parse_entry(line: str) -> JournalEntry | None:
         )
     elif not isinstance(message, str):
         message = str(message)
-    status = data.get("EXIT_STATUS")
+    cursor = data["__CURSOR"]
+    if not isinstance(cursor, str):
+        return None
+    priority = to_int(data.get("PRIORITY"))
     return JournalEntry(
-        cursor=data["__CURSOR"],
-        realtime_us=int(data.get("__REALTIME_TIMESTAMP", 0) or 0),
+        cursor=cursor,
+        realtime_us=to_int(data.get("__REALTIME_TIMESTAMP")) or 0,
         message=message,
-        monotonic_us=int(data.get("__MONOTONIC_TIMESTAMP", 0) or 0),
-        pid=str(data.get("_PID", "")),
-        identifier=str(data.get("SYSLOG_IDENTIFIER", "")),
-        priority=int(data.get("PRIORITY", 6) or 6),
-        exit_status=int(status) if isinstance(status, str) and status.isdigit() else None,
+        monotonic_us=to_int(data.get("__MONOTONIC_TIMESTAMP")) or 0,
+        pid=_text(data.get("_PID")),
+        identifier=_text(data.get("SYSLOG_IDENTIFIER")),
+        priority=priority if priority is not None and priority <= 7 else 6,
+        exit_status=to_int(data.get("EXIT_STATUS")),
     )
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 async def current_cursor(conn: HostConnection) -> str | None:
@@ -134,5 +142,4 @@ async def unit_start_monotonic(conn: HostConnection, unit: str) -> int | None:
         sudo=False,
         what="systemctl show",
     )
-    value = result.stdout.strip()
-    return int(value) if value.isdigit() and value != "0" else None
+    return to_int(result.stdout.strip()) or None

@@ -1,0 +1,43 @@
+"""Numbers read from text that is not ours (a host's command output, a journal entry, a
+unikernel's line): parsed only when they are plain ASCII digits of a sane length, else None.
+
+`str.isdigit()` is not enough: it accepts '²' and other Unicode digits that `int()` refuses, and
+`int()` refuses decimal strings of more than 4,300 digits. A hostile or broken host must get a
+clear error or a blank field, never a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_INT = re.compile(r"-?[0-9]{1,19}")
+_FLOAT = re.compile(r"-?[0-9]{1,19}(?:\.[0-9]{1,19})?")
+
+
+def to_int(value: object, *, signed: bool = False) -> int | None:
+    """An int from an int or a string of ASCII digits (at most 19), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _INT.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        return None
+    if number < 0 and not signed:
+        return None
+    return number if abs(number) < 1 << 63 else None
+
+
+def to_float(value: object) -> float | None:
+    """A finite float from a number or a plain decimal string (no exponent, no nan/inf)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        number = float(value.strip())
+    else:
+        return None
+    return number if math.isfinite(number) else None
