@@ -36,3 +36,8 @@ def sanitize(text: str) -> str:
         return text
     text = _ESCAPES.sub("", text)
     return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def sanitize_lines(text: str) -> str:
+    """`sanitize` for text whose line breaks are meant: each line cleaned, the breaks kept."""
+    return "\n".join(sanitize(line) for line in text.split("\n"))

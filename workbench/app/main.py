@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from workbench.app.backend import Backend
@@ -16,6 +17,7 @@ from workbench.app.screens.dialogs import ConfirmScreen, HelpScreen
 from workbench.app.screens.logs import LogsScreen
 from workbench.app.screens.plan import PlanScreen
 from workbench.app.screens.run import RunScreen
+from workbench.textsafe import sanitize, sanitize_lines
 
 _CONFIRM = {
     "restart": ("Restart", "The unikernel stops and boots again on its current release."),
@@ -46,6 +48,27 @@ class WorkbenchApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification, from any screen, carries text that is not ours (a host's
+        stderr, a unikernel's line in a health reason, a disconnect reason from an untrusted
+        host, what the user typed into search): shown literally, never as markup, and without
+        terminal controls. `markup` is accepted for Textual's signature and ignored."""
+        super().notify(
+            sanitize_lines(message),
+            title=sanitize(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     async def on_unmount(self) -> None:
         await self.backend.close()

@@ -213,7 +213,7 @@ class DashboardScreen(WorkbenchScreen):
             detail.update("No profiles found: add one to ./profiles (see `workbench profiles`).")
             return
         e = row.profile
-        out = Text()
+        out = themed.SafeText()
         out.append(f"{e.name}", themed.style(self, "text-primary", bold=True))
         if e.error:
             out.append(f": {e.error}\n", themed.style(self, "text-error"))

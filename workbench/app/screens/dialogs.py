@@ -3,12 +3,13 @@ help screen listing every screen's keys (read from the screens, so it cannot dri
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from workbench.app.widgets import themed
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -25,9 +26,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question", markup=False)
+            yield Static(themed.SafeText().append(self.question), id="question")
             if self.detail:
-                yield Static(self.detail, id="detail", markup=False)
+                yield Static(themed.SafeText().append(self.detail), id="detail")
             with Horizontal(id="buttons"):
                 yield Button(f"{self.yes} (y)", variant="warning", id="yes")
                 yield Button("No (n)", id="no")
@@ -51,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
         self.sections = sections
 
     def compose(self) -> ComposeResult:
-        out = Text()
+        out = themed.SafeText()
         out.append("workbench keys\n\n", style="bold")
         for title, keys in self.sections:
             out.append(f"{title}\n", style="bold underline")

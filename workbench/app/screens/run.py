@@ -4,7 +4,6 @@ rollback that happened and why. `x` cancels it cleanly, as Ctrl-C does headless.
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -134,7 +133,7 @@ class RunScreen(WorkbenchScreen):
             self._outcome()
 
     def _outcome(self) -> None:
-        out = Text()
+        out = themed.SafeText()
         for e in self.outcomes:
             out.append(f"{e.host}: ", themed.style(self, "text-primary", bold=True))
             if isinstance(e, RolledBack):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from rich.text import Text
 from textual.widgets import Static
 
 from workbench.app.widgets import themed
@@ -54,7 +53,7 @@ class CrashBanner(Static):
 
     def show(self, host: str, what: str, cause: LogLine | None) -> None:
         self.message = f"{host}: the unikernel {what}"
-        out = Text()
+        out = themed.SafeText()
         out.append("✖ ", themed.style(self, "text-error", bold=True))
         out.append(sanitize(self.message), themed.style(self, "text-error", bold=True))
         if cause is not None:

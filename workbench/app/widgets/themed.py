@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.color import Color
 from textual.widget import Widget
 
-from workbench.textsafe import sanitize
+from workbench.textsafe import sanitize, sanitize_lines
 
 
 def colour(widget: Widget, variable: str) -> str | None:
@@ -36,3 +36,15 @@ def text(widget: Widget, value: object, variable: str | None = None, *, bold: bo
     if variable is None:
         return Text(plain, style=Style(bold=bold))
     return Text(plain, style=style(widget, variable, bold=bold))
+
+
+class SafeText(Text):
+    """Rich Text for panes that mix our words with text that is not ours (hosts, unikernels,
+    profiles): every string appended is cleaned of terminal controls, line by line, so the
+    pane's own line breaks stay. Rich Text is never parsed as markup."""
+
+    def append(self, text: str | Text, style: str | Style | None = None) -> SafeText:
+        if isinstance(text, str):
+            text = sanitize_lines(text)
+        super().append(text, style)
+        return self

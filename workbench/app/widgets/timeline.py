@@ -3,7 +3,6 @@ restart and the health check passing, on one scaled bar per host."""
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
 
 from workbench.app.widgets import themed
@@ -35,7 +34,7 @@ class BootTimeline(Static):
         self._redraw()
 
     def _redraw(self) -> None:
-        out = Text()
+        out = themed.SafeText()
         width = 40
         for host, phases in self.phases.items():
             end = max(phases.values()) or 1.0
