@@ -1,9 +1,10 @@
 """One asyncssh connection per host, opened on first use under a lock, verified host keys.
 
-Host keys: a key already in known_hosts is accepted by asyncssh itself. Any other key reaches
-`_HostKeyCheck.validate_host_public_key`, which records it and refuses, so the error can show
-the fingerprint and say how to trust it. `--accept-new-host-key` accepts a key only for a host
-that known_hosts does not mention at all, and appends it; a changed key is always refused.
+Host keys: exactly the profile's known_hosts file is loaded (`hostkeys.load`) and given to
+asyncssh, which accepts a trusted key and refuses a revoked one itself. Any other plain key
+reaches `_HostKeyCheck.validate_host_public_key`, and the pure policy `hostkeys.verdict`
+decides: `--accept-new-host-key` accepts a key only for a host that the file does not mention at
+all (no key, CA or revoked line), and appends it; a changed key is always refused.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncssh
 
 from workbench.errors import ConnectError, RemoteCommandError, RemoteTimeout
 from workbench.profiles.models import Host
+from workbench.remote import hostkeys
 
 DEFAULT_KNOWN_HOSTS = Path.home() / ".ssh" / "known_hosts"
 
@@ -37,42 +39,26 @@ class Result:
 
 
 class _HostKeyCheck(asyncssh.SSHClient):
-    def __init__(self, known_hosts: Path, host: str, port: int, accept_new: bool) -> None:
-        self.known_hosts = known_hosts
-        self.host = host
-        self.port = port
+    """asyncssh asks this about a plain host key that is neither trusted nor revoked in the
+    known hosts it was given (the same object): the pure policy in `hostkeys` decides."""
+
+    def __init__(
+        self, known: asyncssh.SSHKnownHosts, path: Path, host: str, port: int, accept_new: bool
+    ) -> None:
+        self.known, self.path = known, path
+        self.host, self.port = host, port
         self.accept_new = accept_new
         self.presented: asyncssh.SSHKey | None = None
-        self.changed = False
+        self.verdict: hostkeys.Verdict | None = None
 
     def validate_host_public_key(self, host, addr, port, key) -> bool:  # type: ignore[no-untyped-def]
         self.presented = key
-        self.changed = _host_is_known(self.known_hosts, self.host, addr, self.port)
-        if self.accept_new and not self.changed:
-            _append_known_host(self.known_hosts, self.host, self.port, key)
-            return True
-        return False
-
-
-def _host_is_known(path: Path, host: str, addr: str, port: int) -> bool:
-    if not path.exists():
-        return False
-    try:
-        trusted, _ca, _revoked, *_ = asyncssh.read_known_hosts(str(path)).match(host, addr, port)
-    except (OSError, ValueError, asyncssh.KeyImportError):
-        return False
-    return bool(trusted)
-
-
-def _host_pattern(host: str, port: int) -> str:
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-def _append_known_host(path: Path, host: str, port: int, key: asyncssh.SSHKey) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    line = f"{_host_pattern(host, port)} {key.export_public_key('openssh').decode().strip()}\n"
-    with path.open("a") as fh:
-        fh.write(line)
+        self.verdict = hostkeys.verdict(
+            self.known, self.host, addr, self.port, key, accept_new=self.accept_new
+        )
+        if self.verdict is hostkeys.Verdict.ACCEPT_NEW:
+            hostkeys.append(self.path, self.host, self.port, key)
+        return self.verdict.accepted
 
 
 class HostConnection:
@@ -105,11 +91,14 @@ class HostConnection:
             if self.pool is None:
                 raise ConnectError(f"{self.name}: jump host '{h.jump}' needs a connection pool")
             tunnel = await self.pool.get(h.jump).connection()
-        checker = _HostKeyCheck(self.known_hosts, h.address, h.port, self.accept_new_host_key)
+        known = hostkeys.load(self.known_hosts)  # exactly this file, never asyncssh's defaults
+        checker = _HostKeyCheck(
+            known, self.known_hosts, h.address, h.port, self.accept_new_host_key
+        )
         options: dict[str, object] = {
             "port": h.port,
             "username": h.user,
-            "known_hosts": str(self.known_hosts) if self.known_hosts.exists() else (),
+            "known_hosts": known,
             "connect_timeout": h.connect_timeout,
             "keepalive_interval": 15,
             "keepalive_count_max": 3,
@@ -126,8 +115,8 @@ class HostConnection:
         where = f"{h.user}@{h.address}:{h.port}"
         try:
             return await asyncssh.connect(h.address, **options)  # type: ignore[arg-type]
-        except asyncssh.HostKeyNotVerifiable:
-            raise self._host_key_error(checker) from None
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise self._host_key_error(checker, str(exc.reason)) from None
         except asyncssh.PermissionDenied as exc:
             raise ConnectError(
                 f"{where}: authentication failed ({exc.reason})",
@@ -148,6 +137,16 @@ class HostConnection:
             ) from None
         except (OSError, asyncssh.Error) as exc:
             reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+            port = h.port if h.port != 22 else None
+            if "host key" in str(reason) and known.match(h.address, h.address, port)[1]:
+                # A CA is trusted for this host: asyncssh offers only certificate algorithms.
+                raise ConnectError(
+                    f"{where}: {self.known_hosts} trusts an @cert-authority for this host, and "
+                    "the host presents no certificate signed by it",
+                    "the host's key is not the one its CA vouches for: compare the fingerprint "
+                    "on its console; never add a plain key for a CA-managed host",
+                    host=self.name,
+                ) from None
             raise ConnectError(
                 f"{where}: cannot connect: {reason}",
                 "is sshd running there and the address right? `ssh "
@@ -156,18 +155,27 @@ class HostConnection:
                 host=self.name,
             ) from None
 
-    def _host_key_error(self, checker: _HostKeyCheck) -> ConnectError:
+    def _host_key_error(self, checker: _HostKeyCheck, reason: str) -> ConnectError:
         h = self.host
         key = checker.presented
         fingerprint = key.get_fingerprint("sha256") if key else "(unknown)"
         algorithm = key.get_algorithm() if key else "?"
-        if checker.changed:
+        if checker.verdict is hostkeys.Verdict.REVOKED or (
+            key is None and "revoked" in reason.lower()
+        ):
+            return ConnectError(
+                f"the host key of {h.address} is REVOKED in {self.known_hosts}",
+                "the host presents a key marked @revoked: do not connect until its owner "
+                "installs a new host key; then compare the fingerprint on its console",
+                host=self.name,
+            )
+        if checker.verdict is hostkeys.Verdict.CHANGED:
             return ConnectError(
                 f"the host key of {h.address} has CHANGED: it now presents {algorithm} "
                 f"{fingerprint}, which does not match {self.known_hosts}",
                 "if the host was reinstalled, check the new fingerprint on its console "
                 "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and replace the old line: "
-                f"ssh-keygen -R {_host_pattern(h.address, h.port)} -f {self.known_hosts}; "
+                f"ssh-keygen -R {hostkeys.pattern(h.address, h.port)} -f {self.known_hosts}; "
                 "otherwise someone may be intercepting the connection",
                 host=self.name,
             )
