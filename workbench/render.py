@@ -7,6 +7,7 @@ templates, so the output can be diffed against what a host has and golden-tested
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -105,12 +106,18 @@ def render_unit(
     return RenderedFile(f"{SYSTEMD_DIR}/{profile.unit_name}", text, "systemd unit")
 
 
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=,+@-]+")
+
+
 def _systemd_quote(arg: str) -> str:
-    """Quote one ExecStart word. Profile values are validated, but boot args may hold spaces."""
-    escaped = arg.replace("\\", "\\\\").replace("%", "%%").replace("$", "$$")
-    if any(c in escaped for c in " \t\"'") or not escaped:
-        return '"' + escaped.replace('"', '\\"') + '"'
-    return escaped
+    """One ExecStart word that systemd reads back as exactly `arg`: '%' and '$' doubled (unit
+    specifiers, environment expansion), and anything but a plain word double-quoted with '\\'
+    and '"' escaped, so that whitespace, quotes and a lone ';' (systemd's command separator)
+    stay inside the word."""
+    escaped = arg.replace("%", "%%").replace("$", "$$")
+    if _PLAIN_WORD.fullmatch(arg):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def render_network(

@@ -102,8 +102,10 @@ def test_unit_with_block_device_gets_write_access(tmp_path):
 
 def test_exec_start_quotes_arguments_with_spaces():
     assert render._systemd_quote("--hello=a b") == '"--hello=a b"'
-    assert render._systemd_quote("100%") == "100%%"
-    assert render._systemd_quote("$HOME") == "$$HOME"
+    assert render._systemd_quote("100%") == '"100%%"'
+    assert render._systemd_quote("$HOME") == '"$$HOME"'
+    assert render._systemd_quote(";") == '";"'  # a lone ; separates commands in ExecStart
+    assert render._systemd_quote("--ipv4=10.0.0.2/24") == "--ipv4=10.0.0.2/24"
 
 
 def test_auto_backend_cannot_be_rendered_blind():

@@ -28,7 +28,24 @@ def _interface_name(value: str) -> str:
     return value
 
 
+# Names a host's own interfaces have: a tap or bridge of that name would have deploy re-create,
+# `ifdown` or enslave the host's loopback or uplink (as root, outside the dead man's switch).
+_HOST_INTERFACE = re.compile(r"lo|(eth|wlan|usb)[0-9]+|(en|wl|ww)[a-z0-9]+|bond[0-9]+")
+
+
+def _virtual_interface_name(value: str) -> str:
+    _interface_name(value)
+    if _HOST_INTERFACE.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is a name the host's own interfaces use (loopback or a NIC); "
+            "taps and bridges need their own names, e.g. tap100, br100"
+        )
+    return value
+
+
 def _unit_name(value: str) -> str:
+    if value.startswith("-"):
+        raise ValueError(f"'{value}' starts with '-', which systemctl would read as an option")
     if "@" in value:
         raise ValueError(f"'{value}': template units (NAME@INSTANCE) are not supported")
     stem = value.removesuffix(".service")
@@ -71,6 +88,11 @@ def _interface_cidr(value: str) -> str:
 
 
 def _hostname(value: str) -> str:
+    if "%" in value:
+        raise ValueError(
+            f"'{value}': IPv6 zone ids (%IFACE) are not supported; use a routable address or "
+            "an alias from ~/.ssh/config"
+        )
     try:
         ipaddress.ip_address(value)
         return value
@@ -123,8 +145,8 @@ def _memory_mib(value: object) -> object:
 
 
 def _boot_arg(value: str) -> str:
-    if any(ch in value for ch in "\n\r\x00"):
-        raise ValueError("boot arguments must not contain newlines or NUL")
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029" for ch in value):
+        raise ValueError("boot arguments must not contain control characters (newline, tab, ESC)")
     if value.startswith("--ipv4="):
         _interface_cidr(value.removeprefix("--ipv4="))
     elif value.startswith("--ipv4-gateway="):
@@ -142,6 +164,15 @@ def _ipv4(value: str) -> str:
         raise ValueError(f"'{value}' is not an IPv4 address") from None
 
 
+def _ip_address(value: str) -> str:
+    if "%" in value:
+        raise ValueError(f"'{value}': IPv6 zone ids (%IFACE) are not supported")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IP address (such as 10.0.0.2)") from None
+
+
 def _device_name(value: str) -> str:
     # Solo5 manifest names: alphanumeric, 1..67 characters (MFT_NAME_MAX).
     if not re.fullmatch(r"[A-Za-z0-9]{1,67}", value):
@@ -150,6 +181,8 @@ def _device_name(value: str) -> str:
 
 
 InterfaceName = Annotated[str, AfterValidator(_interface_name)]
+VirtualInterfaceName = Annotated[str, AfterValidator(_virtual_interface_name)]
+IPAddress = Annotated[str, AfterValidator(_ip_address)]
 UnitName = Annotated[str, AfterValidator(_unit_name)]
 RemotePath = Annotated[str, AfterValidator(_remote_path)]
 InterfaceCIDR = Annotated[str, AfterValidator(_interface_cidr)]

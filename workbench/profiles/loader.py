@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import stat
 import types
 import typing
 from dataclasses import dataclass
@@ -79,12 +81,32 @@ def load(name_or_path: str, cwd: Path | None = None) -> LoadedProfile:
     return load_file(path)
 
 
+MAX_PROFILE_BYTES = 1 << 20
+PROFILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def load_file(path: Path) -> LoadedProfile:
     shown = _display_path(path)
+    if not PROFILE_NAME.fullmatch(path.stem):
+        raise ProfileError(
+            shown,
+            [f"{shown}:1: (file name): a profile's name is letters, digits, '_', '.', '-'"],
+            hint="rename the file: its name goes into the files deploy writes on the hosts",
+        )
     try:
-        text = path.read_text(encoding="utf-8")
+        # Checked before opening: opening a FIFO would block until someone writes to it.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(f"{shown} is not a regular file", "a profile is a YAML file")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PROFILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read profile {shown}: {exc.strerror}") from exc
+    if len(raw) > MAX_PROFILE_BYTES:
+        raise ProfileError(
+            shown, [f"{shown}:1: (file): larger than 1 MiB; a profile is a few hundred bytes"]
+        )
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{shown}: not UTF-8 text ({exc.reason})") from exc
     try:

@@ -9,10 +9,11 @@ that cannot cut the operator off, a unit named after the unikernel.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workbench.profiles.fields import (
     BootArg,
@@ -20,11 +21,13 @@ from workbench.profiles.fields import (
     HostName,
     InterfaceCIDR,
     InterfaceName,
+    IPAddress,
     IPv4Gateway,
     MemoryMiB,
     RemotePath,
     UnitName,
     UserName,
+    VirtualInterfaceName,
 )
 
 
@@ -72,7 +75,7 @@ class Unikernel(_Model):
     tender: Path | None = Field(None, description="prebuilt solo5-hvt/solo5-spt to deploy with it")
     memory: MemoryMiB = Field(64, ge=2, le=4096, description="guest memory, MiB")
     args: tuple[BootArg, ...] = ()
-    networks: dict[DeviceName, InterfaceName] = Field(
+    networks: dict[DeviceName, VirtualInterfaceName] = Field(
         default_factory=lambda: {"service": "tap100"},
         description="manifest NET_BASIC device -> tap interface",
     )
@@ -91,7 +94,7 @@ class Unikernel(_Model):
 class Network(_Model):
     mode: Literal["nat", "bridge-uplink", "tap-only"] = "nat"
     backend: Literal["auto", "ifupdown", "systemd-networkd"] = "auto"
-    bridge: InterfaceName = "br100"
+    bridge: VirtualInterfaceName = "br100"
     address: InterfaceCIDR | Literal["dhcp"] = "10.0.0.1/24"
     uplink: InterfaceName | None = Field(
         None, description="bridge-uplink: the port to enslave; nat: egress (default: any)"
@@ -105,6 +108,13 @@ class Network(_Model):
 
     @model_validator(mode="after")
     def _mode_rules(self) -> Network:
+        if self.uplink is not None and self.uplink == self.bridge:
+            raise ValueError(f"`uplink` and `bridge` are both '{self.bridge}': name two interfaces")
+        if self.address != "dhcp" and ipaddress.ip_interface(self.address).version == 6:
+            raise ValueError(
+                f"'{self.address}': the bridge address must be IPv4 (the unikernels' --ipv4 "
+                "subnet); IPv6 bridges, NAT and forwarding are not supported yet"
+            )
         if self.mode == "bridge-uplink" and self.uplink is None:
             raise ValueError(
                 "mode 'bridge-uplink' needs `uplink` (the interface to bridge, e.g. eth0)"
@@ -130,7 +140,7 @@ class Service(_Model):
 class TcpCheck(_Model):
     kind: Literal["tcp"]
     port: int = Field(ge=1, le=65535)
-    address: str | None = None
+    address: IPAddress | None = None
     timeout: float = Field(30.0, gt=0, le=600)
 
 
@@ -139,13 +149,13 @@ class HttpCheck(_Model):
     port: int = Field(80, ge=1, le=65535)
     path: str = Field("/", pattern=r"^/[\x21-\x7e]*$")
     expect_status: int = Field(200, ge=100, le=599)
-    address: str | None = None
+    address: IPAddress | None = None
     timeout: float = Field(30.0, gt=0, le=600)
 
 
 class PingCheck(_Model):
     kind: Literal["ping"]
-    address: str | None = None
+    address: IPAddress | None = None
     timeout: float = Field(30.0, gt=0, le=600)
 
 
@@ -153,6 +163,15 @@ class LogCheck(_Model):
     kind: Literal["log"]
     pattern: str = Field(min_length=1, description="regular expression matched against app lines")
     timeout: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
 
 HealthCheck = Annotated[TcpCheck | HttpCheck | PingCheck | LogCheck, Field(discriminator="kind")]
@@ -210,21 +229,25 @@ def cross_checks(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     targets = data.get("targets")
     if isinstance(targets, list):
         for i, ref in enumerate(targets):
+            if not isinstance(ref, str):
+                continue  # the field check says what type it should be
             if ref not in hosts:
                 problems.append((("targets", i), unknown(ref)))
             elif ref in targets[:i]:
                 problems.append((("targets", i), f"'{ref}' is listed twice"))
     build = _section(data, "build")
-    if build.get("host") is not None and build["host"] not in hosts:
+    if isinstance(build.get("host"), str) and build["host"] not in hosts:
         problems.append((("build", "host"), unknown(build["host"])))
     for name, host in hosts.items():
         jump = host.get("jump") if isinstance(host, dict) else None
-        if jump is None:
+        if not isinstance(jump, str):
             continue
         if jump == name:
             problems.append((("hosts", name, "jump"), "a host cannot jump through itself"))
         elif jump not in hosts:
             problems.append((("hosts", name, "jump"), unknown(jump)))
+        elif cycle := _jump_cycle(hosts, name):
+            problems.append((("hosts", name, "jump"), f"jump hosts go round: {cycle}"))
 
     uk = _section(data, "unikernel")
     net = _section(data, "network")
@@ -233,6 +256,8 @@ def cross_checks(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     if isinstance(networks, dict):
         seen: dict[object, object] = {}
         for device, tap in networks.items():
+            if not isinstance(tap, str):
+                continue
             if tap in seen:
                 problems.append(
                     (
@@ -260,6 +285,20 @@ def cross_checks(data: dict[str, Any]) -> list[tuple[Loc, str]]:
             )
         )
     return problems
+
+
+def _jump_cycle(hosts: dict[Any, Any], start: str) -> str | None:
+    """'a -> b -> a' when following `jump` from `start` comes back to it."""
+    chain, name = [start], start
+    while True:
+        host = hosts.get(name)
+        jump = host.get("jump") if isinstance(host, dict) else None
+        if not isinstance(jump, str) or jump not in hosts:
+            return None
+        if jump in chain:
+            return " -> ".join([*chain, jump]) if jump == start else None
+        chain.append(jump)
+        name = jump
 
 
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
