@@ -25,7 +25,7 @@ from workbench.events import (
     StepFailed,
     StepFinished,
 )
-from workbench.textsafe import sanitize
+from workbench.textsafe import sanitize, sanitize_lines
 
 _COLOURS = {"error": "\x1b[31m", "warning": "\x1b[33m", "debug": "\x1b[2m"}
 _RESET = "\x1b[0m"
@@ -60,10 +60,24 @@ class EventPrinter:
             return
         line = self._line(event)
         if line is not None:
+            # Each line is cleaned whole, whatever fields it was made of; colour comes after.
+            line = sanitize_lines(line)
+            colour = self._colour(event)
+            if colour:
+                line = f"{colour}{line}{_RESET}"
             stream = self.err if isinstance(event, StepFailed) else self.out
             print(line, file=stream, flush=True)
         if isinstance(event, StepFailed) and event.hint:
             print(f"[{event.host}] hint: {sanitize(event.hint)}", file=self.err, flush=True)
+
+    def _colour(self, e: Event) -> str | None:
+        if not self.colour:
+            return None
+        if isinstance(e, LogLine):
+            return _COLOURS.get(e.level)
+        if isinstance(e, BuildLine) and e.stream == "stderr":
+            return _COLOURS["error"]
+        return None
 
     def _line(self, e: Event) -> str | None:
         h = f"[{e.host}]"
@@ -80,15 +94,11 @@ class EventPrinter:
         if isinstance(e, LogLine):
             if not self.show_logs:
                 return None
-            text = f"{h} | {sanitize(e.text)}"
-            colour = _COLOURS.get(e.level) if self.colour else None
-            return f"{colour}{text}{_RESET}" if colour else text
+            return f"{h} | {sanitize(e.text)}"
         if isinstance(e, BuildLine):
             if not self.show_logs:
                 return None
-            text = f"{h} {e.step} | {sanitize(e.text)}"
-            colour = _COLOURS.get("error") if self.colour and e.stream == "stderr" else None
-            return f"{colour}{text}{_RESET}" if colour else text
+            return f"{h} {e.step} | {sanitize(e.text)}"
         if isinstance(e, BuildResult):
             how = "cached build" if e.cached else "built"
             return f"{h} {how}: {e.artifact}\n{h} tender: {e.tender}"

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from workbench.aio import Interrupted
 from workbench.errors import INTERNAL_ERROR_EXIT, INTERRUPTED_EXIT, WorkbenchError
-from workbench.textsafe import sanitize
+from workbench.textsafe import sanitize, sanitize_lines
 
 
 class Output:
@@ -26,7 +26,9 @@ class Output:
         self.err = err or sys.stderr
 
     def line(self, text: str = "") -> None:
-        print(text, file=self.out)
+        # What commands print holds text that is not ours (paths, device names, descriptions,
+        # release ids read back from hosts): no terminal controls reach the terminal.
+        print(sanitize_lines(text), file=self.out)
 
     def data(self, obj: object) -> None:
         print(json.dumps(obj, sort_keys=False), file=self.out)

@@ -8,6 +8,8 @@ alignment), falling back to SHT_NOTE sections for binaries without program heade
 from __future__ import annotations
 
 import hashlib
+import re
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +106,13 @@ def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
     """Inspect an ELF file. With `require_solo5`, one without a Solo5 ABI note is an error."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end
+            raise ArtifactError(
+                f"{path} is not a regular file",
+                "give the dist/NAME.hvt (or .spt) file that `make build` produced",
+            )
+        size = st.st_size
         with path.open("rb") as fh:
             magic = fh.read(4)
             if magic != b"\x7fELF":
@@ -120,7 +128,9 @@ def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
         raise ArtifactError(f"{path} is a directory, not a unikernel") from None
     except PermissionError:
         raise ArtifactError(f"{path}: permission denied") from None
-    except (ELFError, struct.error, ValueError, EOFError) as exc:
+    except OSError as exc:  # a symlink loop, an I/O error
+        raise ArtifactError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except (ELFError, struct.error, ValueError, EOFError, OverflowError) as exc:
         raise ArtifactError(
             f"{path} is truncated or corrupt: {exc}",
             "build or copy it again; compare its size with the original",
@@ -135,6 +145,8 @@ def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
 
 
 def _read(fh, path: Path, size: int) -> ArtifactInfo:  # type: ignore[no-untyped-def]
+    _check_tables(fh.read(64), size)
+    fh.seek(0)
     elf = ELFFile(fh)
     machine_id = elf.header["e_machine"]
     machine = _machine_name(machine_id)
@@ -150,6 +162,25 @@ def _read(fh, path: Path, size: int) -> ArtifactInfo:  # type: ignore[no-untyped
         abi=abi,
         devices=devices,
     )
+
+
+def _check_tables(header: bytes, size: int) -> None:
+    """The program and section header tables lie inside the file: an absurd offset or count
+    is a corrupt file, not something to seek to (pyelftools trusts them)."""
+    if len(header) < 64 or header[4] != 2:
+        return  # not ELF64: pyelftools says what it is
+    endian = "<" if header[5] == 1 else ">"
+    phoff, shoff = struct.unpack_from(endian + "QQ", header, 32)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from(endian + "HHHH", header, 54)
+    for name, offset, count, entry in (
+        ("program", phoff, phnum, phentsize),
+        ("section", shoff, shnum, shentsize),
+    ):
+        if count and offset + count * entry > size:
+            raise ValueError(
+                f"its {name} header table ({count} entries at offset {offset}) lies past the "
+                f"end of the file ({size} bytes)"
+            )
 
 
 def _machine_name(machine: object) -> str:
@@ -208,6 +239,9 @@ def _parse_abi(desc: bytes, path: Path) -> AbiInfo:
     return AbiInfo(target=TARGETS[target], version=version)
 
 
+_DEVICE_NAME = re.compile(r"[A-Za-z0-9]{1,67}")  # Solo5's own rule (mft.c / elftool)
+
+
 def _parse_manifest(desc: bytes, path: Path) -> tuple[Device, ...]:
     invalid = f"{path}: Solo5 manifest is invalid"
     if len(desc) < 8:
@@ -232,7 +266,12 @@ def _parse_manifest(desc: bytes, path: Path) -> tuple[Device, ...]:
         if kind >= MFT_RESERVED_FIRST:
             continue
         if kind not in DEVICE_TYPES:
-            raise ArtifactError(f"{invalid} (device '{name}' has unknown type {kind})")
+            raise ArtifactError(f"{invalid} (device {name!r} has unknown type {kind})")
+        if not _DEVICE_NAME.fullmatch(name):
+            raise ArtifactError(
+                f"{invalid} (device {name!r} is not a Solo5 device name: 1-67 letters or digits)",
+                "the manifest was not written by solo5-elftool; rebuild the unikernel",
+            )
         devices.append(Device(name=name, type=DEVICE_TYPES[kind]))
     return tuple(devices)
 
