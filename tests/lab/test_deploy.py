@@ -228,3 +228,17 @@ def test_ifupdown_backend_with_nat(lab, tmp_path):
             f"/etc/workbench/nat-{v.bridge}.nft"
         )
         remove(v)
+
+
+def test_a_local_user_cannot_block_deploys_through_the_lock(v, tmp_path):
+    """The lock used to live in world-writable /run/lock, where any user could hold it."""
+    holder = on_target(
+        f"nohup setpriv --reuid=nobody --regid=nogroup --clear-groups "
+        f"flock /run/lock/workbench-{v.name}.lock sleep 120 >/dev/null 2>&1 & echo $!"
+    ).stdout.strip()
+    try:
+        code, _events, err = deploy(v, artifact(tmp_path, "app", HEALTHY))
+        assert code == 0, err
+        assert on_target("stat -c '%a %U' /run/workbench").stdout.split() == ["700", "root"]
+    finally:
+        on_target(f"kill {holder}")

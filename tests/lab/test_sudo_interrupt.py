@@ -54,6 +54,10 @@ def test_deploy_as_non_root_with_sudo(lab, tmp_path):
     remove(v)
     _make_user("deployer", "deployer ALL=(root) NOPASSWD: ALL")
     _as_user(v, "deployer")
+    # What an upload cut earlier leaves behind in the sudo user's home: removed by the next one.
+    stale = "/home/deployer/.cache/workbench/upload-t90-deadbeef"
+    on_target(f"runuser -u deployer -- sh -c 'mkdir -p {stale} && touch {stale}/app.hvt'")
+    assert on_target(f"test -f {stale}/app.hvt").returncode == 0
     try:
         code, events, err = deploy(v, artifact(tmp_path, "app", HEALTHY), "--quiet")
         assert code == 0, err

@@ -5,6 +5,7 @@ escape."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from textual.widgets import DataTable, Input, Static
@@ -98,3 +99,27 @@ async def test_a_profile_description_cannot_write_to_the_terminal():
         await settle(pilot)
         detail = str(app.screen.query_one("#detail", Static).render())
         assert "my lab" in detail and MARKUP in detail and "\x1b" not in detail
+
+
+async def test_saving_the_log_never_follows_a_planted_symlink(tmp_path, monkeypatch):
+    """The file name is predictable (profile and time), so another user could plant a symlink
+    at it: the save creates a new file exclusively and takes the next free name."""
+    monkeypatch.chdir(tmp_path)
+    real = time.strftime
+    monkeypatch.setattr(
+        time,
+        "strftime",
+        lambda fmt, *a: "20261126-000000" if fmt == "%Y%m%d-%H%M%S" else real(fmt, *a),
+    )
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    (tmp_path / "workbench-logs-lab-20261126-000000.log").symlink_to(victim)
+    app = WorkbenchApp(ReplayBackend())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        await pilot.press("w")
+    assert victim.read_text() == "keep me\n"
+    saved = tmp_path / "workbench-logs-lab-20261126-000000-1.log"
+    assert saved.read_text().startswith("target | ")

@@ -157,3 +157,10 @@ async def test_an_unknown_host_with_the_opt_in_is_recorded_and_then_trusted(serv
     assert profile_file.read_text() == f"[127.0.0.1]:{server} {public(B)}\n"
     again = HostConnection("t", host(tmp_path, server, profile_file))
     (await again.connection()).close()
+
+
+def test_sudo_runs_in_the_c_locale(tmp_path):
+    """Its refusal ('a password is required') is recognised by its text: the same on every host
+    only in the C locale."""
+    conn = HostConnection("t", host(tmp_path, 22, tmp_path / "kh").model_copy(update={"user": "u"}))
+    assert conn._argv(["true"], None).startswith("env LC_ALL=C sudo -n -- true")

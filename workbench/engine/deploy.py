@@ -46,7 +46,7 @@ from workbench.profiles.loader import LoadedProfile
 from workbench.profiles.models import Profile
 from workbench.remote import facts as factsmod
 from workbench.remote import files, journal
-from workbench.remote.connection import HostConnection, Pool
+from workbench.remote.connection import SUDO, HostConnection, Pool
 
 T = TypeVar("T")
 
@@ -746,7 +746,7 @@ SWITCH_SCRIPT = (
     'set -e; cd "$1"; ln -sfn "releases/$2" current.workbench-new; '
     "mv -T current.workbench-new current; "
     'if [ -n "$3" ]; then ln -sfn "releases/$3" previous.workbench-new; '
-    "mv -T previous.workbench-new previous; fi"
+    "mv -T previous.workbench-new previous; fi; sync ."
 )
 
 
@@ -825,6 +825,9 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+LOCK_DIR = "/run/workbench"
+
+
 class RemoteLock:
     """A per-host lock: flock held by a remote process for as long as our channel lives.
 
@@ -837,10 +840,13 @@ class RemoteLock:
 
     @classmethod
     async def acquire(cls, conn: HostConnection, name: str) -> RemoteLock:
-        path = f"/run/lock/workbench-{name}.lock"
-        argv = ["flock", "-n", "-E", "75", path, "sh", "-c", "echo locked; exec cat"]
+        # Not /run/lock: it is world-writable, so any local user could create the lock file
+        # first and hold it. /run/workbench is made by root, mode 0700.
+        path = f"{LOCK_DIR}/{name}.lock"
+        script = 'mkdir -p -m 0700 "$1" && exec flock -n -E 75 "$2" sh -c "echo locked; exec cat"'
+        argv = ["sh", "-c", script, "workbench-lock", LOCK_DIR, path]
         if conn.host.use_sudo:
-            argv = ["sudo", "-n", "--", *argv]
+            argv = [*SUDO, *argv]
         ssh = await conn.connection()
         process = await ssh.create_process(shlex.join(argv), encoding="utf-8")
         try:

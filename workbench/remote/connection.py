@@ -24,6 +24,9 @@ from workbench.profiles.models import Host
 from workbench.remote import hostkeys
 
 DEFAULT_KNOWN_HOSTS = Path.home() / ".ssh" / "known_hosts"
+# sudo in the C locale: its "a password is required" is then the same words on every host (a
+# German host says "Ein Passwort ist notwendig"), and what runs under it prints parseable text.
+SUDO = ("env", "LC_ALL=C", "sudo", "-n", "--")
 
 
 @dataclass(frozen=True)
@@ -79,10 +82,33 @@ class HostConnection:
         return self.host.known_hosts or DEFAULT_KNOWN_HOSTS
 
     async def connection(self) -> asyncssh.SSHClientConnection:
-        async with self._lock:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await self._connect()
-            return self._conn
+        deadline = self._deadline()
+        try:
+            async with asyncio.timeout(deadline):
+                async with self._lock:
+                    if self._conn is None or self._conn.is_closed():
+                        self._conn = await self._connect()
+                    return self._conn
+        except TimeoutError:
+            raise ConnectError(
+                f"{self.host.user}@{self.host.address}:{self.host.port}: not connected within "
+                f"{deadline:.0f} s",
+                "is the host (and any jump host) up and reachable?",
+                host=self.name,
+            ) from None
+
+    def _deadline(self) -> float:
+        """connect_timeout of this host and every jump host before it, plus slack per hop.
+        The chain is followed at most as many hops as the pool has hosts (cycles are refused
+        when the profile loads; this bounds it anyway)."""
+        total, host, hops = 0.0, self.host, 0
+        limit = len(self.pool.hosts) if self.pool is not None else 0
+        while True:
+            total += host.connect_timeout + 5
+            jump = self.pool.hosts.get(host.jump) if self.pool and host.jump else None
+            if jump is None or hops >= limit:
+                return total
+            host, hops = jump, hops + 1
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         h = self.host
@@ -189,7 +215,7 @@ class HostConnection:
 
     def _argv(self, argv: Sequence[str], sudo: bool | None) -> str:
         use_sudo = self.host.use_sudo if sudo is None else sudo
-        words = ["sudo", "-n", "--", *argv] if use_sudo else list(argv)
+        words = [*SUDO, *argv] if use_sudo else list(argv)
         return shlex.join(words)
 
     async def run(

@@ -20,9 +20,11 @@ import asyncssh
 from workbench.errors import ConnectError, RemoteCommandError
 from workbench.remote.connection import HostConnection
 
+# Data reaches the disk before the rename that makes it visible, and the rename before we go
+# on: a power cut on a Pi right after a deploy must not leave an empty file in place.
 WRITE_SCRIPT = (
     'set -e; mkdir -p "$(dirname "$1")"; tmp="$1.workbench-tmp"; cat > "$tmp"; '
-    'chmod "$2" "$tmp"; mv -f "$tmp" "$1"'
+    'chmod "$2" "$tmp"; sync "$tmp"; mv -f "$tmp" "$1"; sync "$(dirname "$1")"'
 )
 
 # $1 stage dir, $2 final dir, $3 release.json content; then pairs: NAME SHA256 MODE ...
@@ -47,8 +49,10 @@ done
 printf '%s\n' "$meta" > "$tmp/release.json"
 chown -R root:root "$tmp" 2>/dev/null || true
 chmod 0755 "$tmp"
+sync "$tmp"/* "$tmp"
 rm -rf "$final"
 mv -T "$tmp" "$final"
+sync "$parent"
 """
 
 VERIFY_SCRIPT = r"""
@@ -101,7 +105,7 @@ async def upload_release(
     token = secrets.token_hex(4)
     if conn.host.use_sudo:
         home = (await conn.run(["sh", "-c", "echo $HOME"], sudo=False)).stdout.strip()
-        stage = f"{home}/.cache/workbench/upload-{token}"
+        stage = f"{home}/.cache/workbench/upload-{Path(final_dir).parts[-3]}-{token}"
     else:
         stage = f"{Path(final_dir).parent}/.incoming-{token}"
     await conn.run(["mkdir", "-p", stage], sudo=False, what="creating the upload directory")
@@ -176,7 +180,9 @@ async def _has_sftp_server(conn: HostConnection) -> bool:
 
 
 async def clean_stale_uploads(conn: HostConnection, release_dir: str) -> None:
-    """Remove staging directories that an interrupted deploy left behind."""
+    """Remove staging directories that an interrupted deploy of this unikernel left behind (we
+    hold its deploy lock, so none of them is in use): beside the releases, and for a sudo user
+    in its ~/.cache/workbench."""
     await conn.run(
         [
             "sh",
@@ -188,6 +194,14 @@ async def clean_stale_uploads(conn: HostConnection, release_dir: str) -> None:
         check=False,
         what="removing stale uploads",
     )
+    if conn.host.use_sudo:
+        name = Path(release_dir).name
+        await conn.run(
+            ["sh", "-c", 'rm -rf "$HOME/.cache/workbench/upload-$1-"*', "workbench-clean", name],
+            check=False,
+            sudo=False,
+            what="removing stale uploads",
+        )
 
 
 def shell_quote(words: list[str]) -> str:

@@ -11,7 +11,7 @@ import asyncssh
 
 from workbench.errors import ConnectError
 from workbench.numbers import to_int
-from workbench.remote.connection import HostConnection
+from workbench.remote.connection import SUDO, HostConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,7 @@ def journal_argv(
 async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[JournalEntry]:
     """Stream entries of a journalctl command; the remote process is closed on exit."""
     ssh = await conn.connection()
-    command = shlex.join(["sudo", "-n", "--", *argv] if conn.host.use_sudo else argv)
+    command = shlex.join([*SUDO, *argv] if conn.host.use_sudo else argv)
     try:
         process = await ssh.create_process(command, encoding="utf-8", errors="replace")
     except (OSError, asyncssh.Error) as exc:

@@ -189,11 +189,19 @@ class LogsScreen(WorkbenchScreen):
 
     def action_save(self) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.save_dir / f"workbench-logs-{self.profile}-{stamp}.log"
-        try:
-            count = self.query_one(LogView).save(path)
-        except OSError as exc:
-            self.notify(f"cannot write {path}: {exc.strerror}", severity="error")
+        for n in range(100):
+            suffix = f"-{n}" if n else ""
+            path = self.save_dir / f"workbench-logs-{self.profile}-{stamp}{suffix}.log"
+            try:
+                count = self.query_one(LogView).save(path)
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                self.notify(f"cannot write {path}: {exc.strerror}", severity="error")
+                return
+        else:
+            self.notify(f"cannot find a free file name in {self.save_dir}", severity="error")
             return
         self.notify(f"{count} lines saved to {path}", title="saved")
 

@@ -249,8 +249,10 @@ class LogView(ScrollView, can_focus=True):
     # -- saving --------------------------------------------------------------------------------
 
     def save(self, path: Path) -> int:
-        """Write every row in the buffer (not only the filtered ones); returns the count."""
-        with path.open("w", encoding="utf-8") as out:
+        """Write every row in the buffer (not only the filtered ones) to a new file; returns the
+        count. Exclusive creation: an existing file, or a symlink planted at the name, is never
+        followed or overwritten (FileExistsError)."""
+        with path.open("x", encoding="utf-8") as out:
             for row in self.rows:
                 out.write(f"{row.host} | {row.text}\n")
         return len(self.rows)
