@@ -15,6 +15,7 @@ replaced on every build).
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 import time
 from collections.abc import AsyncIterator
@@ -36,13 +37,18 @@ from workbench.events import (
     StepStarted,
     failure,
 )
+from workbench.numbers import to_int
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 from workbench.remote.dockerhost import DockerHost, ImageInfo
+from workbench.textsafe import sanitize
 
 OPAM_ROOT = "/home/opam/.opam"
 WORK = "/home/opam/build"
 TAIL = 8  # lines of output quoted in a failure message
+
+
+USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 
 
 class Build:
@@ -241,14 +247,17 @@ class Build:
         started = time.time()
         yield self._start("container")
         code, ids, err = await docker.run_capture(container, ["sh", "-c", "id -un; id -u; id -g"])
-        if code != 0 or len(ids.split()) != 3:
+        words = ids.split()
+        # The image is not ours: its `id` may print anything. uid and gid go into a chown.
+        uid, gid = (to_int(w) for w in words[1:3]) if len(words) == 3 else (None, None)
+        if code != 0 or uid is None or gid is None or not USER_NAME.fullmatch(words[0]):
+            shown = sanitize((err.strip() or ids)[:200])
             raise BuildError(
-                f"the build image {p.build.image} cannot run `sh -c id` ({err.strip() or ids})",
+                f"the build image {p.build.image} cannot run `sh -c id` as expected ({shown})",
                 "use an OPAM image (ocaml/opam) or one with a shell and coreutils",
                 host=self.host,
             )
-        user, uid_text, gid_text = ids.split()
-        uid, gid = int(uid_text), int(gid_text)
+        user = words[0]
         tree = f"{WORK}/{source.name}"
         prepare = (
             f"set -e; chown {uid}:{gid} {WORK} {OPAM_ROOT}; mkdir -p {shlex.quote(tree)}; "
