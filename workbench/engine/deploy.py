@@ -363,8 +363,14 @@ class HostDeploy:
             async for event in self._check_running(conn, outcome):
                 yield event
         if outcome.ok:
+            note = ""
             if restart:
-                await self._record_boot(conn, rid, outcome)
+                # The release is switched and healthy: the deploy has succeeded. Its boot
+                # timings are a nicety that a full disk must not turn into a failure.
+                try:
+                    await self._record_boot(conn, rid, outcome)
+                except WorkbenchError as exc:
+                    note = f" (boot timings not recorded: {exc.message})"
                 await self._prune(conn, rid, facts.current_release)
             changed = bool(self.plan.changed)
             yield HostDone(
@@ -374,7 +380,9 @@ class HostDeploy:
                 changed=changed,
                 release=rid,
                 summary=(
-                    f"deployed {rid}" if changed else f"{rid} already deployed; nothing to do"
+                    f"deployed {rid}{note}"
+                    if changed
+                    else f"{rid} already deployed; nothing to do{note}"
                 ),
             )
             return

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import asyncssh
 
-from workbench.errors import ConnectError, RemoteCommandError
+from workbench.errors import ConnectError, RemoteCommandError, WorkbenchError
+from workbench.numbers import to_int
 from workbench.remote.connection import HostConnection
 
 # Data reaches the disk before the rename that makes it visible, and the rename before we go
 # on: a power cut on a Pi right after a deploy must not leave an empty file in place.
 WRITE_SCRIPT = (
-    'set -e; mkdir -p "$(dirname "$1")"; tmp="$1.workbench-tmp"; cat > "$tmp"; '
+    'set -e; mkdir -p "$(dirname "$1")"; tmp="$1.workbench-tmp"; trap \'rm -f "$tmp"\' EXIT; '
+    'cat > "$tmp"; '
     'chmod "$2" "$tmp"; sync "$tmp"; mv -f "$tmp" "$1"; sync "$(dirname "$1")"'
 )
 
@@ -136,6 +138,16 @@ async def upload_release(
                 "or enable `Subsystem sftp` in its sshd_config",
                 host=conn.name,
             ) from None
+        # SFTP (v3) has no "disk full" status: sftp-server reports ENOSPC as plain "Failure".
+        free = await _free_kib(conn, stage)
+        if free is not None and free < 1024:
+            raise RemoteCommandError(
+                f"upload to {conn.host.address} failed: no space left on the file system "
+                f"holding {stage} ({free} KiB free, {total - done} bytes still to copy)",
+                "free space there, lower releases.keep, or move releases.root; nothing was "
+                "switched to, and the next deploy removes the partial copy",
+                host=conn.name,
+            ) from None
         raise ConnectError(
             f"upload to {conn.host.address} failed: {exc}",
             "the release was not switched to; rerun deploy (it resumes from a clean state)",
@@ -157,6 +169,19 @@ async def upload_release(
             "the copy was corrupted or cut; nothing was switched, rerun deploy",
             host=conn.name,
         )
+
+
+async def _free_kib(conn: HostConnection, directory: str) -> int | None:
+    """Free KiB on the file system holding `directory`, or None if it cannot be told."""
+    try:
+        result = await conn.run(
+            ["df", "-Pk", directory], check=False, sudo=False, timeout=15, what="df"
+        )
+    except WorkbenchError:  # the connection may be what failed
+        return None
+    lines = result.stdout.splitlines()
+    fields = lines[-1].split() if result.ok and len(lines) >= 2 else []
+    return to_int(fields[3]) if len(fields) >= 4 else None
 
 
 async def _has_sftp_server(conn: HostConnection) -> bool:
