@@ -13,10 +13,18 @@ import time
 
 
 class PtyApp:
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None, size=(120, 36)):
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        size=(120, 36),
+        cwd: str | os.PathLike[str] | None = None,
+    ):
         self.started = time.perf_counter()
         pid, fd = pty.fork()
         if pid == 0:  # the child: becomes the program
+            if cwd is not None:
+                os.chdir(cwd)
             os.execvpe(argv[0], argv, {**os.environ, "TERM": "xterm-256color", **(env or {})})
         self.pid, self.fd = pid, fd
         cols, rows = size
