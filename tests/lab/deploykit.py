@@ -6,7 +6,7 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,3 +201,49 @@ def tender_on_vm(spec: vm.Spec, props: list[str], args: str = "--mem=32 -- k.hvt
         f"journalctl -u {unit} -o cat --no-pager",
         spec=spec,
     ).stdout.splitlines()
+
+
+def deploy_acting(
+    profile: str | Path,
+    art: Path,
+    when: Callable[[dict], bool],
+    act: Callable[[subprocess.Popen[str]], object],
+    *,
+    tender_path: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> tuple[int, list[dict]]:
+    """Run `deploy --json` and call `act(process)` once, at the first event for which
+    `when(event)` holds (interrupt it, kill it, break the host...); read on to the end.
+    Returns the exit code and every event."""
+    proc = subprocess.Popen(
+        cli(*deploy_args(profile, art, tender_path or tender(), *extra)),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    events: list[dict] = []
+    acted = False
+    for line in proc.stdout:
+        event = json.loads(line)
+        events.append(event)
+        if not acted and when(event):
+            act(proc)
+            acted = True
+    proc.wait(timeout=300)
+    assert acted, "the deploy ended before the moment came"
+    return proc.returncode, events
+
+
+def assert_followed_without_loss(v: Variant, events: list[dict]) -> list[str]:
+    """The log lines a follower showed are every journal entry of the unit from its first to
+    its last, in order, each once. Returns their cursors."""
+    got = [e["cursor"] for e in events if e["event"] == "log_line"]
+    assert len(got) == len(set(got)), "a line was shown twice"
+    truth = on_target(
+        f"journalctl -u {v.unit} -o json --no-pager --after-cursor '{got[0]}'"
+    ).stdout.splitlines()
+    cursors = [json.loads(line)["__CURSOR"] for line in truth]
+    assert got == [got[0], *cursors[: cursors.index(got[-1]) + 1]], "a line was lost"
+    return got

@@ -20,8 +20,10 @@ from tests.lab.deploykit import (
     HEALTHY,
     ROOT,
     artifact,
+    assert_followed_without_loss,
     cli,
     deploy,
+    deploy_acting,
     deploy_args,
     failures,
     json_events,
@@ -79,63 +81,19 @@ def timed_deploy(v, art: Path) -> float:
     return round(time.monotonic() - start, 2)
 
 
-def _deploy_then_kill_when(v, art: Path, when, throttle: bool) -> list[dict]:
-    """Start a deploy; SIGKILL it the moment `when(event)` holds. Its events until then."""
-    ctx = throttled(config.TARGET.veth) if throttle else _nothing()
-    with ctx:
-        proc = subprocess.Popen(
-            cli(*deploy_args(v.path, art, tender())),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        events = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = json.loads(line)
-            events.append(event)
-            if when(event):
-                proc.send_signal(signal.SIGKILL)
-                break
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, "the deploy ended before it could be killed"
+def _kill_when(v, art: Path, when) -> list[dict]:
+    """A deploy SIGKILLed at the first event `when` holds for; its events until then."""
+    code, events = deploy_acting(v.path, art, when, lambda p: p.send_signal(signal.SIGKILL))
+    assert code == -signal.SIGKILL
     return events
 
 
-def _deploy_and_act(
-    v, art: Path, step: str, act, *, throttle: bool = False, finished: bool = False
-) -> list[dict]:
-    """Run a deploy; call `act()` when `step` starts (or finishes); all its events."""
-    ctx = throttled(config.TARGET.veth) if throttle else _nothing()
+def _act_at(v, art: Path, step: str, act, *, finished: bool = False) -> list[dict]:
+    """A deploy during which `act()` runs when `step` starts (or finishes); all its events."""
     kind = "step_finished" if finished else "step_started"
-    with ctx:
-        proc = subprocess.Popen(
-            cli(*deploy_args(v.path, art, tender())),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert proc.stdout is not None
-        events, acted = [], False
-        for line in proc.stdout:
-            event = json.loads(line)
-            events.append(event)
-            if not acted and event["event"] == kind and event["step"] == step:
-                act()
-                acted = True
-        proc.wait(timeout=120)
-    assert acted, f"the deploy never reached {step}"
-    return events
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    return deploy_acting(
+        v.path, art, lambda e: e["event"] == kind and e["step"] == step, lambda _p: act()
+    )[1]
 
 
 def test_kill_9_mid_upload(v, tmp_path):
@@ -143,12 +101,10 @@ def test_kill_9_mid_upload(v, tmp_path):
     timed_deploy(v, old)
     before = whole_and_current(v)
     big = artifact(tmp_path, "big", HEALTHY, pad=24 * 1024 * 1024)
-    events = _deploy_then_kill_when(
-        v,
-        big,
-        lambda e: e["event"] == "upload_progress" and e["done"] > 2 * 1024 * 1024,
-        throttle=True,
-    )
+    with throttled(config.TARGET.veth):
+        events = _kill_when(
+            v, big, lambda e: e["event"] == "upload_progress" and e["done"] > 2 * 1024 * 1024
+        )
     assert any(e["event"] == "upload_progress" for e in events)
     assert whole_and_current(v) == before  # the old release runs on, whole
     assert on_target(f"systemctl is-active {v.unit}").stdout.strip() == "active"
@@ -173,7 +129,7 @@ def test_kill_9_mid_switch(v, tmp_path, moment):
     timed_deploy(v, old)
     before = whole_and_current(v)
     new_art = artifact(tmp_path, "new", {**HEALTHY, "logs": [{"msg": "v2"}]})
-    _deploy_then_kill_when(v, new_art, MOMENTS[moment], throttle=False)
+    _kill_when(v, new_art, MOMENTS[moment])
     after = whole_and_current(v)  # old or new, but whole either way
     assert after in _releases(v)
     recovery = timed_deploy(v, new_art)
@@ -224,9 +180,8 @@ def test_disk_full(lab, tmp_path):
         )
         big = artifact(tmp_path, "big", HEALTHY, pad=16 * 1024 * 1024)
         # Another process takes the space as the upload starts (preflight saw enough).
-        events = _deploy_and_act(
-            v, big, "upload", lambda: on_target(fill.format(leave=2)), throttle=True
-        )
+        with throttled(config.TARGET.veth):
+            events = _act_at(v, big, "upload", lambda: on_target(fill.format(leave=2)))
         message = failures(events)
         assert "no space left on the file system holding" in message, message
         assert [e["exit_code"] for e in events if e["event"] == "step_failed"] == [4]
@@ -248,7 +203,7 @@ def test_disk_full(lab, tmp_path):
         # The disk fills while the new release boots: it is switched and healthy, so the
         # deploy has succeeded; only its boot timings cannot be written.
         on_target(f"rm -f {root}/filler")
-        events = _deploy_and_act(
+        events = _act_at(
             v,
             artifact(tmp_path, "v3", {**HEALTHY, "logs": [{"msg": "v3"}]}),
             "switch",
@@ -328,14 +283,8 @@ def test_sshd_restarted_during_logs_follow(v, tmp_path):
         follower.send_signal(signal.SIGINT)
         _, err = follower.communicate(timeout=30)
     events = [json.loads(x) for x in out_path.read_text().splitlines() if x.startswith("{")]
-    got = [e["cursor"] for e in events if e["event"] == "log_line"]
     assert any(e["step"] == "reconnect" for e in events), err
-    assert len(got) == len(set(got)), "a line was shown twice"
-    truth = on_target(
-        f"journalctl -u {v.unit} -o json --no-pager --after-cursor '{got[0]}'"
-    ).stdout.splitlines()
-    cursors = [json.loads(line)["__CURSOR"] for line in truth]
-    assert got == [got[0], *cursors[: cursors.index(got[-1]) + 1]], "a line was lost"
+    got = assert_followed_without_loss(v, events)
     record(
         "sshd restarted during logs -f",
         lost="nothing",

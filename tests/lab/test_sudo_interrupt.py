@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
 import time
 
 import pytest
 
 from tests.lab.deploykit import (
     HEALTHY,
-    ROOT,
     artifact,
-    cli,
     deploy,
-    deploy_args,
-    json_events,
+    deploy_acting,
     on_target,
     remove,
-    tender,
     throttled,
     variant,
 )
@@ -88,24 +82,9 @@ def test_sudo_that_wants_a_password_is_a_clear_error(lab, tmp_path):
 
 def _deploy_and_interrupt(v, art, when) -> tuple[int, list[dict]]:
     """Run deploy, send SIGINT when `when(event)` first holds; return exit code, events."""
-    proc = subprocess.Popen(
-        cli(*deploy_args(v.path, art, tender(), "--quiet")),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    return deploy_acting(
+        v.path, art, when, lambda p: p.send_signal(signal.SIGINT), extra=("--quiet",)
     )
-    events = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        event = json.loads(line)
-        events.append(event)
-        if when(event):
-            proc.send_signal(signal.SIGINT)
-            break
-    rest, _err = proc.communicate(timeout=120)
-    events += json_events(rest)
-    return proc.returncode, events
 
 
 def test_ctrl_c_leaves_old_or_new_never_between(lab, tmp_path):

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import shlex
+import time
+
 import pytest
 
 from tests.lab.deploykit import (
     HEALTHY,
     artifact,
+    deploy_acting,
     deploy_args,
     json_events,
     on_vm,
     tender_on_vm,
     workbench,
 )
+from tests.lab.test_faults import CHECK_RELEASE, record
 from workbench.lab import tender_double, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -61,3 +66,51 @@ def test_without_device_allow_kvm_the_tender_cannot_open_it(full_vm):
     assert not any(line.startswith("Solo5:") for line in denied)
     allowed = run("DeviceAllow=/dev/net/tun rw", "DeviceAllow=/dev/kvm rw")
     assert "Solo5: solo5_exit(0) called" in allowed, allowed
+
+
+def test_the_target_rebooted_mid_deploy(full_vm, tmp_path):
+    """Fault matrix (docs/RELIABILITY.md): the host goes down mid-upload without syncing
+    (`systemctl reboot -ff`: what the guest has not written out is lost, as in a power cut).
+    The deploy fails as a lost connection; the host comes back on a whole release (the old one,
+    or the new one if it got that far), running (the unit is enabled); the next deploy
+    completes and leaves no staging directory."""
+    tender = tender_double.build("x86_64")
+    old = artifact(tmp_path, "old", HEALTHY)
+    result = workbench(*deploy_args("lab-vm", old, tender, "--quiet"), timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    before = on_vm("readlink /var/lib/workbench/hello/current").stdout.strip()
+    big = artifact(tmp_path, "big", HEALTHY, pad=12 * 1024 * 1024)
+    code, _events = deploy_acting(
+        "lab-vm",
+        big,
+        lambda e: e["event"] == "upload_progress" and e["done"] > 1024 * 1024,
+        # detached: the guest vanishes at once, and this command's own session with it
+        lambda _p: on_vm(
+            "nohup sh -c 'sleep 0.2; systemctl reboot -ff' >/dev/null 2>&1 &", timeout=30
+        ),
+        tender_path=tender,
+    )
+    assert code in (3, 4, 5)
+    rebooted = time.monotonic()
+    while time.monotonic() - rebooted < 300:
+        state = on_vm("systemctl is-system-running --wait", timeout=120).stdout.strip()
+        if state in ("running", "degraded"):
+            break
+        time.sleep(2)
+    back = round(time.monotonic() - rebooted, 1)
+    check = on_vm(f"python3 -c {shlex.quote(CHECK_RELEASE)} /var/lib/workbench/hello/current")
+    assert check.returncode == 0, f"current is not a whole release: {check.stderr}"
+    after = f"releases/{check.stdout.strip()}"
+    assert on_vm("systemctl is-active unikernel-hello").stdout.strip() == "active"
+    start = time.monotonic()
+    result = workbench(*deploy_args("lab-vm", big, tender, "--quiet"), timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    leftovers = on_vm("ls -A /var/lib/workbench/hello/releases").stdout.split()
+    assert not [e for e in leftovers if e.startswith(".")], leftovers
+    record(
+        "target went down mid-upload (reboot -ff)",
+        lost="nothing",
+        current_after_reboot="old" if after == before else "new",
+        host_back_after_s=back,
+        recovery_deploy_s=round(time.monotonic() - start, 1),
+    )
