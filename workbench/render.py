@@ -99,11 +99,45 @@ def render_unit(
         user=svc.user,
         group=svc.group,
         exec_start=" ".join(_systemd_quote(a) for a in argv),
+        wait_for_taps=_wait_for_taps(sorted(set(profile.unikernel.networks.values()))),
+        kvm_first=_KVM_FIRST if profile.build.target == "hvt" else "",
         restart=svc.restart,
         restart_sec=svc.restart_sec,
         read_write_paths=rw,
     )
     return RenderedFile(f"{SYSTEMD_DIR}/{profile.unit_name}", text, "systemd unit")
+
+
+# At boot a tap can exist and still be down when the unit starts (networkd brings it up a
+# moment later); the tender refuses a tap that is down and exits 1, which the unit counts as a
+# clean stop, so the unikernel would stay down after every reboot. Wait for each tap to be up,
+# 30 s at most, then let the tender say what is wrong. ('$$' is a '$' for the shell.)
+_WAIT_FOR_TAPS = (
+    'ExecStartPre=/bin/sh -c \'for t in "$$@"; do n=0; '
+    'until ip -o link show dev "$$t" up 2>/dev/null | grep -q .; do '
+    "n=$$((n+1)); [ $$n -ge 300 ] && break; sleep 0.1; done; done' workbench-wait-for-taps"
+)
+
+
+# On x86 /dev/kvm appears when udev loads kvm_intel/kvm_amd during boot, possibly after this
+# unit starts; systemd builds the DeviceAllow= list when the unit starts ("Couldn't stat device
+# /dev/kvm"), so the tender then gets EPERM. Load the module first: systemd's modprobe@ units
+# ignore a module that is missing or built in (a Pi), and udev does not tag /dev/kvm for an
+# ordering on the device itself.
+_KVM_FIRST = (
+    "# Load KVM before the tender: at boot /dev/kvm can appear after this unit starts, and a\n"
+    "# device missing when the unit starts stays denied by DeviceAllow= (EPERM).\n"
+    "Wants=modprobe@kvm_intel.service modprobe@kvm_amd.service\n"
+    "After=modprobe@kvm_intel.service modprobe@kvm_amd.service\n"
+)
+
+
+def _wait_for_taps(taps: list[str]) -> str:
+    """The ExecStartPre line that waits for `taps` (validated interface names) to be up."""
+    if not taps:
+        return ""
+    comment = "# Wait (30 s at most) for the taps to be up: at boot they come up after this unit.\n"
+    return comment + _WAIT_FOR_TAPS + " " + " ".join(taps) + "\n"
 
 
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=,+@-]+")

@@ -138,3 +138,21 @@ def test_no_accepted_value_adds_a_line_to_any_rendered_file(argv):
         base = {f.path: f.content.count("\n") for f in render_all(LAB, backend)}
         new = {f.path: f.content.count("\n") for f in render_all(with_args(argv), backend)}
         assert new == base
+
+
+def test_the_wait_for_taps_is_one_command_systemd_reads_as_meant():
+    uk = LAB.unikernel.model_copy(update={"networks": {"service": "tap100", "admin": "tap-b.1"}})
+    unit = render_unit(LAB.model_copy(update={"unikernel": uk})).content
+    (line,) = [x for x in unit.split("\n") if x.startswith("ExecStartPre=")]
+    words = systemd_exec_words(line.removeprefix("ExecStartPre="))
+    assert words[:2] == ["/bin/sh", "-c"] and words[3:] == [
+        "workbench-wait-for-taps",
+        "tap-b.1",
+        "tap100",
+    ]
+    assert 'for t in "$@"' in words[2] and "$$" not in words[2]
+
+
+def test_no_taps_no_wait():
+    uk = LAB.unikernel.model_copy(update={"networks": {}})
+    assert "ExecStartPre" not in render_unit(LAB.model_copy(update={"unikernel": uk})).content

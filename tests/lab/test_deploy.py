@@ -242,3 +242,21 @@ def test_a_local_user_cannot_block_deploys_through_the_lock(v, tmp_path):
         assert on_target("stat -c '%a %U' /run/workbench").stdout.split() == ["700", "root"]
     finally:
         on_target(f"kill {holder}")
+
+
+def test_the_unikernel_comes_back_when_its_tap_comes_up_late(v, tmp_path):
+    """What a reboot does: the unit starts while its tap exists but is still down (networkd
+    brings it up a moment later). The tender refuses a tap that is down and exits 1, which
+    the unit counts as a clean stop: before the wait, the unikernel stayed down after every
+    reboot (found by the VM tier's reboot case)."""
+    code, _events, err = deploy(v, artifact(tmp_path, "app", HEALTHY))
+    assert code == 0, err
+    on_target(
+        f"systemctl stop {v.unit}; ip link set {v.tap} down; "
+        f"(sleep 2; ip link set {v.tap} up) >/dev/null 2>&1 & "
+        f"systemctl start {v.unit}"
+    )
+    time.sleep(4)
+    state = on_target(f"systemctl is-active {v.unit}; journalctl -u {v.unit} -n 30 -o cat")
+    assert state.stdout.splitlines()[0] == "active", state.stdout
+    assert "Network is down" not in state.stdout

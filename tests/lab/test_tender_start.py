@@ -130,7 +130,7 @@ def test_the_double_runs_under_the_hardening_of_the_unit_deploy_writes(lab, tmp_
     profile = load_file(variant(tmp_path, 49).path).profile
     unit = render_unit(profile).content
     service = unit.split("[Service]", 1)[1].split("[Install]", 1)[0]
-    skip = ("ExecStart=", "User=", "Group=", "Restart", "SyslogIdentifier=", "SuccessExit")
+    skip = ("ExecStart", "User=", "Group=", "Restart", "SyslogIdentifier=", "SuccessExit")
     props = [
         line
         for line in service.splitlines()

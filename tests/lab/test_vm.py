@@ -79,8 +79,9 @@ def test_the_target_rebooted_mid_deploy(full_vm, tmp_path):
     result = workbench(*deploy_args("lab-vm", old, tender, "--quiet"), timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     before = on_vm("readlink /var/lib/workbench/hello/current").stdout.strip()
-    big = artifact(tmp_path, "big", HEALTHY, pad=12 * 1024 * 1024)
-    code, _events = deploy_acting(
+    unique = {**HEALTHY, "logs": [{"msg": f"built {time.time()}"}]}  # never on the host yet
+    big = artifact(tmp_path, "big", unique, pad=12 * 1024 * 1024)
+    code, events = deploy_acting(
         "lab-vm",
         big,
         lambda e: e["event"] == "upload_progress" and e["done"] > 1024 * 1024,
@@ -107,9 +108,11 @@ def test_the_target_rebooted_mid_deploy(full_vm, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     leftovers = on_vm("ls -A /var/lib/workbench/hello/releases").stdout.split()
     assert not [e for e in leftovers if e.startswith(".")], leftovers
+    reached = [e["step"] for e in events if e["event"] == "step_started"][-1]
     record(
-        "target went down mid-upload (reboot -ff)",
+        "target went down during a deploy (reboot -ff)",
         lost="nothing",
+        deploy_had_reached=reached,
         current_after_reboot="old" if after == before else "new",
         host_back_after_s=back,
         recovery_deploy_s=round(time.monotonic() - start, 1),

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from workbench import render
 from workbench.artifacts.elf import ArtifactInfo, inspect
@@ -836,6 +836,14 @@ def _sha(text: str) -> str:
 LOCK_DIR = "/run/workbench"
 
 
+async def _read_up_to(stream: Any, size: int) -> str:  # an asyncssh reader
+    """At most `size` characters: what arrives before that many, or end of file."""
+    text = ""
+    while len(text) < size and (chunk := await stream.read(size - len(text))):
+        text += chunk
+    return text
+
+
 class RemoteLock:
     """A per-host lock: flock held by a remote process for as long as our channel lives.
 
@@ -856,9 +864,11 @@ class RemoteLock:
         if conn.host.use_sudo:
             argv = [*SUDO, *argv]
         ssh = await conn.connection()
-        process = await ssh.create_process(shlex.join(argv), encoding="utf-8")
+        # The host's answer is read as text that is not ours: bytes it cannot decode are
+        # replaced, and no more than the few bytes of "locked" are waited for.
+        process = await ssh.create_process(shlex.join(argv), encoding="utf-8", errors="replace")
         try:
-            first = await asyncio.wait_for(process.stdout.readline(), 30)
+            first = await asyncio.wait_for(_read_up_to(process.stdout, len("locked\n")), 30)
         except TimeoutError:
             process.close()
             raise RemoteCommandError(
@@ -866,9 +876,14 @@ class RemoteLock:
                 "is the host overloaded, or sudo slow (host name lookup)?",
             ) from None
         if first.strip() != "locked":
-            await process.wait_closed()
+            # Bounded: a host that floods the channel never lets it close (flow control).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait_closed(), 5)
             code = process.exit_status
-            stderr = await process.stderr.read()
+            try:
+                stderr = await asyncio.wait_for(process.stderr.read(4096), 5)
+            except TimeoutError:
+                stderr = ""
             process.close()
             sudo_error = conn.sudo_error(stderr)
             if sudo_error is not None:

@@ -233,20 +233,17 @@ class HostConnection:
         command = self._argv(argv, sudo)
         label = what or shlex.join(argv)
         try:
-            proc = await asyncio.wait_for(
-                conn.run(
-                    command,
-                    input=input,
-                    check=False,
-                    encoding=None if isinstance(input, bytes) else "utf-8",
-                    errors="replace",
-                ),
-                timeout,
-            )
+            status, out, err = await asyncio.wait_for(_bounded(conn, command, input), timeout)
         except TimeoutError:
             raise RemoteTimeout(
                 f"{label}: no answer within {timeout:.0f} s",
                 "the host may be overloaded or the command stuck",
+                host=self.name,
+            ) from None
+        except _TooMuch:
+            raise RemoteCommandError(
+                f"{label}: the host answered with more than {MAX_OUTPUT >> 20} MiB",
+                "a broken or hostile host: check what that command prints there",
                 host=self.name,
             ) from None
         except (OSError, asyncssh.Error) as exc:
@@ -256,17 +253,8 @@ class HostConnection:
                 "check the network to the host and retry",
                 host=self.name,
             ) from None
-        stdout = (
-            proc.stdout
-            if isinstance(proc.stdout, str)
-            else (proc.stdout or b"").decode(errors="replace")
-        )
-        stderr = (
-            proc.stderr
-            if isinstance(proc.stderr, str)
-            else (proc.stderr or b"").decode(errors="replace")
-        )
-        status = proc.exit_status if proc.exit_status is not None else 255
+        stdout = out.decode(errors="replace")
+        stderr = err.decode(errors="replace")
         result = Result(tuple(argv), status, stdout, stderr)
         sudo_error = self.sudo_error(stderr)
         if sudo_error is not None:
@@ -299,6 +287,41 @@ class HostConnection:
             with contextlib.suppress(TimeoutError, asyncio.TimeoutError, OSError, asyncssh.Error):
                 await asyncio.wait_for(self._conn.wait_closed(), 5)
             self._conn = None
+
+
+MAX_OUTPUT = 16 << 20  # a command's stdout or stderr; past that the host is broken or hostile
+
+
+class _TooMuch(Exception):
+    pass
+
+
+async def _bounded(
+    conn: asyncssh.SSHClientConnection, command: str, input: str | bytes | None
+) -> tuple[int, bytes, bytes]:
+    """Run `command`; its exit status, stdout and stderr, each read up to MAX_OUTPUT (a host
+    that says more cannot make us hold it all). The remote process is closed however this
+    ends, cancellation included."""
+    proc = await conn.create_process(command, encoding=None)
+    try:
+        if input is not None:
+            proc.stdin.write(input.encode() if isinstance(input, str) else input)
+        proc.stdin.write_eof()
+
+        async def drain(stream: asyncssh.SSHReader[bytes]) -> bytes:
+            buf = bytearray()
+            while chunk := await stream.read(1 << 16):
+                buf += chunk
+                if len(buf) > MAX_OUTPUT:
+                    raise _TooMuch
+            return bytes(buf)
+
+        out, err = await asyncio.gather(drain(proc.stdout), drain(proc.stderr))
+        await proc.wait_closed()
+        status = proc.exit_status
+        return (status if status is not None else 255), out, err
+    finally:
+        proc.close()
 
 
 class Pool:
