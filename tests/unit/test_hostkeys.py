@@ -3,6 +3,7 @@ without --accept-new-host-key; then the whole path against an SSH server on loop
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncssh
@@ -164,3 +165,15 @@ def test_sudo_runs_in_the_c_locale(tmp_path):
     only in the C locale."""
     conn = HostConnection("t", host(tmp_path, 22, tmp_path / "kh").model_copy(update={"user": "u"}))
     assert conn._argv(["true"], None).startswith("env LC_ALL=C sudo -n -- true")
+
+
+async def test_a_jump_cycle_ends_at_the_deadline_not_in_a_deadlock(tmp_path):
+    """The loader refuses jump cycles; the connection has its own deadline anyway, so a pool
+    built some other way cannot hang forever on its own lock (a -> b -> a)."""
+    from workbench.remote.connection import Pool
+
+    a = host(tmp_path, 22, tmp_path / "kh").model_copy(update={"jump": "b", "connect_timeout": 0.5})
+    b = a.model_copy(update={"jump": "a"})
+    pool = Pool({"a": a, "b": b})
+    with pytest.raises(ConnectError, match="not connected within"):
+        await asyncio.wait_for(pool.get("a").connection(), 60)
