@@ -105,3 +105,46 @@ async def test_every_command_survives_a_hostile_host(hostile, command, json_out)
     assert b"\x1b]0;PWNED" not in out + err
     if mode == "flood" and command[0] in ("status", "check"):
         assert "more than 16 MiB" in text, text[-2000:]
+
+
+async def test_a_journal_line_without_end_is_skipped_not_held(tmp_path):
+    """A host that sends a 20 MB 'line': the follower skips it and reads the entry after it."""
+    from workbench.profiles.models import Host
+    from workbench.remote import journal
+    from workbench.remote.connection import HostConnection
+
+    good = b'{"__CURSOR": "c2", "MESSAGE": "after the flood"}\n'
+
+    async def flood_then_entry(process: asyncssh.SSHServerProcess) -> None:
+        process.stdout.write(b'{"__CURSOR": "c1", "MESSAGE": "' + b"x" * (20 << 20))
+        process.stdout.write(b'"}\n' + good)
+        process.exit(0)
+
+    client = asyncssh.generate_private_key("ssh-ed25519")
+    (tmp_path / "id").write_bytes(client.export_private_key())
+    (tmp_path / "authorized").write_bytes(client.export_public_key())
+    server = await asyncssh.listen(
+        "127.0.0.1",
+        0,
+        server_host_keys=[HOST_KEY],
+        authorized_client_keys=str(tmp_path / "authorized"),
+        process_factory=flood_then_entry,
+        encoding=None,
+    )
+    port = server.sockets[0].getsockname()[1]
+    public = HOST_KEY.export_public_key("openssh").decode().strip()
+    (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{port} {public}\n")
+    host = Host(
+        address="127.0.0.1",
+        port=port,
+        identity_file=tmp_path / "id",
+        agent=False,
+        known_hosts=tmp_path / "known_hosts",
+    )
+    conn = HostConnection("h", host)
+    try:
+        got = [e.message async for e in journal.entries(conn, ["journalctl", "-o", "json"])]
+    finally:
+        await conn.close()
+        server.close()
+    assert got == ["after the flood"]

@@ -106,6 +106,9 @@ def journal_argv(
     return argv
 
 
+MAX_ENTRY = 1 << 20
+
+
 async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[JournalEntry]:
     """Stream entries of a journalctl command; the remote process is closed on exit."""
     ssh = await conn.connection()
@@ -116,15 +119,22 @@ async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[Journa
         conn._conn = None
         raise ConnectError(f"cannot start journalctl: {exc}", host=conn.name) from None
     try:
-        # Whole chunks, split here: one await per chunk instead of one per line.
-        partial = ""
+        # Whole chunks, split here: one await per chunk instead of one per line. A line longer
+        # than MAX_ENTRY (journald's LineMax is 48 KiB; JSON escaping can grow it a few times)
+        # is not an entry journalctl wrote: it is skipped to its end, never held whole.
+        partial, skipping = "", False
         while chunk := await process.stdout.read(1 << 16):
             lines = (partial + chunk).split("\n")
             partial = lines.pop()
             for line in lines:
+                if skipping:
+                    skipping = False  # the end of the oversized line
+                    continue
                 entry = parse_entry(line)
                 if entry is not None:
                     yield entry
+            if len(partial) > MAX_ENTRY:
+                partial, skipping = "", True
     except (OSError, asyncssh.Error) as exc:
         conn._conn = None
         raise ConnectError(
