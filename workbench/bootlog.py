@@ -89,8 +89,9 @@ SIGNALS = {
 }
 
 LOCK_PERSONALITY_HINT = (
-    "solo5-hvt queries personality(0xffffffff) before it applies its own seccomp filter, and "
-    "aborts when that fails: LockPersonality=yes does that. Remove it from the unit or the "
+    "the Solo5 tenders query personality(0xffffffff) at start (solo5-hvt before its own "
+    "seccomp filter, solo5-spt in spt_init) and abort when that fails: LockPersonality=yes "
+    "does that. Remove it from the unit or the "
     "drop-in that sets it (`systemctl cat UNIT` shows which); workbench's own unit never sets it"
 )
 START_HINT = (
@@ -225,7 +226,7 @@ def _tender(line: str, tender: str, msg: str) -> LogLine:
 
 def _tender_hint(tender: str, msg: str) -> str | None:
     if m := _ASSERTION.match(msg):
-        if m["func"] == "hvt_drop_privileges":
+        if m["func"] in ("hvt_drop_privileges", "spt_init"):
             return LOCK_PERSONALITY_HINT
         return f"{tender} failed an internal check in {m['func']} and aborted (SIGABRT)"
     if m := _ATTACH.match(msg):
@@ -403,7 +404,11 @@ class RunWatch:
             assertion = _ASSERTION.match(line.message or "")
             what = "aborted" if assertion else "failed"
             if assertion:
-                hint = line.hint if assertion["func"] == "hvt_drop_privileges" else START_HINT
+                hint = (
+                    line.hint
+                    if assertion["func"] in ("hvt_drop_privileges", "spt_init")
+                    else START_HINT
+                )
             else:
                 hint = line.hint or START_HINT
             self._tender_error = line.text

@@ -101,6 +101,11 @@ def render_unit(
         exec_start=" ".join(_systemd_quote(a) for a in argv),
         wait_for_taps=_wait_for_taps(sorted(set(profile.unikernel.networks.values()))),
         kvm_first=_KVM_FIRST if profile.build.target == "hvt" else "",
+        # hvt maps guest memory RW and never exec on the host; spt runs the unikernel as host
+        # code, and its loader mprotect()s the text PROT_EXEC, which this directive refuses.
+        memory_deny_write_execute=(
+            "MemoryDenyWriteExecute=yes\n" if profile.build.target == "hvt" else ""
+        ),
         restart=svc.restart,
         restart_sec=svc.restart_sec,
         read_write_paths=rw,

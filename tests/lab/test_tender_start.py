@@ -25,7 +25,7 @@ from tests.lab.deploykit import (
     workbench,
 )
 from tests.reference import LOCK_PERSONALITY_ASSERTION
-from workbench.lab import config, hostkeys
+from workbench.lab import config, hostkeys, solo5elf
 from workbench.profiles.loader import load_file
 from workbench.render import render_unit
 
@@ -85,8 +85,9 @@ def _transient(props: list[str], args: str, setup: str = "") -> list[str]:
     unit = f"wb-tender-{time.monotonic_ns()}"
     props_argv = " ".join(f"-p '{p}'" for p in props)
     result = on_target(
-        f"set -e; {setup}\n"
-        "id unikernel >/dev/null 2>&1 || useradd --system --no-create-home -G kvm unikernel\n"
+        # the user first: the setup may create a tap owned by it
+        "set -e; id unikernel >/dev/null 2>&1 || useradd --system --no-create-home -G kvm "
+        f"unikernel\n{setup}\n"
         f"systemd-run --unit={unit} --wait --collect -q -p User=unikernel -p Group=kvm "
         f"{props_argv} /usr/local/bin/solo5-hvt {args} || true\n"
         f"journalctl -u {unit} -o cat --no-pager",
@@ -178,7 +179,7 @@ def test_status_shows_a_tender_crash_loop(v, tmp_path, locked_tender):
     expected = "the tender aborted before the unikernel started (SIGABRT): " + (
         LOCK_PERSONALITY_ASSERTION
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:  # until the loop has gone round twice and journald has the tender's last words
         status = workbench("status", "--profile", str(v.path), "--json")
         fields = next(e["fields"] for e in json_events(status.stdout) if e["event"] == "status")
@@ -193,9 +194,72 @@ def test_status_shows_a_tender_crash_loop(v, tmp_path, locked_tender):
     assert loop.endswith(", last: tender aborted (SIGABRT)"), loop
     assert "LockPersonality=yes" in fields["last_exit_hint"]
     # Plain output says it too (polled: between two restarts the unit is briefly running).
-    for _ in range(30):
+    wanted = re.compile(
+        r"crash_loop: (restarting|failed): \d+ restarts in \d+ s, last: tender aborted"
+    )
+    plain = ""
+    for _ in range(120):
         plain = workbench("status", "--profile", str(v.path)).stdout
-        if "crash_loop: " in plain:
+        if wanted.search(plain):
             break
         time.sleep(0.5)
-    assert re.search(r"crash_loop: (restarting|failed): \d+ restarts in \d+ s, last: tender", plain)
+    assert wanted.search(plain), plain
+
+
+SPT_ASSERTION = "solo5-spt: spt/spt_core.c:117: spt_init: Assertion `persona >= 0' failed."
+SPT = "cp /usr/local/bin/solo5-hvt /usr/local/bin/solo5-spt"  # the double picks spt by its name
+
+
+def _spt_kernel() -> str:
+    kernel = solo5elf.build(target="spt", extra_sections={".workbench.lab.guest": b'{"exit": 0}'})
+    subprocess.run(
+        [
+            *hostkeys.ssh_argv(config.TARGET.address),
+            "mkdir -p /var/lib/wb-test && cat > /var/lib/wb-test/exit0.spt",
+        ],
+        input=kernel,
+        check=True,
+    )
+    return "/var/lib/wb-test/exit0.spt"
+
+
+def _spt(props: list[str]) -> list[str]:
+    unit = f"wb-spt-{time.monotonic_ns()}"
+    flags = " ".join(f"-p '{p}'" for p in props)
+    return on_target(
+        f"{SPT}; id unikernel >/dev/null 2>&1 || useradd --system --no-create-home -G kvm "
+        f"unikernel; systemd-run --unit={unit} --wait --collect -q -p User=unikernel -p Group=kvm "
+        f"{flags} /usr/local/bin/solo5-spt --mem=32 -- {_spt_kernel()}; "
+        f"journalctl -u {unit} -o cat --no-pager"
+    ).stdout.splitlines()
+
+
+def test_spt_aborts_under_lock_personality_too(lab):
+    """spt_init asserts on personality(0xffffffff) as hvt does (tenders/spt/spt_core.c)."""
+    lines = _spt(["LockPersonality=yes"])
+    assert SPT_ASSERTION in lines, lines
+    assert any(line.endswith("code=killed, status=6/ABRT") for line in lines), lines
+
+
+def test_spt_cannot_load_its_unikernel_under_memory_deny_write_execute(lab):
+    """spt runs the unikernel as host code: its loader mprotect()s the text PROT_EXEC."""
+    lines = _spt(["MemoryDenyWriteExecute=yes"])
+    assert "solo5-spt: /var/lib/wb-test/exit0.spt: mprotect failed" in lines, lines
+    assert "Solo5: solo5_exit(0) called" in _spt([]), "and runs without it"
+
+
+def test_the_unit_for_spt_leaves_out_what_spt_cannot_run_under(lab, tmp_path):
+    v = variant(tmp_path, 48)
+    v.path.write_text(v.path.read_text().replace("  target: hvt\n", "  target: spt\n", 1))
+    unit = render_unit(load_file(v.path).profile).content
+    assert "MemoryDenyWriteExecute" not in unit and "modprobe@kvm" not in unit
+    service = unit.split("[Service]", 1)[1].split("[Install]", 1)[0]
+    skip = ("ExecStart", "User=", "Group=", "Restart", "SyslogIdentifier=", "SuccessExit")
+    props = [
+        line
+        for line in service.splitlines()
+        if "=" in line and not line.startswith(("#", *skip)) and "$" not in line
+    ]
+    assert "Solo5: solo5_exit(0) called" in _spt(
+        [p.replace("ReadWritePaths=", "ReadWritePaths=-") for p in props]
+    )

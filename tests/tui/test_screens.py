@@ -93,7 +93,7 @@ async def test_dashboard_shows_a_tender_crash_loop_and_its_fix():
         detail = plain(app.screen.query_one("#detail", Static))
         assert "last: tender aborted (SIGABRT)" in detail
         assert "the tender aborted before the unikernel started (SIGABRT): solo5-hvt: " in detail
-        assert "fix: solo5-hvt queries personality(0xffffffff)" in detail
+        assert "fix: the Solo5 tenders query personality(0xffffffff)" in detail
 
 
 async def test_dashboard_refreshes_in_the_background(backend, app):

@@ -17,7 +17,9 @@
  *      KVM_CHECK_EXTENSION(USER_MEMORY), guest memory (RW, never exec), SET_USER_MEMORY_REGION;
  *   5. every device the manifest declares must be attached;
  *   6. hvt: personality(0xffffffff) is queried and asserted (systemd's LockPersonality=yes makes
- *      it fail: the real tender dies of SIGABRT there), READ_IMPLIES_EXEC is refused;
+ *      it fail: the real tender dies of SIGABRT there), READ_IMPLIES_EXEC is refused; spt does
+ *      the same in spt_init, before step 5, then maps the unikernel's text executable
+ *      (mprotect PROT_EXEC: MemoryDenyWriteExecute=yes makes it fail, "mprotect failed");
  *   7. a seccomp filter of its own: memfd_create, prctl(PR_SET_NO_NEW_PRIVS),
  *      seccomp(SECCOMP_SET_MODE_FILTER, TSYNC); a syscall outside it kills the process (SIGSYS).
  * Then the guest: the embedded Python double (solo5_hvt.py) is exec'd under that filter with the
@@ -522,14 +524,14 @@ static void kvm_init(size_t mem_size)
         err(1, "KVM: ioctl (SET_USER_MEMORY_REGION) failed");
 }
 
-static void check_personality(void)
+/* `where` is the real check's "file:line: function" (hvt: in hvt_drop_privileges, at the end
+ * of the start-up; spt: in spt_init, before the unikernel is loaded). */
+static void check_personality(const char *where)
 {
     int persona = personality(0xffffffff);
     if (persona < 0) {
         /* glibc's assert() text for the real tender's check, then SIGABRT. */
-        fprintf(stderr, "%s: hvt/hvt_kvm.c:131: hvt_drop_privileges: Assertion `persona >= 0' "
-                        "failed.\n",
-                prog);
+        fprintf(stderr, "%s: %s: Assertion `persona >= 0' failed.\n", prog, where);
         abort();
     }
     if (persona & READ_IMPLIES_EXEC)
@@ -698,8 +700,20 @@ int main(int argc, char **argv)
     if (aligned > MAX_MEM)
         errx(1, "guest memory size %zu bytes exceeds the max size %llu bytes", aligned, MAX_MEM);
 
-    if (!spt)
+    if (!spt) {
         kvm_init(aligned);
+    } else {
+        /* spt_init queries the personality first; then the ELF loader maps the unikernel's
+         * text executable with mprotect(), which MemoryDenyWriteExecute=yes refuses. */
+        check_personality("spt/spt_core.c:117: spt_init");
+        long page = sysconf(_SC_PAGESIZE);
+        void *text = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (text == MAP_FAILED)
+            err(1, "Error allocating guest memory");
+        if (mprotect(text, (size_t)page, PROT_READ | PROT_EXEC) == -1)
+            errx(1, "%s: mprotect failed", kernel);
+    }
 
     bool missing = false;
     for (unsigned i = 1; i < n_devices; i++) {
@@ -713,7 +727,7 @@ int main(int argc, char **argv)
         errx(1, "All declared devices must be attached. See --help for syntax.");
 
     if (!spt)
-        check_personality();
+        check_personality("hvt/hvt_kvm.c:131: hvt_drop_privileges");
 
     /* The guest: python3 runs the embedded double with the attached devices. SIGINT/SIGTERM
      * stay blocked across exec until the guest has its handlers (a stop is never lost). */
