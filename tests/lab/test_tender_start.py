@@ -125,18 +125,24 @@ def test_lock_personality_kills_the_double_like_the_real_tender(lab, tmp_path):
     assert not any(line.startswith("Solo5:") for line in lines), "died before the banner"
 
 
+def hardening(unit: str) -> list[str]:
+    """The [Service] directives of a rendered unit that systemd-run takes as -p properties
+    (not the command lines, the user or the restart policy)."""
+    service = unit.split("[Service]", 1)[1].split("[Install]", 1)[0]
+    skip = ("ExecStart", "User=", "Group=", "Restart", "SyslogIdentifier=", "SuccessExit")
+    return [
+        line
+        for line in service.splitlines()
+        if "=" in line and not line.startswith(("#", *skip)) and "$" not in line
+    ]
+
+
 def test_the_double_runs_under_the_hardening_of_the_unit_deploy_writes(lab, tmp_path):
     """Every directive of the rendered unit's [Service], applied to the double: it attaches its
     tap, opens /dev/kvm, passes its personality check and its seccomp filter, and boots."""
     profile = load_file(variant(tmp_path, 49).path).profile
     unit = render_unit(profile).content
-    service = unit.split("[Service]", 1)[1].split("[Install]", 1)[0]
-    skip = ("ExecStart", "User=", "Group=", "Restart", "SyslogIdentifier=", "SuccessExit")
-    props = [
-        line
-        for line in service.splitlines()
-        if "=" in line and not line.startswith(("#", *skip)) and "$" not in line
-    ]
+    props = hardening(unit)
     assert "MemoryDenyWriteExecute=yes" in props and "NoNewPrivileges=yes" in props
     assert not any(p.startswith("LockPersonality") for p in props)
     kernel = _hello(tmp_path)
@@ -253,13 +259,7 @@ def test_the_unit_for_spt_leaves_out_what_spt_cannot_run_under(lab, tmp_path):
     v.path.write_text(v.path.read_text().replace("  target: hvt\n", "  target: spt\n", 1))
     unit = render_unit(load_file(v.path).profile).content
     assert "MemoryDenyWriteExecute" not in unit and "modprobe@kvm" not in unit
-    service = unit.split("[Service]", 1)[1].split("[Install]", 1)[0]
-    skip = ("ExecStart", "User=", "Group=", "Restart", "SyslogIdentifier=", "SuccessExit")
-    props = [
-        line
-        for line in service.splitlines()
-        if "=" in line and not line.startswith(("#", *skip)) and "$" not in line
-    ]
+    props = hardening(unit)
     assert "Solo5: solo5_exit(0) called" in _spt(
         [p.replace("ReadWritePaths=", "ReadWritePaths=-") for p in props]
     )

@@ -49,8 +49,9 @@ class _Server(asyncssh.SSHServer):
         conn.set_extra_info(flood=self.flood)
 
 
-@pytest.fixture(params=["garbage", "flood"])
-async def hostile(request, tmp_path):
+async def serve(tmp_path: Path, process_factory, **options):  # type: ignore[no-untyped-def]
+    """An SSH server on loopback running `process_factory` for every command; writes the
+    client key (id) and a known_hosts line for it into tmp_path. The server and its port."""
     client = asyncssh.generate_private_key("ssh-ed25519")
     (tmp_path / "id").write_bytes(client.export_private_key())
     (tmp_path / "authorized").write_bytes(client.export_public_key())
@@ -59,13 +60,21 @@ async def hostile(request, tmp_path):
         0,
         server_host_keys=[HOST_KEY],
         authorized_client_keys=str(tmp_path / "authorized"),
-        process_factory=answer,
-        server_factory=lambda: _Server(request.param == "flood"),
+        process_factory=process_factory,
         encoding=None,
+        **options,
     )
     port = server.sockets[0].getsockname()[1]
     public = HOST_KEY.export_public_key("openssh").decode().strip()
     (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{port} {public}\n")
+    return server, port
+
+
+@pytest.fixture(params=["garbage", "flood"])
+async def hostile(request, tmp_path):
+    server, port = await serve(
+        tmp_path, answer, server_factory=lambda: _Server(request.param == "flood")
+    )
     solo5elf.write(tmp_path / "app.hvt", devices=[("service", "NET_BASIC")])
     (tmp_path / "evil.yaml").write_text(
         "hosts:\n  evil:\n    address: 127.0.0.1\n"
@@ -120,20 +129,7 @@ async def test_a_journal_line_without_end_is_skipped_not_held(tmp_path):
         process.stdout.write(b'"}\n' + good)
         process.exit(0)
 
-    client = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "id").write_bytes(client.export_private_key())
-    (tmp_path / "authorized").write_bytes(client.export_public_key())
-    server = await asyncssh.listen(
-        "127.0.0.1",
-        0,
-        server_host_keys=[HOST_KEY],
-        authorized_client_keys=str(tmp_path / "authorized"),
-        process_factory=flood_then_entry,
-        encoding=None,
-    )
-    port = server.sockets[0].getsockname()[1]
-    public = HOST_KEY.export_public_key("openssh").decode().strip()
-    (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{port} {public}\n")
+    server, port = await serve(tmp_path, flood_then_entry)
     host = Host(
         address="127.0.0.1",
         port=port,
