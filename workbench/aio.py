@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Interrupted(Exception):
@@ -44,3 +47,13 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
             raise
 
     asyncio.run(wrapper())
+
+
+async def shielded(coro: Awaitable[T]) -> T:
+    """Run to completion even if the caller is cancelled; then re-raise the cancellation."""
+    task = asyncio.ensure_future(coro)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from workbench import aio, profiles
 from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
-from workbench.engine.deploy import DeployOptions, TenderSource, local_tender
+from workbench.engine.deploy import DeployOptions
 from workbench.engine.pipeline import deploy_all
+from workbench.engine.release import TenderSource, local_tender
 from workbench.errors import ConfigError
 from workbench.eventprint import EventPrinter
 from workbench.headless import Output

@@ -21,11 +21,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from workbench.aio import shielded
 from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
 from workbench.artifacts.tender import parse_tender_version
 from workbench.build import cache, toolchain
 from workbench.build.source import Source, collect
-from workbench.engine.deploy import TenderSource, local_tender, shielded
+from workbench.engine.release import TenderSource, local_tender
 from workbench.errors import ArtifactError, BuildError, ConfigError, WorkbenchError
 from workbench.events import (
     BuildLine,

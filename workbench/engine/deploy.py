@@ -13,17 +13,18 @@ import contextlib
 import hashlib
 import json
 import secrets
-import shlex
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from workbench import render
-from workbench.artifacts.elf import ArtifactInfo, inspect
+from workbench.aio import shielded
+from workbench.artifacts.elf import ArtifactInfo
 from workbench.artifacts.tender import TenderVersion, check_compatible, parse_tender_version
 from workbench.engine import bootwatch, health, preflight
+from workbench.engine.release import TenderSource, release_id
 from workbench.errors import (
     ArtifactError,
     ConnectError,
@@ -46,19 +47,10 @@ from workbench.profiles.loader import LoadedProfile
 from workbench.profiles.models import Profile
 from workbench.remote import facts as factsmod
 from workbench.remote import files, journal
-from workbench.remote.connection import SUDO, HostConnection, Pool
+from workbench.remote.connection import HostConnection, Pool
+from workbench.remote.lock import RemoteLock
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class TenderSource:
-    """A tender binary on this machine (--tender or unikernel.tender)."""
-
-    path: Path
-    sha256: str
-    size: int
-    machine: str
 
 
 @dataclass(frozen=True)
@@ -75,30 +67,6 @@ class HostPlan:
     release: str = ""
     previous: str | None = None
     changed: list[str] = field(default_factory=list)
-
-
-def local_tender(path: Path) -> TenderSource:
-    info = inspect(path, require_solo5=False)
-    if info.abi is not None:
-        raise ArtifactError(
-            f"{path} is a Solo5 unikernel, not a tender",
-            "pass the solo5-hvt program that was built with the unikernel",
-        )
-    return TenderSource(path=path, sha256=info.sha256, size=info.size, machine=info.machine)
-
-
-def release_id(artifact_sha: str, tender_sha: str) -> str:
-    return hashlib.sha256(f"{artifact_sha}:{tender_sha}".encode()).hexdigest()[:16]
-
-
-async def shielded(coro: Awaitable[T]) -> T:
-    """Run to completion even if the caller is cancelled; then re-raise the cancellation."""
-    task = asyncio.ensure_future(coro)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise
 
 
 class HostDeploy:
@@ -831,80 +799,6 @@ def parse_link_flags(ip_br_link: str) -> dict[str, bool]:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-LOCK_DIR = "/run/workbench"
-
-
-async def _read_up_to(stream: Any, size: int) -> str:  # an asyncssh reader
-    """At most `size` characters: what arrives before that many, or end of file."""
-    text = ""
-    while len(text) < size and (chunk := await stream.read(size - len(text))):
-        text += chunk
-    return text
-
-
-class RemoteLock:
-    """A per-host lock: flock held by a remote process for as long as our channel lives.
-
-    If this process dies or the connection drops, sshd ends the holder and the lock is free.
-    """
-
-    def __init__(self, process: object, path: str) -> None:
-        self.process = process
-        self.path = path
-
-    @classmethod
-    async def acquire(cls, conn: HostConnection, name: str) -> RemoteLock:
-        # Not /run/lock: it is world-writable, so any local user could create the lock file
-        # first and hold it. /run/workbench is made by root, mode 0700.
-        path = f"{LOCK_DIR}/{name}.lock"
-        script = 'mkdir -p -m 0700 "$1" && exec flock -n -E 75 "$2" sh -c "echo locked; exec cat"'
-        argv = ["sh", "-c", script, "workbench-lock", LOCK_DIR, path]
-        if conn.host.use_sudo:
-            argv = [*SUDO, *argv]
-        ssh = await conn.connection()
-        # The host's answer is read as text that is not ours: bytes it cannot decode are
-        # replaced, and no more than the few bytes of "locked" are waited for.
-        process = await ssh.create_process(shlex.join(argv), encoding="utf-8", errors="replace")
-        try:
-            first = await asyncio.wait_for(_read_up_to(process.stdout, len("locked\n")), 30)
-        except TimeoutError:
-            process.close()
-            raise RemoteCommandError(
-                f"could not take the deploy lock {path}: no answer in 30 s",
-                "is the host overloaded, or sudo slow (host name lookup)?",
-            ) from None
-        if first.strip() != "locked":
-            # Bounded: a host that floods the channel never lets it close (flow control).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait_closed(), 5)
-            code = process.exit_status
-            try:
-                stderr = await asyncio.wait_for(process.stderr.read(4096), 5)
-            except TimeoutError:
-                stderr = ""
-            process.close()
-            sudo_error = conn.sudo_error(stderr)
-            if sudo_error is not None:
-                raise sudo_error
-            if code == 75:
-                raise RemoteCommandError(
-                    f"another deploy of '{name}' is running on this host (lock {path})",
-                    "wait for it to finish; the lock is released when it ends or disconnects",
-                )
-            raise RemoteCommandError(
-                f"could not take the deploy lock {path} (exit {code}): {stderr.strip()[-200:]}",
-                "is util-linux (flock) installed on the host?",
-            )
-        return cls(process, path)
-
-    async def release(self) -> None:
-        process = self.process
-        # The channel may already be gone, and the lock with it.
-        with contextlib.suppress(Exception):
-            process.stdin.write_eof()  # type: ignore[attr-defined]
-        process.close()  # type: ignore[attr-defined]
 
 
 Runner = Callable[[], AsyncIterator[Event]]

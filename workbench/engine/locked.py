@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-from workbench.engine.deploy import RemoteLock
 from workbench.errors import WorkbenchError
 from workbench.events import Event, failure
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import HostConnection, Pool
+from workbench.remote.lock import RemoteLock
 
 
 async def locked(

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.engine import plan as planmod
-from workbench.engine.deploy import DeployOptions, HostDeploy, TenderSource
+from workbench.engine.deploy import DeployOptions, HostDeploy
+from workbench.engine.release import TenderSource
 from workbench.engine.runner import run_hosts
 from workbench.events import Event
 from workbench.profiles.loader import LoadedProfile

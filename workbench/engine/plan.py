@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from workbench import render
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.engine import hostinfo, preflight
-from workbench.engine.deploy import TenderSource, release_id, tender_sha
+from workbench.engine.deploy import tender_sha
+from workbench.engine.release import TenderSource, release_id
 from workbench.errors import WorkbenchError
 from workbench.events import Event, FileDiff, HostDone, StepFinished, failure
 from workbench.profiles.loader import LoadedProfile

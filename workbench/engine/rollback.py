@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from workbench.aio import shielded
 from workbench.engine import bootwatch
-from workbench.engine.deploy import shielded, switch_release
+from workbench.engine.deploy import switch_release
 from workbench.engine.locked import locked
 from workbench.errors import HealthError, RemoteCommandError
 from workbench.events import Event, HostDone, RolledBack, StepFinished

@@ -218,6 +218,24 @@ class HostConnection:
         words = [*SUDO, *argv] if use_sudo else list(argv)
         return shlex.join(words)
 
+    def invalidate(self) -> None:
+        """Forget a connection that failed mid-operation: the next call reconnects."""
+        self._conn = None
+
+    async def start_process(
+        self, argv: Sequence[str], *, sudo: bool | None = None, what: str
+    ) -> asyncssh.SSHClientProcess[str]:
+        """A long-lived remote process (a lock holder, `journalctl -f`), its output as text
+        that is not ours: bytes it cannot decode are replaced. The caller closes it."""
+        conn = await self.connection()
+        try:
+            return await conn.create_process(
+                self._argv(argv, sudo), encoding="utf-8", errors="replace"
+            )
+        except (OSError, asyncssh.Error) as exc:
+            self.invalidate()
+            raise ConnectError(f"cannot start {what}: {exc}", host=self.name) from None
+
     async def run(
         self,
         argv: Sequence[str],
@@ -247,7 +265,7 @@ class HostConnection:
                 host=self.name,
             ) from None
         except (OSError, asyncssh.Error) as exc:
-            self._conn = None
+            self.invalidate()
             raise ConnectError(
                 f"connection lost while running {label}: {exc}",
                 "check the network to the host and retry",

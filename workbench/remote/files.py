@@ -130,7 +130,7 @@ async def upload_release(
                 await sftp.put(str(item.local), f"{stage}/{item.name}", progress_handler=handler)
                 done += item.size
     except (OSError, asyncssh.Error) as exc:
-        conn._conn = None  # the connection is suspect; the next command reconnects
+        conn.invalidate()  # the connection is suspect; the next command reconnects
         if done == 0 and not await _has_sftp_server(conn):
             raise ConnectError(
                 f"{conn.host.address} does not offer SFTP ({exc})",

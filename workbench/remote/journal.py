@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -11,7 +10,7 @@ import asyncssh
 
 from workbench.errors import ConnectError
 from workbench.numbers import to_int
-from workbench.remote.connection import SUDO, HostConnection
+from workbench.remote.connection import HostConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +110,7 @@ MAX_ENTRY = 1 << 20
 
 async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[JournalEntry]:
     """Stream entries of a journalctl command; the remote process is closed on exit."""
-    ssh = await conn.connection()
-    command = shlex.join([*SUDO, *argv] if conn.host.use_sudo else argv)
-    try:
-        process = await ssh.create_process(command, encoding="utf-8", errors="replace")
-    except (OSError, asyncssh.Error) as exc:
-        conn._conn = None
-        raise ConnectError(f"cannot start journalctl: {exc}", host=conn.name) from None
+    process = await conn.start_process(argv, what="journalctl")
     try:
         # Whole chunks, split here: one await per chunk instead of one per line. A line longer
         # than MAX_ENTRY (journald's LineMax is 48 KiB; JSON escaping can grow it a few times)
@@ -136,7 +129,7 @@ async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[Journa
             if len(partial) > MAX_ENTRY:
                 partial, skipping = "", True
     except (OSError, asyncssh.Error) as exc:
-        conn._conn = None
+        conn.invalidate()
         raise ConnectError(
             f"connection lost while following the journal: {exc}", host=conn.name
         ) from None
