@@ -110,7 +110,11 @@ def render_unit(
         restart_sec=svc.restart_sec,
         read_write_paths=rw,
     )
-    return RenderedFile(f"{SYSTEMD_DIR}/{profile.unit_name}", text, "systemd unit")
+    return RenderedFile(unit_path(profile), text, "systemd unit")
+
+
+def unit_path(profile: Profile) -> str:
+    return f"{SYSTEMD_DIR}/{profile.unit_name}"
 
 
 # At boot a tap can exist and still be down when the unit starts (networkd brings it up a

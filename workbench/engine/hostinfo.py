@@ -9,25 +9,37 @@ from workbench.remote import facts as factsmod
 from workbench.remote.connection import HostConnection
 
 
-def managed_files(
-    loaded: LoadedProfile, artifact: ArtifactInfo | None = None
-) -> dict[str, list[render.RenderedFile]]:
-    """The unit (key 'unit') and each backend's network files, as deploy would write them."""
+def managed_paths(loaded: LoadedProfile) -> list[str]:
+    """The unit and every backend's network files: all the files this profile manages on a
+    host. Paths only: they do not depend on the artifact (a manifest-less one cannot even be
+    rendered without its tender's version, which the facts are read to learn)."""
     p = loaded.profile
-    out = {"unit": [render.render_unit(p, artifact, profile_label=loaded.name)]}
+    paths = [render.unit_path(p)]
     for backend in render.BACKENDS:
-        out[backend] = render.render_network(p, backend, loaded.name)
-    return out
+        paths += [f.path for f in render.render_network(p, backend, loaded.name)]
+    return paths
 
 
 async def gather(
-    conn: HostConnection, loaded: LoadedProfile, artifact: ArtifactInfo | None = None
+    conn: HostConnection,
+    loaded: LoadedProfile,
+    artifact: ArtifactInfo | None = None,
+    *,
+    tender_sha: str = "",
 ) -> factsmod.HostFacts:
+    """The host's facts; with an artifact, also what the host has of the release it makes
+    with the tender (`tender_sha`, or the host's own tender when that is empty)."""
     p = loaded.profile
-    paths = [f.path for files in managed_files(loaded, artifact).values() for f in files]
-    out = await conn.run(
-        factsmod.facts_argv(p.release_dir, p.unit_name, p.service.user, p.tender_name, paths),
-        what="reading host facts",
-        timeout=60,
+    return await factsmod.read(
+        conn,
+        factsmod.facts_argv(
+            p.release_dir,
+            p.unit_name,
+            p.service.user,
+            p.tender_name,
+            managed_paths(loaded),
+            artifact_sha=artifact.sha256 if artifact else "",
+            kernel=render.kernel_name(p),
+            tender_sha=tender_sha,
+        ),
     )
-    return factsmod.parse_facts(out.stdout)

@@ -10,10 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from workbench.numbers import to_int
+from workbench.remote.connection import HostConnection
 
-# $1 release dir, $2 unit name, $3 service user, $4 tender name; then managed file paths.
+# $1 release dir, $2 unit name, $3 service user, $4 tender name, $5 the artifact's sha256,
+# $6 the kernel's file name in a release, $7 the sha256 of the tender deploy brings ("" when it
+# takes the host's own); then managed file paths. With $5 the host names the release these make
+# and says what of it it has, so deciding needs no second round trip.
 FACTS_SCRIPT = r"""
-rel=$1 unit=$2 user=$3 tender=$4; shift 4
+rel=$1 unit=$2 user=$3 tender=$4 artifact=$5 kernel=$6 brought=$7; shift 7
 echo "arch=$(uname -m)"
 echo "kernel=$(uname -r)"
 echo "long_bit=$(getconf LONG_BIT 2>/dev/null)"
@@ -40,7 +44,27 @@ if id "$user" >/dev/null 2>&1; then
 else
   echo "user_groups=-"
 fi
-echo "installed_tender=$(command -v "$tender" 2>/dev/null)"
+installed=$(command -v "$tender" 2>/dev/null)
+echo "installed_tender=$installed"
+tsha=$brought
+if [ -z "$brought" ] && [ -n "$installed" ]; then
+  tsha=$(sha256sum "$installed" | cut -d' ' -f1)
+  echo "installed_tender_sha=$tsha"
+fi
+if [ -n "$artifact" ] && [ -n "$tsha" ]; then
+  rid=$(printf '%s:%s' "$artifact" "$tsha" | sha256sum | cut -c1-16)
+  echo "release=$rid"
+  d=$rel/releases/$rid
+  for f in "$kernel" "$tender"; do
+    [ -f "$d/$f" ] && echo "release_file:$f=$(sha256sum "$d/$f" | cut -d' ' -f1)"
+  done
+  v=
+  if [ -f "$d/$tender" ]; then v=$d/$tender; elif [ -z "$brought" ]; then v=$installed; fi
+  if [ -n "$v" ]; then
+    timeout 10 "$v" --version 2>&1 | head -c 1000 | sed 's/^/tender_version /'
+  fi
+fi
+ip -br link show 2>/dev/null | sed 's/^/link /'
 echo "current=$(readlink "$rel/current" 2>/dev/null)"
 echo "releases=$(ls -1 "$rel/releases" 2>/dev/null | grep -v '^\.' | tr '\n' ' ')"
 echo "unit_active=$(systemctl is-active "$unit" 2>/dev/null)"
@@ -77,6 +101,11 @@ class HostFacts:
     unit_active: str
     unit_enabled: str
     files: dict[str, str] = field(default_factory=dict)  # path -> sha256 ("" if absent)
+    installed_tender_sha: str = ""
+    release: str = ""  # the release the artifact and tender make, as the host computed it
+    release_files: dict[str, str] = field(default_factory=dict)  # name -> sha256, present ones
+    tender_version: str = ""  # `--version` of that release's tender (or the host's own)
+    links: dict[str, bool] = field(default_factory=dict)  # interface -> IFF_UP
 
     @property
     def current_release(self) -> str | None:
@@ -99,12 +128,23 @@ def _int(value: str) -> int | None:
 def parse_facts(text: str) -> HostFacts:
     values: dict[str, str] = {}
     files: dict[str, str] = {}
+    release_files: dict[str, str] = {}
+    version: list[str] = []
+    links: list[str] = []
     for line in text.splitlines():
+        if line.startswith("tender_version "):
+            version.append(line[len("tender_version ") :])
+            continue
+        if line.startswith("link "):
+            links.append(line[len("link ") :])
+            continue
         key, sep, value = line.partition("=")
         if not sep:
             continue
         if key.startswith("file:"):
             files[key[5:]] = value.strip()
+        elif key.startswith("release_file:"):
+            release_files[key[13:]] = value.strip()
         else:
             values[key] = value.strip()
     groups = values.get("user_groups", "-")
@@ -133,10 +173,53 @@ def parse_facts(text: str) -> HostFacts:
         unit_active=values.get("unit_active", ""),
         unit_enabled=values.get("unit_enabled", ""),
         files=files,
+        installed_tender_sha=values.get("installed_tender_sha", ""),
+        release=values.get("release", ""),
+        release_files=release_files,
+        tender_version="\n".join(version),
+        links=parse_link_flags("\n".join(links)),
     )
 
 
+def parse_link_flags(ip_br_link: str) -> dict[str, bool]:
+    """`ip -br link` -> {name: IFF_UP}. The flags are the last column (`<...,UP>`); the state
+    column says DOWN/NO-CARRIER for a tap until a tender attaches, which is fine: Solo5 checks
+    IFF_UP."""
+    out: dict[str, bool] = {}
+    for line in ip_br_link.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[-1].startswith("<"):
+            out[words[0].split("@")[0]] = "UP" in words[-1].strip("<>").split(",")
+    return out
+
+
 def facts_argv(
-    release_dir: str, unit: str, user: str, tender: str, files: Sequence[str]
+    release_dir: str,
+    unit: str,
+    user: str,
+    tender: str,
+    files: Sequence[str],
+    *,
+    artifact_sha: str = "",
+    kernel: str = "",
+    tender_sha: str = "",
 ) -> list[str]:
-    return ["sh", "-c", FACTS_SCRIPT, "workbench-facts", release_dir, unit, user, tender, *files]
+    return [
+        "sh",
+        "-c",
+        FACTS_SCRIPT,
+        "workbench-facts",
+        release_dir,
+        unit,
+        user,
+        tender,
+        artifact_sha,
+        kernel,
+        tender_sha,
+        *files,
+    ]
+
+
+async def read(conn: HostConnection, argv: list[str]) -> HostFacts:
+    out = await conn.run(argv, what="reading host facts", timeout=60)
+    return parse_facts(out.stdout)
