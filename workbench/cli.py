@@ -165,9 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "plan",
         parents=[common, remote],
-        help="what deploy would change, as diffs",
-        description="Read-only on the targets: the unit and network files as diffs against "
-        "the host's, and whether the release would be uploaded, switched and restarted. A "
+        help="what deploy would change and why, with diffs",
+        description="Read-only on the targets: the decision deploy would execute, step by "
+        "step with its reason (upload the release, create the service user, apply the "
+        "network, write and enable the unit, switch, restart), and the unit and network "
+        "files as diffs against the host's. Deploy executes exactly this decision. A "
         "profile with a source directory is built first (cached), as deploy would.",
     )
     p.add_argument(

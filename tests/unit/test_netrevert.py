@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from workbench.engine.netrevert import revert_script
+from workbench.remote.netrevert import revert_script
 
 
 def test_networkd_revert_restores_files_and_uplink(tmp_path):

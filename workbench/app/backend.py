@@ -105,9 +105,9 @@ class EngineBackend:
     def deploy(
         self, profile: str, hosts: list[str], *, restart: bool = False
     ) -> AsyncIterator[Event]:
-        from workbench.commands.deploy_cmd import resolve_artifact, resolve_tender
         from workbench.engine.deploy import DeployOptions
         from workbench.engine.pipeline import deploy_all
+        from workbench.engine.release import resolve_artifact, resolve_tender
 
         loaded, pool = self._get(profile)
         artifact = resolve_artifact(loaded, None)
@@ -137,8 +137,8 @@ class EngineBackend:
         return self._each(profile, hosts, one)
 
     def plan(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
-        from workbench.commands.deploy_cmd import resolve_artifact, resolve_tender
         from workbench.engine.pipeline import plan_all
+        from workbench.engine.release import resolve_artifact, resolve_tender
 
         loaded, pool = self._get(profile)
         artifact = resolve_artifact(loaded, None)

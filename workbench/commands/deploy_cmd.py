@@ -4,34 +4,16 @@ nor --artifact, the profile's source is built first (`workbench build`, cached).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from workbench import aio, profiles
-from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
 from workbench.engine.deploy import DeployOptions
 from workbench.engine.pipeline import deploy_all
-from workbench.engine.release import TenderSource, local_tender
+from workbench.engine.release import resolve_artifact, resolve_tender
 from workbench.errors import ConfigError
 from workbench.eventprint import EventPrinter
 from workbench.headless import Output
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
-
-
-def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo | None:
-    """The artifact to use: --artifact, else unikernel.artifact; None when it is to be built."""
-    p = loaded.profile
-    path = Path(arg) if arg else p.unikernel.artifact
-    if path is None:
-        return None
-    info = inspect(path)
-    require_target(info, p.build.target)
-    return info
-
-
-def resolve_tender(loaded: LoadedProfile, arg: str | None) -> TenderSource | None:
-    path = Path(arg) if arg else loaded.profile.unikernel.tender
-    return local_tender(path) if path is not None else None
 
 
 def select_hosts(loaded: LoadedProfile, wanted: list[str] | None) -> list[str]:

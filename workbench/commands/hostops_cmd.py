@@ -7,9 +7,10 @@ import argparse
 from collections.abc import AsyncIterator, Callable
 
 from workbench import aio, profiles
-from workbench.commands.deploy_cmd import resolve_artifact, resolve_tender, select_hosts
+from workbench.commands.deploy_cmd import select_hosts
 from workbench.engine import check, logs, restart, rollback, status
 from workbench.engine.pipeline import plan_all
+from workbench.engine.release import resolve_artifact, resolve_tender
 from workbench.engine.runner import run_hosts
 from workbench.errors import ConfigError
 from workbench.eventprint import EventPrinter

@@ -68,134 +68,18 @@ async def watch(
     step: str = "boot",
 ) -> AsyncIterator[Event]:
     """Yield events until the unikernel is healthy, has failed, or the health timeout passes."""
-    host = conn.name
-    check = profile.health
-    timeout = check.timeout if check is not None else 15.0
-    pattern = re.compile(check.pattern) if isinstance(check, LogCheck) else None
-    queue: asyncio.Queue[Event | None] = asyncio.Queue()
-    # Times are the host's CLOCK_MONOTONIC (journal __MONOTONIC_TIMESTAMP and systemd's
-    # ExecMainStartTimestampMonotonic): exact, and immune to a Pi without a real-time clock.
-    started = started_us / 1e6 if started_us else None
-    phases = bootlog.BootPhases(started_at=started)
-    state: dict[str, object] = {}
-    run = bootlog.RunWatch(unit=unit)
-
-    async def follow() -> None:
-        argv = (
-            journal.journal_argv(unit, after_cursor=cursor)
-            if cursor
-            else journal.journal_argv(unit, lines=0)
-        )
-        async for entry in journal.entries(conn, argv):
-            event = to_event(host, step, entry)
-            await queue.put(event)
-            when = entry.monotonic_us / 1e6
-            if started is not None and when < started:
-                continue  # the previous run stopping, before our restart started the unit
-            if entry.from_systemd:
-                run.feed_systemd(entry.message)
-                continue
-            line = bootlog.classify(entry.message)
-            run.feed(line)
-            phase = phases.feed(line, when)
-            if phase is not None:
-                origin = phases.started_at if phases.started_at is not None else when
-                await queue.put(
-                    BootPhase(host=host, step=step, phase=phase, seconds=round(when - origin, 3))
-                )
-            if pattern is not None and pattern.search(entry.message):
-                state["log_match"] = entry.message
-
-    async def probe() -> None:
-        start = time.monotonic()
-        attempts = 0
-        target = health.describe(profile)
-        while True:
-            await asyncio.sleep(0.2)
-            elapsed = time.monotonic() - start
-            if run.reason is not None:
-                if run.before_start and run.short == "tender aborted":
-                    # systemd's exit line (with the signal) follows the tender's last words.
-                    for _ in range(10):
-                        await asyncio.sleep(0.05)
-                        if run.short != "tender aborted":
-                            break
-                reason = run.reason
-                outcome.reason, outcome.hint = reason, run.hint
-                outcome.before_start = run.before_start
-                await queue.put(
-                    HealthResult(
-                        host=host,
-                        step="health",
-                        ok=False,
-                        target=target,
-                        detail=str(reason),
-                        seconds=round(elapsed, 3),
-                        attempts=attempts,
-                    )
-                )
-                return
-            if check is None:
-                ok, detail = elapsed > 2, "unit still running after 2 s"
-            elif pattern is not None:
-                ok, detail = "log_match" in state, f"log line matched: {state.get('log_match')}"
-            else:
-                attempts += 1
-                ok, detail = await health.probe(conn, profile)
-            if ok:
-                outcome.ok, outcome.health_seconds = True, round(elapsed, 3)
-                # The journal reaches us a little after the guest answers; let the boot lines
-                # and phases arrive first so the report reads in the order things happened.
-                for _ in range(10):
-                    if phases.reached:
-                        break
-                    await asyncio.sleep(0.1)
-                await queue.put(
-                    HealthResult(
-                        host=host,
-                        step="health",
-                        ok=True,
-                        target=target,
-                        detail=detail,
-                        seconds=round(elapsed, 3),
-                        attempts=attempts,
-                    )
-                )
-                return
-            if elapsed > timeout:
-                outcome.reason = f"not healthy after {timeout:.0f} s ({target}: {detail})"
-                outcome.hint = "see the log lines above; `workbench logs` shows more"
-                await queue.put(
-                    HealthResult(
-                        host=host,
-                        step="health",
-                        ok=False,
-                        target=target,
-                        detail=outcome.reason,
-                        seconds=round(elapsed, 3),
-                        attempts=attempts,
-                    )
-                )
-                return
-            await asyncio.sleep(0.3)
-
-    async def run_probe() -> None:
-        try:
-            await probe()
-        finally:
-            await queue.put(None)
-
-    follower = asyncio.create_task(follow())
-    prober = asyncio.create_task(run_probe())
+    w = _Watch(conn, profile, unit, cursor, outcome, step, started_us)
+    follower = asyncio.create_task(w.follow())
+    prober = asyncio.create_task(w.run_probe())
     try:
         while True:
-            event = await queue.get()
+            event = await w.queue.get()
             if event is None:
                 break
             yield event
         await asyncio.sleep(0.3)  # let the last lines of a failing boot arrive
-        while not queue.empty():
-            event = queue.get_nowait()
+        while not w.queue.empty():
+            event = w.queue.get_nowait()
             if event is not None:
                 yield event
     finally:
@@ -204,4 +88,120 @@ async def watch(
         for task in (prober, follower):
             with contextlib.suppress(asyncio.CancelledError, WorkbenchError):
                 await task
-        outcome.phases = phases.durations()
+        outcome.phases = w.phases.durations()
+
+
+class _Watch:
+    """The journal follower and the health prober of one boot, meeting in one queue."""
+
+    def __init__(
+        self,
+        conn: HostConnection,
+        profile: Profile,
+        unit: str,
+        cursor: str | None,
+        outcome: Outcome,
+        step: str,
+        started_us: int | None,
+    ) -> None:
+        self.conn, self.profile, self.unit, self.cursor = conn, profile, unit, cursor
+        self.outcome, self.step = outcome, step
+        check = profile.health
+        self.check = check
+        self.timeout = check.timeout if check is not None else 15.0
+        self.pattern = re.compile(check.pattern) if isinstance(check, LogCheck) else None
+        self.log_match: str | None = None
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        # Times are the host's CLOCK_MONOTONIC (journal __MONOTONIC_TIMESTAMP and systemd's
+        # ExecMainStartTimestampMonotonic): exact, and immune to a Pi without a real-time clock.
+        self.started = started_us / 1e6 if started_us else None
+        self.phases = bootlog.BootPhases(started_at=self.started)
+        self.run = bootlog.RunWatch(unit=unit)
+        self.target = health.describe(profile)
+
+    async def follow(self) -> None:
+        host, step = self.conn.name, self.step
+        argv = (
+            journal.journal_argv(self.unit, after_cursor=self.cursor)
+            if self.cursor
+            else journal.journal_argv(self.unit, lines=0)
+        )
+        async for entry in journal.entries(self.conn, argv):
+            await self.queue.put(to_event(host, step, entry))
+            when = entry.monotonic_us / 1e6
+            if self.started is not None and when < self.started:
+                continue  # the previous run stopping, before our restart started the unit
+            if entry.from_systemd:
+                self.run.feed_systemd(entry.message)
+                continue
+            line = bootlog.classify(entry.message)
+            self.run.feed(line)
+            phase = self.phases.feed(line, when)
+            if phase is not None:
+                origin = self.phases.started_at if self.phases.started_at is not None else when
+                seconds = round(when - origin, 3)
+                await self.queue.put(BootPhase(host=host, step=step, phase=phase, seconds=seconds))
+            if self.pattern is not None and self.pattern.search(entry.message):
+                self.log_match = entry.message
+
+    async def run_probe(self) -> None:
+        try:
+            await self.queue.put(await self.probe())
+        finally:
+            await self.queue.put(None)
+
+    def _result(self, ok: bool, detail: str, elapsed: float, attempts: int) -> HealthResult:
+        return HealthResult(
+            host=self.conn.name,
+            step="health",
+            ok=ok,
+            target=self.target,
+            detail=detail,
+            seconds=round(elapsed, 3),
+            attempts=attempts,
+        )
+
+    async def probe(self) -> HealthResult:
+        """Probe until healthy, failed, or out of time; the outcome says which."""
+        start = time.monotonic()
+        attempts = 0
+        outcome = self.outcome
+        while True:
+            await asyncio.sleep(0.2)
+            elapsed = time.monotonic() - start
+            if self.run.reason is not None:
+                return await self._died(elapsed, attempts)
+            if self.check is None:
+                ok, detail = elapsed > 2, "unit still running after 2 s"
+            elif self.pattern is not None:
+                ok, detail = self.log_match is not None, f"log line matched: {self.log_match}"
+            else:
+                attempts += 1
+                ok, detail = await health.probe(self.conn, self.profile)
+            if ok:
+                outcome.ok, outcome.health_seconds = True, round(elapsed, 3)
+                # The journal reaches us a little after the guest answers; let the boot lines
+                # and phases arrive first so the report reads in the order things happened.
+                for _ in range(10):
+                    if self.phases.reached:
+                        break
+                    await asyncio.sleep(0.1)
+                return self._result(True, detail, elapsed, attempts)
+            if elapsed > self.timeout:
+                outcome.reason = f"not healthy after {self.timeout:.0f} s ({self.target}: {detail})"
+                outcome.hint = "see the log lines above; `workbench logs` shows more"
+                return self._result(False, outcome.reason, elapsed, attempts)
+            await asyncio.sleep(0.3)
+
+    async def _died(self, elapsed: float, attempts: int) -> HealthResult:
+        run = self.run
+        if run.before_start and run.short == "tender aborted":
+            # systemd's exit line (with the signal) follows the tender's last words.
+            for _ in range(10):
+                await asyncio.sleep(0.05)
+                if run.short != "tender aborted":
+                    break
+        reason = run.reason
+        self.outcome.reason, self.outcome.hint = str(reason), run.hint
+        self.outcome.before_start = run.before_start
+        return self._result(False, str(reason), elapsed, attempts)

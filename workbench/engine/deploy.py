@@ -1,56 +1,44 @@
-"""Deploy one host: preflight, upload, network, unit, switch, restart, boot, health, rollback.
+"""Deploy one host: read its facts, decide (engine/decide.py), execute exactly that decision,
+then follow the boot, health-check, and roll back on failure.
 
-Every step compares what the host has with what the profile wants and acts only on a
-difference, so a second deploy with nothing changed writes nothing and restarts nothing. The
-switch of `current` and the restart that follows run shielded from cancellation: Ctrl-C leaves
-the host on the old release or fully on the new one, never between.
+Every change was decided from a difference between what the host has and what the profile
+wants, so a second deploy with nothing changed writes nothing and restarts nothing. The switch
+of `current` and the restart that follows run shielded from cancellation: Ctrl-C leaves the
+host on the old release or fully on the new one, never between.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
 import json
-import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from workbench import render
 from workbench.aio import shielded
 from workbench.artifacts.elf import ArtifactInfo
-from workbench.artifacts.tender import TenderVersion, check_compatible, parse_tender_version
-from workbench.engine import bootwatch, health, preflight
-from workbench.engine.release import TenderSource, release_id
-from workbench.errors import (
-    ArtifactError,
-    ConnectError,
-    HealthError,
-    RemoteCommandError,
-    RemoteTimeout,
-    WorkbenchError,
-)
+from workbench.artifacts.tender import TenderVersion, parse_tender_version
+from workbench.engine import bootwatch, health, hostinfo
+from workbench.engine.decide import Decision, decide
+from workbench.engine.locked import Held, locked
+from workbench.engine.release import TenderSource, release_metadata
+from workbench.engine.switch import switch_and_restart
+from workbench.errors import HealthError, WorkbenchError
 from workbench.events import (
     Event,
     Fact,
+    HealthResult,
     HostDone,
     RolledBack,
-    StepFailed,
     StepFinished,
     StepStarted,
     UploadProgress,
 )
 from workbench.profiles.loader import LoadedProfile
-from workbench.profiles.models import Profile
-from workbench.remote import facts as factsmod
-from workbench.remote import files, journal
-from workbench.remote.connection import HostConnection, Pool
-from workbench.remote.lock import RemoteLock
-
-T = TypeVar("T")
+from workbench.remote import files, netapply, release, systemd
+from workbench.remote.connection import Pool
+from workbench.remote.facts import HostFacts
 
 
 @dataclass(frozen=True)
@@ -58,15 +46,6 @@ class DeployOptions:
     restart: bool = False
     rollback: bool = True
     build: dict[str, object] | None = None  # metadata of the build that made the artifact
-
-
-@dataclass
-class HostPlan:
-    """What deploy learnt and decided on one host, for the summary."""
-
-    release: str = ""
-    previous: str | None = None
-    changed: list[str] = field(default_factory=list)
 
 
 class HostDeploy:
@@ -86,100 +65,68 @@ class HostDeploy:
         self.artifact = artifact
         self.tender = tender
         self.options = options
-        self.plan = HostPlan()
-        self.step = "connect"
+        self.executed: list[str] = []  # the decided changes made, in order
+        self.notes: list[str] = []  # said in the summary
 
-    # -- helpers -----------------------------------------------------------------------------
+    def run(self) -> AsyncIterator[Event]:
+        return locked(self.pool, self.loaded, self.host, "facts", self._run, announce=True)
+
+    # -- steps as events -----------------------------------------------------------------------
 
     def _start(self, step: str, detail: str = "") -> StepStarted:
-        self.step = step
-        self._t = time.monotonic()
+        self.held.step = step
+        self.held.started_at = time.monotonic()
         return StepStarted(host=self.host, step=step, detail=detail)
 
-    def _done(self, changed: bool, detail: str) -> StepFinished:
-        if changed:
-            self.plan.changed.append(self.step)
+    def _done(self, detail: str, *made: str) -> StepFinished:
+        """Finish the current step; `made` are the decided changes it carried out."""
+        self.executed += made
+        if made:
+            self.held.changed = True
         return StepFinished(
             host=self.host,
-            step=self.step,
-            changed=changed,
+            step=self.held.step,
+            changed=bool(made),
             detail=detail,
-            seconds=round(time.monotonic() - self._t, 3),
+            seconds=round(time.monotonic() - self.held.started_at, 3),
         )
 
-    def _failed(self, exc: WorkbenchError) -> StepFailed:
-        return StepFailed(
-            host=self.host,
-            step=self.step,
-            message=exc.message,
-            hint=exc.hint,
-            kind=exc.kind,
-            exit_code=exc.exit_code,
-            seconds=round(time.monotonic() - getattr(self, "_t", time.monotonic()), 3),
+    # -- the run -------------------------------------------------------------------------------
+
+    async def _run(self, held: Held) -> AsyncIterator[Event]:
+        self.held = held
+        facts: list[HostFacts] = []
+        async for event in self._facts(facts):
+            yield event
+        decision = decide(
+            self.loaded, self.artifact, self.tender, facts[0], force_restart=self.options.restart
         )
+        self.decision = decision
+        held.release = decision.release or None
+        async for event in self._preflight(facts[0], decision):
+            yield event
+        async for event in self._configure(facts[0]):
+            yield event
+        async for event in self._switch_and_watch():
+            yield event
 
-    @property
-    def rel(self) -> str:
-        return self.profile.release_dir
-
-    # -- the run -----------------------------------------------------------------------------
-
-    async def run(self) -> AsyncIterator[Event]:
-        conn = self.pool.get(self.host)
-        self.lock: RemoteLock | None = None
-        try:
-            yield self._start("connect")
-            await conn.connection()
-            h = conn.host
-            yield self._done(False, f"{h.user}@{h.address}" + (" (sudo)" if h.use_sudo else ""))
-
-            yield self._start("lock")
-            self.lock = await RemoteLock.acquire(conn, self.profile.unikernel.name)
-            yield self._done(False, self.lock.path)
-
-            async for event in self._deploy(conn):
-                yield event
-        except WorkbenchError as exc:
-            if not exc.host:
-                exc.host = self.host
-            yield self._failed(exc)
-            yield HostDone(
-                host=self.host,
-                step="done",
-                ok=False,
-                changed=bool(self.plan.changed),
-                release=self.plan.release or None,
-                summary=exc.message,
-                exit_code=exc.exit_code,
-            )
-        finally:
-            if self.lock is not None:
-                await self.lock.release()
-
-    async def _deploy(self, conn: HostConnection) -> AsyncIterator[Event]:
-        p = self.profile
-        managed = [render.render_unit(p, self.artifact, profile_label=self.loaded.name).path]
-        backend_files = {b: render.render_network(p, b, self.loaded.name) for b in render.BACKENDS}
-        for rendered in backend_files.values():
-            managed += [f.path for f in rendered]
-
+    async def _facts(self, out: list[HostFacts]) -> AsyncIterator[Event]:
         yield self._start("facts")
-        out = await conn.run(
-            factsmod.facts_argv(self.rel, p.unit_name, p.service.user, p.tender_name, managed),
-            what="reading host facts",
-            timeout=60,
+        facts = await hostinfo.gather(
+            self.held.conn,
+            self.loaded,
+            self.artifact,
+            tender_sha=self.tender.sha256 if self.tender else "",
         )
-        facts = factsmod.parse_facts(out.stdout)
-        self.plan.previous = facts.current_release
+        out.append(facts)
         yield self._done(
-            False,
             f"{facts.arch}, systemd {facts.systemd}, current release "
-            f"{facts.current_release or 'none'}",
+            f"{facts.current_release or 'none'}"
         )
 
+    async def _preflight(self, facts: HostFacts, decision: Decision) -> AsyncIterator[Event]:
         yield self._start("preflight")
-        extra = self.artifact.size + (self.tender.size if self.tender else 4 << 20)
-        for check in preflight.checks(p, facts, self.artifact, extra):
+        for check in decision.checks:
             yield Fact(
                 host=self.host,
                 step="preflight",
@@ -188,180 +135,204 @@ class HostDeploy:
                 ok=check.ok,
                 hint=check.hint,
             )
-            if check.ok is False:
-                error_cls = ArtifactError if check.name == "arch" else RemoteCommandError
-                raise error_cls(
-                    f"preflight: {check.name}: {check.value}", check.hint, host=self.host
-                )
-        if self.tender is not None and self.tender.machine != facts.arch:
-            raise ArtifactError(
-                f"the tender {self.tender.path} is an {self.tender.machine} program but the host "
-                f"is {facts.arch}",
-                "pass the tender built for the host (from the same build)",
-            )
-        backend = preflight.backend_for(p, facts)
-        yield self._done(False, f"ok, network backend {backend}")
+        if decision.refusal is not None:
+            raise decision.refusal
+        yield self._done(f"ok, network backend {decision.backend}")
 
-        # -- release: artifact + tender, verified, under releases/<id> ------------------------
+    async def _configure(self, facts: HostFacts) -> AsyncIterator[Event]:
+        """Upload, tender, user, network, unit: each makes its decided change or says why not."""
+        d, p, conn = self.decision, self.profile, self.held.conn
         yield self._start("upload")
-        tender_sha, tender_remote = await self._tender_source(conn, facts)
-        rid = release_id(self.artifact.sha256, tender_sha)
-        self.plan.release = rid
-        final = f"{self.rel}/releases/{rid}"
-        kernel = render.kernel_name(p)
-        items = [
-            files.UploadFile(
-                Path(self.artifact.path), kernel, self.artifact.sha256, self.artifact.size, "0644"
-            )
-        ]
-        tender_item = None
-        if self.tender is not None:
-            tender_item = files.UploadFile(
-                self.tender.path, p.tender_name, self.tender.sha256, self.tender.size, "0755"
-            )
-        await files.clean_stale_uploads(conn, self.rel)
-        check_items = [
-            *items,
-            tender_item or files.UploadFile(Path("-"), p.tender_name, tender_sha, 0, "0755"),
-        ]
-        if rid in facts.releases and await files.verify(conn, final, check_items):
-            yield self._done(False, f"release {rid} already on the host (hashes verified)")
+        # Housekeeping, not a decided change: we hold the lock, so no staging dir is in use.
+        await files.clean_stale_uploads(conn, p.release_dir)
+        if d.changes_at("upload"):
+            async for event in self._upload():
+                yield event
         else:
-            progress: list[UploadProgress] = []
-
-            def on_progress(done: int, total: int) -> None:
-                progress.append(
-                    UploadProgress(host=self.host, step="upload", done=done, total=total)
-                )
-
-            meta = json.dumps(self._metadata(rid, tender_sha), sort_keys=True)
-            await files.upload_release(
-                conn,
-                final,
-                [*items, *([tender_item] if tender_item else [])],
-                meta,
-                on_progress,
-                remote_copies=[(tender_remote, p.tender_name, tender_sha, "0755")]
-                if tender_remote
-                else [],
-            )
-            if progress:
-                yield progress[-1]
-            size = sum(i.size for i in items) + (tender_item.size if tender_item else 0)
-            yield self._done(
-                True, f"release {rid}: {kernel} + {p.tender_name} ({size / 1024:.0f} KiB) verified"
-            )
+            yield self._done(f"release {d.release} already on the host (hashes verified)")
 
         yield self._start("tender")
-        version = await self._tender_version(conn, f"{final}/{p.tender_name}")
-        yield self._done(False, f"{version.name} {version.text}, ABI {version.abi}")
+        if d.tender_version is None:
+            path = f"{p.release_dir}/releases/{d.release}/{p.tender_name}"
+            version = parse_tender_version(await release.tender_version_text(conn, path))
+            self._redecide(facts, version)
+            d = self.decision
+        assert d.tender_version is not None
+        v = d.tender_version
+        yield self._done(f"{v.name} {v.text}, ABI {v.abi}")
 
-        # -- host configuration: user, network, unit ------------------------------------------
         yield self._start("user")
-        if facts.user_groups is None:
-            await self._create_user(conn)
+        if d.changes_at("user"):
+            await release.create_service_user(conn, p.service.user, p.service.group)
             yield self._done(
-                True, f"created system user {p.service.user} in group {p.service.group}"
+                f"created system user {p.service.user} in group {p.service.group}", "user"
             )
         else:
-            yield self._done(False, f"{p.service.user} exists")
+            yield self._done(f"{p.service.user} exists")
 
         yield self._start("network")
-        assert backend is not None
-        if p.network.mode == "bridge-uplink":
-            network_changed = await self._bridge_uplink(
-                conn, facts, backend_files[backend], backend
-            )
+        if d.changes_at("network"):
+            await self._apply_network(facts)
+            yield self._done(f"{d.backend}: applied", "network")
         else:
-            network_changed = await self._network(conn, facts, backend_files[backend], backend)
-        yield self._done(
-            network_changed, f"{backend}: " + ("applied" if network_changed else "unchanged")
-        )
+            yield self._done(f"{d.backend}: unchanged")
 
         yield self._start("unit")
-        unit = render.render_unit(p, self.artifact, version, profile_label=self.loaded.name)
-        unit_changed = _sha(unit.content) != facts.files.get(unit.path)
-        if unit_changed:
-            await files.write_text(conn, unit.path, unit.content)
-            await conn.run(["systemctl", "daemon-reload"], what="systemctl daemon-reload")
-        if facts.unit_enabled != "enabled":
-            await conn.run(["systemctl", "enable", p.unit_name], what="enabling the unit")
-            unit_changed = True
+        assert d.unit is not None
+        made = [s for s in ("unit", "enable") if d.changes_at(s)]
+        if "unit" in made:
+            await files.write_text(conn, d.unit.path, d.unit.content)
+            await systemd.daemon_reload(conn)
+        if "enable" in made:
+            await systemd.enable(conn, p.unit_name)
+        yield self._done(d.unit.path + (" (daemon-reload)" if made else " unchanged"), *made)
+
+    def _redecide(self, facts: HostFacts, version: TenderVersion) -> None:
+        """Decide again now that the uploaded tender's version is known; say if it differs."""
+        before = self.decision.steps
+        self.decision = decide(
+            self.loaded,
+            self.artifact,
+            self.tender,
+            facts,
+            version=version,
+            force_restart=self.options.restart,
+        )
+        if self.decision.refusal is not None:
+            raise self.decision.refusal
+        if self.decision.steps != before:
+            self.notes.append(
+                "the plan changed once the tender's version was known: "
+                f"{' '.join(before)} -> {' '.join(self.decision.steps)}"
+            )
+
+    async def _upload(self) -> AsyncIterator[Event]:
+        d, p, conn, a = self.decision, self.profile, self.held.conn, self.artifact
+        final = f"{p.release_dir}/releases/{d.release}"
+        kernel = render.kernel_name(p)
+        items = [files.UploadFile(Path(a.path), kernel, a.sha256, a.size, "0644")]
+        if self.tender is not None:
+            t = self.tender
+            items.append(files.UploadFile(t.path, p.tender_name, t.sha256, t.size, "0755"))
+        copies = []
+        if d.tender_from_host:
+            copies = [(d.tender_from_host, p.tender_name, d.tender_sha, "0755")]
+        progress: list[UploadProgress] = []
+
+        def on_progress(done: int, total: int) -> None:
+            progress.append(UploadProgress(host=self.host, step="upload", done=done, total=total))
+
+        meta = release_metadata(d.release, self.loaded.name, a, d.tender_sha, self.options.build)
+        await files.upload_release(
+            conn, final, items, json.dumps(meta, sort_keys=True), on_progress, copies
+        )
+        if progress:
+            yield progress[-1]
+        size = sum(i.size for i in items)
         yield self._done(
-            unit_changed, f"{unit.path}" + (" (daemon-reload)" if unit_changed else " unchanged")
+            f"release {d.release}: {kernel} + {p.tender_name} ({size / 1024:.0f} KiB) verified",
+            "upload",
         )
 
-        # -- switch and restart, shielded ------------------------------------------------------
-        switch = facts.current_release != rid
-        restart = (
-            switch
-            or unit_changed
-            or network_changed
-            or self.options.restart
-            or facts.unit_active != "active"
+    async def _apply_network(self, facts: HostFacts) -> None:
+        d, p = self.decision, self.profile
+        assert d.backend is not None
+        net = p.network
+        change = netapply.NetworkChange(
+            backend=d.backend,
+            taps=tuple(dict.fromkeys(p.unikernel.networks.values())),
+            bridge=None if net.mode == "tap-only" else net.bridge,
+            writes=tuple((f.path, f.content) for f in d.network_writes),
+            replaces=any(facts.files.get(f.path) for f in d.network_writes),
+            networkd_active=facts.networkd == "active",
+            stop_unit=p.unit_name if facts.unit_active == "active" else None,
         )
+        if net.mode != "bridge-uplink":
+            await netapply.apply(self.held.conn, change)
+            return
+        assert net.uplink is not None
+        uplink = netapply.Uplink(net.uplink, p.release_dir, p.unikernel.name, net.confirm_timeout)
+        paths = tuple(f.path for f in d.network_files)
+        await netapply.apply_uplink(self.held.conn, change, uplink, paths)
+        # The old connection was dropped on purpose: take the deploy lock again on the new one.
+        await self.held.retake()
+        await netapply.uplink_taps(self.held.conn, change)
+
+    # -- switch, restart, boot, health, rollback -----------------------------------------------
+
+    async def _switch_and_watch(self) -> AsyncIterator[Event]:
+        d, p, conn = self.decision, self.profile, self.held.conn
+        switch, restart = d.changes_at("switch"), d.changes_at("restart")
         yield self._start("switch")
         cursor: str | None = None
         started: int | None = None
         if switch or restart:
             cursor, started = await shielded(
-                self._switch_and_restart(conn, rid, facts.current_release, switch, restart)
+                switch_and_restart(conn, p, d.release, d.previous, switch=switch, restart=restart)
             )
         if switch:
-            yield self._done(True, f"current -> {rid} (was {facts.current_release or 'none'})")
+            yield self._done(f"current -> {d.release} (was {d.previous or 'none'})", "switch")
         else:
-            yield self._done(False, f"current is {rid}")
-        self.step = "restart"
-        yield StepFinished(
-            host=self.host,
-            step="restart",
-            changed=restart,
-            detail=f"restarted {p.unit_name}" if restart else "not restarted: nothing changed",
+            yield self._done(f"current is {d.release}")
+        self.held.step = "restart"
+        yield self._done(
+            f"restarted {p.unit_name}" if restart else "not restarted: nothing changed",
+            *(["restart"] if restart else []),
         )
-        if restart:
-            self.plan.changed.append("restart")
 
-        # -- boot and health -------------------------------------------------------------------
         outcome = bootwatch.Outcome()
         self._start("health")
         if restart:
             async for event in bootwatch.watch(conn, p, p.unit_name, cursor, outcome, started):
                 yield event
         else:
-            async for event in self._check_running(conn, outcome):
+            async for event in self._check_running(outcome):
                 yield event
         if outcome.ok:
-            note = ""
-            if restart:
-                # The release is switched and healthy: the deploy has succeeded. Its boot
-                # timings are a nicety that a full disk must not turn into a failure.
-                try:
-                    await self._record_boot(conn, rid, outcome)
-                except WorkbenchError as exc:
-                    note = f" (boot timings not recorded: {exc.message})"
-                await self._prune(conn, rid, facts.current_release)
-            changed = bool(self.plan.changed)
-            yield HostDone(
-                host=self.host,
-                step="done",
-                ok=True,
-                changed=changed,
-                release=rid,
-                summary=(
-                    f"deployed {rid}{note}"
-                    if changed
-                    else f"{rid} already deployed; nothing to do{note}"
-                ),
-            )
+            yield await self._succeeded(outcome, restart)
             return
+        async for event in self._failed(outcome, restart):
+            yield event
 
-        # -- failure: roll back to the release that ran before --------------------------------
-        previous = facts.current_release
-        if restart and self.options.rollback and previous and previous != rid:
+    async def _succeeded(self, outcome: bootwatch.Outcome, restarted: bool) -> HostDone:
+        d, p, conn = self.decision, self.profile, self.held.conn
+        notes = list(self.notes)
+        if restarted:
+            # The release is switched and healthy: the deploy has succeeded. Its boot timings
+            # are a nicety that a full disk must not turn into a failure.
+            record = {
+                "release": d.release,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "phases": outcome.phases,
+                "healthy_after": outcome.health_seconds,
+            }
+            try:
+                text = json.dumps(record, sort_keys=True) + "\n"
+                await release.write_boot_record(conn, p.release_dir, text)
+            except WorkbenchError as exc:
+                notes.append(f"boot timings not recorded: {exc.message}")
+            await release.prune(conn, p.release_dir, p.releases.keep, d.release, d.previous)
+        changed = self.held.changed
+        note = "".join(f" ({n})" for n in notes)
+        summary = (
+            f"deployed {d.release}" if changed else f"{d.release} already deployed; nothing to do"
+        )
+        return HostDone(
+            host=self.host,
+            step="done",
+            ok=True,
+            changed=changed,
+            release=d.release,
+            summary=summary + note,
+        )
+
+    async def _failed(self, outcome: bootwatch.Outcome, restarted: bool) -> AsyncIterator[Event]:
+        """Roll back to the release that ran before, when there is one and we restarted."""
+        d, p, conn = self.decision, self.profile, self.held.conn
+        previous, rid = d.previous, d.release
+        if restarted and self.options.rollback and previous and previous != rid:
             self._start("rollback")
-            rb_cursor, rb_started = await shielded(
-                self._switch_and_restart(conn, previous, rid, True, True)
-            )
+            rb_cursor, rb_started = await shielded(switch_and_restart(conn, p, previous, rid))
             rb = bootwatch.Outcome()
             async for event in bootwatch.watch(
                 conn, p, p.unit_name, rb_cursor, rb, rb_started, step="rollback"
@@ -385,300 +356,16 @@ class HostDeploy:
             outcome.hint or f"journalctl -u {p.unit_name} on the host",
         )
 
-    # -- steps -------------------------------------------------------------------------------
-
-    async def _tender_source(
-        self, conn: HostConnection, facts: factsmod.HostFacts
-    ) -> tuple[str, str | None]:
-        return await tender_sha(conn, self.tender, facts.installed_tender, self.profile.tender_name)
-
-    async def _tender_version(self, conn: HostConnection, path: str) -> TenderVersion:
-        result = await conn.run(
-            [path, "--version"], check=False, sudo=False, what=f"{path} --version"
-        )
-        version = parse_tender_version(result.stderr + result.stdout)
-        check_compatible(version, self.artifact)
-        return version
-
-    def _metadata(self, rid: str, tender_sha: str) -> dict[str, object]:
-        a = self.artifact
-        return {
-            "id": rid,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "profile": self.loaded.name,
-            "artifact": {
-                "name": Path(a.path).name,
-                "sha256": a.sha256,
-                "size": a.size,
-                "machine": a.machine,
-                "abi": a.query_abi(),
-                "devices": a.query_manifest()["devices"],
-            },
-            "tender": {"sha256": tender_sha},
-            **({"build": self.options.build} if self.options.build else {}),
-        }
-
-    async def _create_user(self, conn: HostConnection) -> None:
-        s = self.profile.service
-        await conn.run(
-            [
-                "sh",
-                "-c",
-                'getent group "$1" >/dev/null || groupadd --system "$1"',
-                "workbench-group",
-                s.group,
-            ],
-            what=f"creating group {s.group}",
-        )
-        await conn.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                "--gid",
-                s.group,
-                "--groups",
-                "kvm",
-                s.user,
-            ],
-            what=f"creating user {s.user}",
-        )
-
-    async def _network(
-        self,
-        conn: HostConnection,
-        facts: factsmod.HostFacts,
-        wanted: list[render.RenderedFile],
-        backend: str,
-    ) -> bool:
-        changed = [f for f in wanted if _sha(f.content) != facts.files.get(f.path)]
-        taps = list(self.profile.unikernel.networks.values())
-        links = await conn.run(["ip", "-br", "link", "show"], sudo=False, what="ip link")
-        up = parse_link_flags(links.stdout)
-        missing = [t for t in taps if not up.get(t)]
-        if not changed and not missing:
-            return False
-        if facts.unit_active == "active":
-            # New network config takes effect on fresh taps; the unit is restarted anyway.
-            await conn.run(
-                ["systemctl", "stop", self.profile.unit_name],
-                timeout=30,
-                what="stopping the unit to change its network",
-            )
-        if backend == "ifupdown":
-            interfaces = (
-                [*taps]
-                if self.profile.network.mode == "tap-only"
-                else [*taps, self.profile.network.bridge]
-            )
-            for f in changed:
-                if facts.files.get(f.path):  # bring the old definition down before replacing it
-                    await conn.run(
-                        ["ifdown", "--force", *reversed(interfaces)],
-                        check=False,
-                        timeout=60,
-                        what="ifdown",
-                    )
-                    break
-            for f in changed:
-                await files.write_text(conn, f.path, f.content)
-            for iface in interfaces:
-                await conn.run(
-                    ["ifdown", "--force", iface], check=False, timeout=30, what=f"ifdown {iface}"
-                )
-            await conn.run(["ifup", *interfaces], timeout=120, what="ifup")
-        else:
-            for f in changed:
-                await files.write_text(conn, f.path, f.content)
-            for tap in taps:  # a changed .netdev only applies to a newly created link
-                if tap in up and any(f.path.endswith(".netdev") for f in changed):
-                    await conn.run(["ip", "link", "del", tap], check=False, what=f"remove {tap}")
-            if facts.networkd != "active":
-                await conn.run(
-                    ["systemctl", "enable", "--now", "systemd-networkd"],
-                    timeout=60,
-                    what="starting systemd-networkd",
-                )
-            await conn.run(["networkctl", "reload"], timeout=60, what="networkctl reload")
-            if not await self._taps_up(conn, taps, within=5):
-                # systemd-networkd 252 can leave a tap it re-created on reload in
-                # "configuring", down, for good. Do what the .network says by hand (enslave,
-                # bring up), then let networkd take the link over again.
-                bridge = (
-                    None if self.profile.network.mode == "tap-only" else self.profile.network.bridge
-                )
-                for tap in taps:
-                    if bridge:
-                        await conn.run(
-                            ["ip", "link", "set", "dev", tap, "master", bridge],
-                            check=False,
-                            what=f"enslaving {tap}",
-                        )
-                    await conn.run(["ip", "link", "set", "dev", tap, "up"], what=f"{tap} up")
-                    await conn.run(
-                        ["networkctl", "reconfigure", tap],
-                        check=False,
-                        what=f"networkctl reconfigure {tap}",
-                    )
-        await self._wait_taps(conn, taps)
-        return True
-
-    async def _bridge_uplink(
-        self,
-        conn: HostConnection,
-        facts: factsmod.HostFacts,
-        wanted: list[render.RenderedFile],
-        backend: str,
-    ) -> bool:
-        """bridge-uplink: apply behind a dead man's switch (engine/netrevert)."""
-        from workbench.engine import netrevert
-
-        net = self.profile.network
-        assert net.uplink is not None
-        changed = [f for f in wanted if _sha(f.content) != facts.files.get(f.path)]
-        taps = list(self.profile.unikernel.networks.values())
-        links = await conn.run(["ip", "-br", "link", "show"], sudo=False, what="ip link")
-        flags = parse_link_flags(links.stdout)
-        if not changed and all(flags.get(t) for t in taps):
-            return False
-        if net.uplink not in flags:
-            raise RemoteCommandError(
-                f"network.uplink '{net.uplink}' does not exist on the host",
-                f"interfaces there: {', '.join(sorted(flags))}",
-            )
-        token = secrets.token_hex(4)
-        backup = f"{self.rel}/.net-backup-{token}"
-        unit = netrevert.timer_unit(self.profile.unikernel.name)
-        paths = [f.path for f in wanted]
-        script = netrevert.revert_script(
-            backup, paths, backend, net.uplink, net.bridge, net.bridge in flags
-        )
-        started = time.monotonic()
-        await netrevert.arm(conn, backup, paths, script, unit, net.confirm_timeout)
-        if facts.unit_active == "active":
-            await conn.run(
-                ["systemctl", "stop", self.profile.unit_name],
-                timeout=30,
-                what="stopping the unit to change its network",
-            )
-        for f in changed:
-            await files.write_text(conn, f.path, f.content)
-        # From here the connection may drop; the host reverts by itself unless we confirm.
-        # (ConnectError, RemoteTimeout) are expected when the change takes the uplink away;
-        # the confirmation below decides.
-        with contextlib.suppress(ConnectError, RemoteTimeout):
-            if backend == "ifupdown":
-                await conn.run(["ifdown", "--force", net.uplink], check=False, timeout=30)
-                await conn.run(["ifup", *taps, net.bridge], timeout=60, what="ifup")
-            else:
-                if facts.networkd != "active":
-                    await conn.run(
-                        ["systemctl", "enable", "--now", "systemd-networkd"],
-                        timeout=60,
-                        what="starting systemd-networkd",
-                    )
-                await conn.run(["networkctl", "reload"], timeout=30, what="networkctl reload")
-                await conn.run(
-                    ["networkctl", "reconfigure", net.uplink],
-                    timeout=30,
-                    what=f"networkctl reconfigure {net.uplink}",
-                )
-        deadline = started + net.confirm_timeout - 3
-        if not await netrevert.confirm(conn, unit, deadline):
-            reverted = await netrevert.await_revert(
-                conn, backup, started + net.confirm_timeout - time.monotonic()
-            )
-            state = (
-                "the host reverted it and is reachable again"
-                if reverted
-                else "the host did not answer afterwards either: check its console"
-            )
-            raise RemoteCommandError(
-                f"the bridge-uplink change cut the connection to {conn.host.address} (no SSH "
-                f"within {net.confirm_timeout} s); {state}",
-                "check network.uplink, network.address and network.gateway (dhcp needs a "
-                "DHCP server on the uplink's LAN); the host's own uplink config is unchanged",
-            )
-        await conn.run(["rm", "-rf", backup], check=False, what="removing the network backup")
-        # The old connection was dropped on purpose: take the deploy lock again on the new one.
-        if self.lock is not None:
-            await self.lock.release()
-        self.lock = await RemoteLock.acquire(conn, self.profile.unikernel.name)
-        if not await self._taps_up(conn, taps, within=5):
-            for tap in taps:
-                await conn.run(
-                    ["ip", "link", "set", "dev", tap, "master", net.bridge],
-                    check=False,
-                    what=f"enslaving {tap}",
-                )
-                await conn.run(["ip", "link", "set", "dev", tap, "up"], what=f"{tap} up")
-        await self._wait_taps(conn, taps)
-        return True
-
-    async def _taps_up(self, conn: HostConnection, taps: list[str], within: float) -> bool:
-        deadline = time.monotonic() + within
-        while True:
-            out = await conn.run(["ip", "-br", "link", "show"], sudo=False, what="ip link")
-            flags = parse_link_flags(out.stdout)
-            if all(flags.get(t) for t in taps):
-                return True
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.3)
-
-    async def _wait_taps(self, conn: HostConnection, taps: list[str]) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            out = await conn.run(["ip", "-br", "link", "show"], sudo=False, what="ip link")
-            flags = parse_link_flags(out.stdout)
-            pending = [t for t in taps if not flags.get(t)]
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                raise RemoteCommandError(
-                    f"tap {', '.join(pending)} did not come up after the network config was "
-                    "applied",
-                    f"look at `ip link` and the {self.profile.network.backend} logs on the host",
-                    host=self.host,
-                )
-            await asyncio.sleep(0.5)
-
-    async def _switch_and_restart(
-        self, conn: HostConnection, rid: str, old: str | None, switch: bool, restart: bool
-    ) -> tuple[str | None, int | None]:
-        return await switch_release(
-            conn,
-            self.rel,
-            self.profile.unit_name,
-            rid,
-            old,
-            switch=switch,
-            restart=restart,
-            profile=self.profile,
-        )
-
-    async def _check_running(
-        self, conn: HostConnection, outcome: bootwatch.Outcome
-    ) -> AsyncIterator[Event]:
-        from workbench.engine import health
-        from workbench.events import HealthResult
-
+    async def _check_running(self, outcome: bootwatch.Outcome) -> AsyncIterator[Event]:
+        p, conn = self.profile, self.held.conn
         start = time.monotonic()
-        active = (
-            await conn.run(
-                ["systemctl", "is-active", self.profile.unit_name], check=False, sudo=False
-            )
-        ).stdout.strip()
+        active = await systemd.is_active(conn, p.unit_name)
         if active != "active":
-            outcome.reason = f"{self.profile.unit_name} is {active}"
-        elif self.profile.health is None or self.profile.health.kind == "log":
+            outcome.reason = f"{p.unit_name} is {active}"
+        elif p.health is None or p.health.kind == "log":
             outcome.ok = True
         else:
-            outcome.ok, detail = await health.probe(conn, self.profile)
+            outcome.ok, detail = await health.probe(conn, p)
             if not outcome.ok:
                 outcome.reason = detail
                 outcome.hint = "it was not restarted (nothing changed): try --restart"
@@ -686,119 +373,7 @@ class HostDeploy:
             host=self.host,
             step="health",
             ok=outcome.ok,
-            target=health.describe(self.profile),
+            target=health.describe(p),
             detail=outcome.reason or "healthy",
             seconds=round(time.monotonic() - start, 3),
         )
-
-    async def _record_boot(
-        self, conn: HostConnection, rid: str, outcome: bootwatch.Outcome
-    ) -> None:
-        record = {
-            "release": rid,
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "phases": outcome.phases,
-            "healthy_after": outcome.health_seconds,
-        }
-        await files.write_text(
-            conn, f"{self.rel}/last-boot.json", json.dumps(record, sort_keys=True) + "\n"
-        )
-
-    async def _prune(self, conn: HostConnection, current: str, previous: str | None) -> None:
-        keep = self.profile.releases.keep
-        script = (
-            'cd "$1/releases" 2>/dev/null || exit 0; n=0; '
-            "for r in $(ls -1t); do n=$((n+1)); "
-            '[ "$r" = "$2" ] || [ "$r" = "$3" ] || [ $n -le "$4" ] || rm -rf -- "$r"; done'
-        )
-        await conn.run(
-            ["sh", "-c", script, "workbench-prune", self.rel, current, previous or "", str(keep)],
-            check=False,
-            what="pruning old releases",
-        )
-
-
-SWITCH_SCRIPT = (
-    'set -e; cd "$1"; ln -sfn "releases/$2" current.workbench-new; '
-    "mv -T current.workbench-new current; "
-    'if [ -n "$3" ]; then ln -sfn "releases/$3" previous.workbench-new; '
-    "mv -T previous.workbench-new previous; fi; sync ."
-)
-
-
-async def switch_release(
-    conn: HostConnection,
-    release_dir: str,
-    unit: str,
-    rid: str,
-    old: str | None,
-    *,
-    switch: bool = True,
-    restart: bool = True,
-    profile: Profile | None = None,
-) -> tuple[str | None, int | None]:
-    """Point `current` at releases/RID (and `previous` at OLD) atomically, then restart the
-    unit. Returns the journal cursor from before the restart and the unit's start time
-    (CLOCK_MONOTONIC microseconds) for following its boot."""
-    if switch:
-        await conn.run(
-            ["sh", "-c", SWITCH_SCRIPT, "workbench-switch", release_dir, rid, old or ""],
-            what="switching current",
-        )
-    cursor = None
-    started = None
-    if restart:
-        cursor = await journal.current_cursor(conn)
-        # reset-failed first: the unit's start limit is there to stop a crash loop, not to
-        # refuse the sixth deploy, restart or rollback in a minute ("Start request repeated
-        # too quickly").
-        await conn.run(
-            [
-                "sh",
-                "-c",
-                'systemctl reset-failed "$1" 2>/dev/null; exec systemctl restart "$1"',
-                "workbench-restart",
-                unit,
-            ],
-            timeout=60,
-            what=f"systemctl restart {unit}",
-        )
-        started = await journal.unit_start_monotonic(conn, unit)
-        if profile is not None:
-            await health.forget_mac(conn, profile)
-    return cursor, started
-
-
-async def tender_sha(
-    conn: HostConnection, tender: TenderSource | None, installed: str, tender_name: str
-) -> tuple[str, str | None]:
-    """(sha256 of the tender, remote path to copy it from when it is the host's own)."""
-    if tender is not None:
-        return tender.sha256, None
-    if not installed:
-        raise ArtifactError(
-            f"no {tender_name} to run the unikernel with",
-            "pass --tender PATH (the solo5-hvt built with the unikernel), set "
-            "unikernel.tender in the profile, or install solo5-hvt on the host",
-        )
-    out = await conn.run(["sha256sum", installed], what=f"hashing {installed}")
-    return out.stdout.split()[0], installed
-
-
-def parse_link_flags(ip_br_link: str) -> dict[str, bool]:
-    """`ip -br link` -> {name: IFF_UP}. The flags are the last column (`<...,UP>`); the state
-    column says DOWN/NO-CARRIER for a tap until a tender attaches, which is fine: Solo5 checks
-    IFF_UP."""
-    out: dict[str, bool] = {}
-    for line in ip_br_link.splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[-1].startswith("<"):
-            out[words[0].split("@")[0]] = "UP" in words[-1].strip("<>").split(",")
-    return out
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-Runner = Callable[[], AsyncIterator[Event]]

@@ -1,15 +1,36 @@
-"""The frame of a one-host operation that restarts the unikernel (restart, rollback):
-connect, hold the deploy lock, and end a WorkbenchError as StepFailed + HostDone."""
+"""The frame of a one-host operation (deploy, restart, rollback): connect, hold the deploy
+lock, and end a WorkbenchError as StepFailed + HostDone."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from workbench.errors import WorkbenchError
-from workbench.events import Event, failure
+from workbench.events import Event, HostDone, StepFailed, StepFinished, StepStarted
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import HostConnection, Pool
 from workbench.remote.lock import RemoteLock
+
+
+@dataclass
+class Held:
+    """The connection and the lock a body works under, and where it has got to."""
+
+    conn: HostConnection
+    name: str  # the unikernel: names the lock
+    step: str
+    lock: RemoteLock | None = None
+    changed: bool = False
+    release: str | None = None
+    started_at: float = field(default_factory=time.monotonic)
+
+    async def retake(self) -> None:
+        """Take the lock again on a new connection (the old one was dropped on purpose)."""
+        if self.lock is not None:
+            await self.lock.release()
+        self.lock = await RemoteLock.acquire(self.conn, self.name)
 
 
 async def locked(
@@ -17,22 +38,52 @@ async def locked(
     loaded: LoadedProfile,
     host: str,
     step: str,
-    body: Callable[[HostConnection], AsyncIterator[Event]],
+    body: Callable[[Held], AsyncIterator[Event]],
+    *,
+    announce: bool = False,
 ) -> AsyncIterator[Event]:
-    """Run `body` on the host under the deploy lock; a failure is reported at `step` (or at
-    "connect" when it came before the lock was held)."""
+    """Run `body` on the host under the deploy lock. A failure is reported at the step the body
+    has reached (`held.step`), or at "connect"/"lock" before that. With `announce` the connect
+    and lock steps are events of their own."""
     conn = pool.get(host)
-    lock = None
-    at = "connect"
+    held = Held(conn, loaded.profile.unikernel.name, "connect")
     try:
+        if announce:
+            yield StepStarted(host=host, step="connect")
         await conn.connection()
-        lock = await RemoteLock.acquire(conn, loaded.profile.unikernel.name)
-        at = step
-        async for event in body(conn):
+        h = conn.host
+        if announce:
+            where = f"{h.user}@{h.address}" + (" (sudo)" if h.use_sudo else "")
+            yield StepFinished(host=host, step="connect", changed=False, detail=where)
+            yield StepStarted(host=host, step="lock")
+        held.step = "lock"
+        held.lock = await RemoteLock.acquire(conn, held.name)
+        if announce:
+            yield StepFinished(host=host, step="lock", changed=False, detail=held.lock.path)
+        held.step = step
+        async for event in body(held):
             yield event
     except WorkbenchError as exc:
-        for event in failure(host, at, exc):
-            yield event
+        if not exc.host:
+            exc.host = host
+        yield StepFailed(
+            host=host,
+            step=held.step,
+            message=exc.message,
+            hint=exc.hint,
+            kind=exc.kind,
+            exit_code=exc.exit_code,
+            seconds=round(time.monotonic() - held.started_at, 3),
+        )
+        yield HostDone(
+            host=host,
+            step="done",
+            ok=False,
+            changed=held.changed,
+            release=held.release,
+            summary=exc.message,
+            exit_code=exc.exit_code,
+        )
     finally:
-        if lock is not None:
-            await lock.release()
+        if held.lock is not None:
+            await held.lock.release()

@@ -1,20 +1,21 @@
-"""`workbench plan`: what deploy would change on each host, as diffs. Writes nothing."""
+"""`workbench plan`: the decision deploy would execute on each host, with its reasons and the
+file diffs. The same `decide()` as deploy, on the same facts; writes nothing."""
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 from collections.abc import AsyncIterator
 
-from workbench import render
 from workbench.artifacts.elf import ArtifactInfo
-from workbench.engine import hostinfo, preflight
-from workbench.engine.deploy import tender_sha
-from workbench.engine.release import TenderSource, release_id
+from workbench.engine import hostinfo
+from workbench.engine.decide import STEPS, Decision, decide, sha256_text
+from workbench.engine.release import TenderSource
 from workbench.errors import WorkbenchError
-from workbench.events import Event, FileDiff, HostDone, StepFinished, failure
+from workbench.events import Event, Fact, FileDiff, HostDone, StepFinished, failure
 from workbench.profiles.loader import LoadedProfile
-from workbench.remote.connection import Pool
+from workbench.remote import files
+from workbench.remote.connection import HostConnection, Pool
+from workbench.remote.facts import HostFacts
 
 
 async def plan(
@@ -23,74 +24,85 @@ async def plan(
     host: str,
     artifact: ArtifactInfo,
     tender: TenderSource | None,
+    *,
+    force_restart: bool = False,
 ) -> AsyncIterator[Event]:
-    p = loaded.profile
     try:
         conn = pool.get(host)
-        facts = await hostinfo.gather(conn, loaded, artifact)
-        backend = preflight.backend_for(p, facts) or "ifupdown"
-        wanted = [render.render_unit(p, artifact, profile_label=loaded.name)]
-        wanted += render.render_network(p, backend, loaded.name)
-        changes = 0
-        for f in wanted:
-            have = facts.files.get(f.path, "")
-            if have == hashlib.sha256(f.content.encode()).hexdigest():
-                yield FileDiff(
-                    host=host, step="plan", path=f.path, purpose=f.purpose, status="unchanged"
-                )
-                continue
-            changes += 1
-            old = ""
-            if have:
-                old = (await conn.run(["cat", f.path], what=f"reading {f.path}")).stdout
-            diff = "".join(
-                difflib.unified_diff(
-                    old.splitlines(True), f.content.splitlines(True), f"{host}:{f.path}", "wanted"
-                )
-            )
-            yield FileDiff(
-                host=host,
-                step="plan",
-                path=f.path,
-                purpose=f.purpose,
-                status="changed" if have else "new",
-                diff=diff,
-            )
-        sha, _remote = await tender_sha(conn, tender, facts.installed_tender, p.tender_name)
-        rid = release_id(artifact.sha256, sha)
-        if rid in facts.releases:
-            upload = f"release {rid} is already on the host"
-        else:
-            upload = f"would upload release {rid} ({artifact.size / 1024:.0f} KiB + tender)"
-            changes += 1
-        yield StepFinished(
-            host=host, step="upload", changed=rid not in facts.releases, detail=upload
+        facts = await hostinfo.gather(
+            conn, loaded, artifact, tender_sha=tender.sha256 if tender else ""
         )
-        switch = facts.current_release != rid
-        changes += switch
-        yield StepFinished(
-            host=host,
-            step="switch",
-            changed=switch,
-            detail=f"current {facts.current_release or 'none'} -> {rid}"
-            if switch
-            else f"current is {rid}",
-        )
-        restart = bool(changes) or facts.unit_active != "active"
-        yield StepFinished(
-            host=host,
-            step="restart",
-            changed=restart,
-            detail=f"would restart {p.unit_name}" if restart else "no restart needed",
-        )
-        yield HostDone(
-            host=host,
-            step="done",
-            ok=True,
-            changed=bool(changes),
-            release=rid,
-            summary=f"{changes} change(s) to apply" if changes else "nothing to change",
-        )
+        decision = decide(loaded, artifact, tender, facts, force_restart=force_restart)
+        if decision.refusal is not None:
+            for check in decision.checks:
+                if check.ok is False:
+                    yield Fact(
+                        host=host, step="preflight", name=check.name, value=check.value, ok=False
+                    )
+            for event in failure(host, "preflight", decision.refusal):
+                yield event
+            return
+        async for event in _diffs(conn, host, facts, decision):
+            yield event
+        for event in decision_events(host, decision):
+            yield event
     except WorkbenchError as exc:
         for event in failure(host, "plan", exc):
             yield event
+
+
+def decision_events(host: str, decision: Decision) -> list[Event]:
+    """The decision as plan prints it: its notes, every step with its change or "no change",
+    and the count."""
+    events: list[Event] = [
+        Fact(host=host, step="plan", name="note", value=note) for note in decision.notes
+    ]
+    for step in STEPS:
+        change = decision.change(step)
+        events.append(
+            StepFinished(
+                host=host,
+                step=step,
+                changed=change is not None,
+                detail=f"would {change.what}: {change.why}" if change else "no change",
+            )
+        )
+    n = len(decision.changes)
+    events.append(
+        HostDone(
+            host=host,
+            step="done",
+            ok=True,
+            changed=bool(n),
+            release=decision.release,
+            summary=f"{n} change(s) to apply" if n else "nothing to change",
+        )
+    )
+    return events
+
+
+async def _diffs(
+    conn: HostConnection, host: str, facts: HostFacts, decision: Decision
+) -> AsyncIterator[FileDiff]:
+    assert decision.unit is not None
+    for f in (decision.unit, *decision.network_files):
+        have = facts.files.get(f.path, "")
+        if have == sha256_text(f.content):
+            yield FileDiff(
+                host=host, step="plan", path=f.path, purpose=f.purpose, status="unchanged"
+            )
+            continue
+        old = await files.read_text(conn, f.path) if have else ""
+        diff = "".join(
+            difflib.unified_diff(
+                old.splitlines(True), f.content.splitlines(True), f"{host}:{f.path}", "wanted"
+            )
+        )
+        yield FileDiff(
+            host=host,
+            step="plan",
+            path=f.path,
+            purpose=f.purpose,
+            status="changed" if have else "new",
+            diff=diff,
+        )

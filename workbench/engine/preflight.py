@@ -35,103 +35,102 @@ def checks(
     artifact: ArtifactInfo | None = None,
     extra_bytes: int = 0,
 ) -> list[Check]:
-    out: list[Check] = []
-    user = profile.service.user
-    arch = facts.arch
-    model = f" ({facts.model})" if facts.model else ""
-    if artifact is not None:
-        ok = artifact.machine == arch
-        out.append(
-            Check(
-                "arch",
-                ok,
-                f"host {arch}{model}, unikernel {artifact.machine}",
-                None
-                if ok
-                else f"this host runs {arch}: build the unikernel on an "
-                f"{arch} builder (build.host) and deploy that",
-            )
-        )
-    else:
-        out.append(Check("arch", None, f"{arch}{model}"))
-
-    if arch in ("armv7l", "armv6l") or facts.long_bit == 32:
-        out.append(
-            Check(
-                "64-bit",
-                False,
-                f"kernel {arch}, {facts.long_bit}-bit",
-                "KVM needs a 64-bit kernel on the Pi: set arm_64bit=1 in "
-                "/boot/firmware/config.txt (and a 64-bit OS), then reboot",
-            )
-        )
-    elif facts.dpkg_arch and DPKG_ARCH.get(arch) not in (facts.dpkg_arch, None):
-        out.append(
-            Check(
-                "64-bit",
-                False,
-                f"kernel {arch}, userland {facts.dpkg_arch}",
-                "a 32-bit userland on a 64-bit kernel: install a 64-bit OS "
-                "(the tender is a 64-bit program)",
-            )
-        )
-    else:
-        out.append(Check("64-bit", True, f"kernel {arch}, userland {facts.dpkg_arch or '?'}"))
-
-    if not facts.kvm:
-        hint = (
-            "no /dev/kvm: on a Pi this needs the 64-bit kernel (arm_64bit=1); on x86 enable "
-            "VT-x/AMD-V in the firmware and load kvm_intel or kvm_amd"
-        )
-        out.append(Check("kvm", False, "/dev/kvm missing", hint))
-    elif facts.user_groups is None:
-        in_group = "kvm" in facts.kvm.split(":")[1:2]
-        out.append(
-            Check(
-                "kvm",
-                True if in_group else None,
-                f"/dev/kvm {facts.kvm}; user {user} will be created in group "
-                f"{profile.service.group}",
-            )
-        )
-    elif facts.user_kvm:
-        out.append(Check("kvm", True, f"/dev/kvm {facts.kvm}; {user} can open it"))
-    else:
-        out.append(
-            Check(
-                "kvm",
-                False,
-                f"/dev/kvm {facts.kvm}; {user} cannot open it",
-                f"add {user} to group kvm: usermod -aG kvm {user}",
-            )
-        )
-
-    out.append(
+    return [
+        _arch(facts, artifact),
+        _word_size(facts),
+        _kvm(profile, facts),
         Check(
             "tun",
             bool(facts.tun),
             f"/dev/net/tun {facts.tun or 'missing'}",
             None if facts.tun else "load the tun module: modprobe tun",
-        )
-    )
+        ),
+        _systemd(facts),
+        *_network(profile, facts),
+        *_room(profile, facts, extra_bytes),
+    ]
 
-    # "starting"/"initializing": systemd is PID 1 and still booting, which is fine to deploy to.
-    ok = facts.pid1 == "systemd" or facts.systemd in ("running", "degraded", "starting")
-    out.append(
-        Check(
-            "systemd",
+
+def _arch(facts: HostFacts, artifact: ArtifactInfo | None) -> Check:
+    arch = facts.arch
+    model = f" ({facts.model})" if facts.model else ""
+    if artifact is not None:
+        ok = artifact.machine == arch
+        return Check(
+            "arch",
             ok,
-            f"{facts.pid1 or '?'} as PID 1, {facts.systemd or 'absent'}",
+            f"host {arch}{model}, unikernel {artifact.machine}",
             None
             if ok
-            else "workbench supervises the unikernel with systemd; "
-            "this host does not run it as PID 1",
+            else f"this host runs {arch}: build the unikernel on an "
+            f"{arch} builder (build.host) and deploy that",
         )
+    return Check("arch", None, f"{arch}{model}")
+
+
+def _word_size(facts: HostFacts) -> Check:
+    arch = facts.arch
+    if arch in ("armv7l", "armv6l") or facts.long_bit == 32:
+        return Check(
+            "64-bit",
+            False,
+            f"kernel {arch}, {facts.long_bit}-bit",
+            "KVM needs a 64-bit kernel on the Pi: set arm_64bit=1 in "
+            "/boot/firmware/config.txt (and a 64-bit OS), then reboot",
+        )
+    if facts.dpkg_arch and DPKG_ARCH.get(arch) not in (facts.dpkg_arch, None):
+        return Check(
+            "64-bit",
+            False,
+            f"kernel {arch}, userland {facts.dpkg_arch}",
+            "a 32-bit userland on a 64-bit kernel: install a 64-bit OS "
+            "(the tender is a 64-bit program)",
+        )
+    return Check("64-bit", True, f"kernel {arch}, userland {facts.dpkg_arch or '?'}")
+
+
+def _kvm(profile: Profile, facts: HostFacts) -> Check:
+    user = profile.service.user
+    if not facts.kvm:
+        hint = (
+            "no /dev/kvm: on a Pi this needs the 64-bit kernel (arm_64bit=1); on x86 enable "
+            "VT-x/AMD-V in the firmware and load kvm_intel or kvm_amd"
+        )
+        return Check("kvm", False, "/dev/kvm missing", hint)
+    if facts.user_groups is None:
+        in_group = "kvm" in facts.kvm.split(":")[1:2]
+        return Check(
+            "kvm",
+            True if in_group else None,
+            f"/dev/kvm {facts.kvm}; user {user} will be created in group {profile.service.group}",
+        )
+    if facts.user_kvm:
+        return Check("kvm", True, f"/dev/kvm {facts.kvm}; {user} can open it")
+    return Check(
+        "kvm",
+        False,
+        f"/dev/kvm {facts.kvm}; {user} cannot open it",
+        f"add {user} to group kvm: usermod -aG kvm {user}",
     )
 
+
+def _systemd(facts: HostFacts) -> Check:
+    # "starting"/"initializing": systemd is PID 1 and still booting, which is fine to deploy to.
+    ok = facts.pid1 == "systemd" or facts.systemd in ("running", "degraded", "starting")
+    return Check(
+        "systemd",
+        ok,
+        f"{facts.pid1 or '?'} as PID 1, {facts.systemd or 'absent'}",
+        None
+        if ok
+        else "workbench supervises the unikernel with systemd; this host does not run it as PID 1",
+    )
+
+
+def _network(profile: Profile, facts: HostFacts) -> list[Check]:
     backend = backend_for(profile, facts)
     if backend is None:
-        out.append(
+        return [
             Check(
                 "network backend",
                 False,
@@ -139,25 +138,25 @@ def checks(
                 "install ifupdown (apt-get install ifupdown bridge-utils) or enable "
                 "systemd-networkd, or set network.backend",
             )
-        )
-    elif backend == "systemd-networkd" and facts.networkd != "active":
-        out.append(
+        ]
+    if backend == "systemd-networkd" and facts.networkd != "active":
+        out = [
             Check("network backend", None, "systemd-networkd (not running yet: deploy enables it)")
-        )
+        ]
     elif backend == "ifupdown" and not facts.ifupdown:
-        out.append(
+        out = [
             Check(
                 "network backend",
                 False,
                 "ifupdown is not installed",
                 "apt-get install ifupdown bridge-utils, or set network.backend",
             )
-        )
+        ]
     else:
         note = ""
         if facts.networkmanager == "active":
             note = " (NetworkManager also runs: it leaves interfaces it does not manage alone)"
-        out.append(Check("network backend", True, f"{backend}{note}"))
+        out = [Check("network backend", True, f"{backend}{note}")]
     if backend == "ifupdown" and profile.network.mode == "nat" and not facts.nft:
         out.append(
             Check(
@@ -167,7 +166,11 @@ def checks(
                 "apt-get install nftables",
             )
         )
+    return out
 
+
+def _room(profile: Profile, facts: HostFacts, extra_bytes: int) -> list[Check]:
+    out = []
     need_kb = (extra_bytes * 2) // 1024 + 16 * 1024
     if facts.disk_free_kb is not None:
         ok = facts.disk_free_kb >= need_kb

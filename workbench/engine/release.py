@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.artifacts.elf import inspect
+from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
 from workbench.errors import ArtifactError
+from workbench.profiles.loader import LoadedProfile
 
 
 @dataclass(frozen=True)
@@ -32,3 +34,45 @@ def local_tender(path: Path) -> TenderSource:
 
 def release_id(artifact_sha: str, tender_sha: str) -> str:
     return hashlib.sha256(f"{artifact_sha}:{tender_sha}".encode()).hexdigest()[:16]
+
+
+def release_metadata(
+    rid: str,
+    profile: str,
+    artifact: ArtifactInfo,
+    tender_sha: str,
+    build: dict[str, object] | None,
+) -> dict[str, object]:
+    """meta.json of a release: what it is made of and where it came from."""
+    return {
+        "id": rid,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "profile": profile,
+        "artifact": {
+            "name": Path(artifact.path).name,
+            "sha256": artifact.sha256,
+            "size": artifact.size,
+            "machine": artifact.machine,
+            "abi": artifact.query_abi(),
+            "devices": artifact.query_manifest()["devices"],
+        },
+        "tender": {"sha256": tender_sha},
+        **({"build": build} if build else {}),
+    }
+
+
+def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo | None:
+    """The artifact to use: --artifact, else unikernel.artifact; None when it is to be built."""
+    p = loaded.profile
+    path = Path(arg) if arg else p.unikernel.artifact
+    if path is None:
+        return None
+    info = inspect(path)
+    require_target(info, p.build.target)
+    return info
+
+
+def resolve_tender(loaded: LoadedProfile, arg: str | None) -> TenderSource | None:
+    """The tender to bring: --tender, else unikernel.tender; None to use the host's own."""
+    path = Path(arg) if arg else loaded.profile.unikernel.tender
+    return local_tender(path) if path is not None else None

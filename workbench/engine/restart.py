@@ -7,32 +7,29 @@ from collections.abc import AsyncIterator
 
 from workbench.aio import shielded
 from workbench.engine import bootwatch
-from workbench.engine.deploy import switch_release
-from workbench.engine.locked import locked
+from workbench.engine.locked import Held, locked
+from workbench.engine.switch import switch_and_restart
 from workbench.errors import HealthError, RemoteCommandError
 from workbench.events import Event, HostDone, StepFinished
 from workbench.profiles.loader import LoadedProfile
-from workbench.remote.connection import HostConnection, Pool
+from workbench.remote import release as releases
+from workbench.remote.connection import Pool
 
 
 def restart(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
-    return locked(pool, loaded, host, "restart", lambda conn: _restart(conn, loaded, host))
+    return locked(pool, loaded, host, "restart", lambda held: _restart(held, loaded, host))
 
 
-async def _restart(conn: HostConnection, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
-    p = loaded.profile
-    current = (
-        await conn.run(["readlink", f"{p.release_dir}/current"], check=False, sudo=False)
-    ).stdout.strip()
+async def _restart(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
+    p, conn = loaded.profile, held.conn
+    current = await releases.current(conn, p.release_dir)
     if not current:
         raise RemoteCommandError(
             f"nothing deployed on {host}: {p.release_dir}/current does not exist",
             f"deploy first: workbench deploy --profile {loaded.name}",
         )
-    release = current.rsplit("/", 1)[-1]
-    cursor, started = await shielded(
-        switch_release(conn, p.release_dir, p.unit_name, release, None, switch=False, profile=p)
-    )
+    release = current
+    cursor, started = await shielded(switch_and_restart(conn, p, release, None, switch=False))
     yield StepFinished(
         host=host, step="restart", changed=True, detail=f"{p.unit_name} restarted ({release})"
     )

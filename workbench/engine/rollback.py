@@ -6,41 +6,28 @@ from collections.abc import AsyncIterator
 
 from workbench.aio import shielded
 from workbench.engine import bootwatch
-from workbench.engine.deploy import switch_release
-from workbench.engine.locked import locked
+from workbench.engine.locked import Held, locked
+from workbench.engine.switch import switch_and_restart
 from workbench.errors import HealthError, RemoteCommandError
 from workbench.events import Event, HostDone, RolledBack, StepFinished
 from workbench.profiles.loader import LoadedProfile
-from workbench.remote.connection import HostConnection, Pool
-
-RELEASES_SCRIPT = (
-    'echo "current=$(readlink "$1/current")"; echo "previous=$(readlink "$1/previous")"; '
-    'echo "releases=$(ls -1 "$1/releases" 2>/dev/null | grep -v "^[.]" | tr "\\n" " ")"'
-)
+from workbench.remote import release as releases
+from workbench.remote.connection import Pool
 
 
 def rollback(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
-    return locked(pool, loaded, host, "rollback", lambda conn: _rollback(conn, loaded, host))
+    return locked(pool, loaded, host, "rollback", lambda held: _rollback(held, loaded, host))
 
 
-async def _rollback(conn: HostConnection, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
-    p = loaded.profile
-    out = await conn.run(
-        ["sh", "-c", RELEASES_SCRIPT, "workbench-releases", p.release_dir],
-        what="reading releases",
-    )
-    info = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
-    current = info.get("current", "").rsplit("/", 1)[-1]
-    previous = info.get("previous", "").rsplit("/", 1)[-1]
-    releases = info.get("releases", "")
-    if not previous or previous not in releases.split():
+async def _rollback(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
+    p, conn = loaded.profile, held.conn
+    current, previous, on_host = await releases.pointers(conn, p.release_dir)
+    if not previous or previous not in on_host:
         raise RemoteCommandError(
             f"no previous release to roll back to (current: {current or 'none'})",
-            f"releases on the host: {releases.strip() or 'none'}",
+            f"releases on the host: {' '.join(on_host) or 'none'}",
         )
-    cursor, started = await shielded(
-        switch_release(conn, p.release_dir, p.unit_name, previous, current, profile=p)
-    )
+    cursor, started = await shielded(switch_and_restart(conn, p, previous, current))
     yield StepFinished(
         host=host,
         step="rollback",

@@ -84,6 +84,10 @@ async def write_text(conn: HostConnection, path: str, content: str, mode: str = 
     )
 
 
+async def read_text(conn: HostConnection, path: str) -> str:
+    return (await conn.run(["cat", path], what=f"reading {path}")).stdout
+
+
 async def verify(conn: HostConnection, directory: str, files: list[UploadFile]) -> bool:
     pairs = [w for f in files for w in (f.name, f.sha256)]
     result = await conn.run(

@@ -1,0 +1,255 @@
+"""The one deploy decision: (profile, artifact, tender, host facts) -> the changes, with reasons.
+
+Pure: no I/O. `workbench plan` prints what this returns; `workbench deploy` executes exactly
+that (engine/deploy.py). A decision either refuses (a preflight check failed, the tender
+cannot run the unikernel, the profile does not map its devices) or lists its changes in the
+order deploy makes them.
+
+When the tender deploy brings is not on the host yet its version is unknown until it is
+uploaded and asked (`--version` runs on the host, which may be another architecture). The
+decision then renders the unit for a current tender and says so; deploy decides again with the
+version it read and reports a plan that changed (only a pre-0.6 tender changes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from workbench import render
+from workbench.artifacts.elf import ArtifactInfo
+from workbench.artifacts.tender import TenderVersion, check_compatible, parse_tender_version
+from workbench.engine import preflight
+from workbench.engine.release import TenderSource, release_id
+from workbench.errors import ArtifactError, RemoteCommandError, WorkbenchError
+from workbench.profiles.loader import LoadedProfile
+from workbench.remote.facts import HostFacts
+
+STEPS = ("upload", "user", "network", "unit", "enable", "switch", "restart")
+
+
+@dataclass(frozen=True)
+class Change:
+    step: str  # one of STEPS: where deploy makes it
+    what: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    release: str
+    previous: str | None
+    checks: tuple[preflight.Check, ...]
+    refusal: WorkbenchError | None
+    changes: tuple[Change, ...] = ()
+    backend: str | None = None
+    tender_sha: str = ""
+    tender_from_host: str | None = None  # the host's own tender, copied into the release
+    tender_version: TenderVersion | None = None
+    unit: render.RenderedFile | None = None
+    network_files: tuple[render.RenderedFile, ...] = ()
+    network_writes: tuple[render.RenderedFile, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def change(self, step: str) -> Change | None:
+        return next((c for c in self.changes if c.step == step), None)
+
+    def changes_at(self, step: str) -> bool:
+        return self.change(step) is not None
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return tuple(c.step for c in self.changes)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def decide(
+    loaded: LoadedProfile,
+    artifact: ArtifactInfo,
+    tender: TenderSource | None,
+    facts: HostFacts,
+    *,
+    version: TenderVersion | None = None,
+    force_restart: bool = False,
+) -> Decision:
+    """What deploy does on a host with these facts. `version` is the tender's version when it
+    was read after an upload; otherwise it comes from the facts when the host has the tender."""
+    p = loaded.profile
+    previous = facts.current_release
+    extra = artifact.size + (tender.size if tender else 4 << 20)
+    checks = tuple(preflight.checks(p, facts, artifact, extra))
+
+    def refuse(error: WorkbenchError, rid: str = "") -> Decision:
+        return Decision(release=rid, previous=previous, checks=checks, refusal=error)
+
+    refusal = _refusal(loaded, checks, tender, facts)
+    if refusal is not None:
+        return refuse(refusal)
+    tender_sha = tender.sha256 if tender is not None else facts.installed_tender_sha
+    rid = release_id(artifact.sha256, tender_sha)
+    # What the host says about the release counts only if it named the same one.
+    on_host = facts.release_files if facts.release == rid else {}
+    notes: list[str] = []
+    try:
+        version = version or _version_on_host(p.tender_name, tender, tender_sha, on_host, facts)
+        if version is not None:
+            check_compatible(version, artifact)
+        else:
+            notes.append(
+                "the unit is rendered for a current tender: its version is read after the upload"
+            )
+        unit = render.render_unit(p, artifact, version, profile_label=loaded.name)
+    except WorkbenchError as exc:
+        return refuse(exc, rid)
+    backend = preflight.backend_for(p, facts)
+    assert backend is not None  # preflight refuses a host without one
+    network = tuple(render.render_network(p, backend, loaded.name))
+    intact = (
+        rid in facts.releases
+        and on_host.get(render.kernel_name(p)) == artifact.sha256
+        and on_host.get(p.tender_name) == tender_sha
+    )
+    writes = tuple(f for f in network if sha256_text(f.content) != facts.files.get(f.path))
+    changes = _changes(loaded, facts, rid, intact, tender is None, backend, writes, unit)
+    changes += _restart(loaded, facts, changes, force_restart)
+    return Decision(
+        release=rid,
+        previous=previous,
+        checks=checks,
+        refusal=None,
+        changes=tuple(changes),
+        backend=backend,
+        tender_sha=tender_sha,
+        tender_from_host=facts.installed_tender if tender is None else None,
+        tender_version=version,
+        unit=unit,
+        network_files=network,
+        network_writes=writes,
+        notes=tuple(notes),
+    )
+
+
+def _refusal(
+    loaded: LoadedProfile,
+    checks: tuple[preflight.Check, ...],
+    tender: TenderSource | None,
+    facts: HostFacts,
+) -> WorkbenchError | None:
+    """Why nothing may be done on this host, if anything says so before the release does."""
+    failed = next((c for c in checks if c.ok is False), None)
+    if failed is not None:
+        error_cls = ArtifactError if failed.name == "arch" else RemoteCommandError
+        return error_cls(f"preflight: {failed.name}: {failed.value}", failed.hint)
+    if tender is not None and tender.machine != facts.arch:
+        return ArtifactError(
+            f"the tender {tender.path} is an {tender.machine} program but the host is {facts.arch}",
+            "pass the tender built for the host (from the same build)",
+        )
+    if tender is None and not (facts.installed_tender and facts.installed_tender_sha):
+        return ArtifactError(
+            f"no {loaded.profile.tender_name} to run the unikernel with",
+            "pass --tender PATH (the solo5-hvt built with the unikernel), set "
+            "unikernel.tender in the profile, or install solo5-hvt on the host",
+        )
+    return None
+
+
+def _version_on_host(
+    name: str,
+    tender: TenderSource | None,
+    sha: str,
+    on_host: dict[str, str],
+    facts: HostFacts,
+) -> TenderVersion | None:
+    """The version the facts script read, when it asked the very tender deploy would run: the
+    release's copy if that matches its hash, else the host's own when that is the one used."""
+    if not facts.tender_version:
+        return None
+    trusted = on_host[name] == sha if name in on_host else tender is None
+    return parse_tender_version(facts.tender_version) if trusted else None
+
+
+def _changes(
+    loaded: LoadedProfile,
+    facts: HostFacts,
+    rid: str,
+    intact: bool,
+    host_tender: bool,
+    backend: str,
+    writes: tuple[render.RenderedFile, ...],
+    unit: render.RenderedFile,
+) -> list[Change]:
+    """Every change but the restart, in the order deploy makes them."""
+    p = loaded.profile
+    changes: list[Change] = []
+    if not intact:
+        why = (
+            "it is not on the host"
+            if rid not in facts.releases
+            else "the copy on the host does not match its hashes"
+        )
+        source = "the host's own tender" if host_tender else "the tender"
+        changes.append(Change("upload", f"upload release {rid} (unikernel + {source})", why))
+    if facts.user_groups is None:
+        changes.append(
+            Change(
+                "user",
+                f"create system user {p.service.user} in group {p.service.group}",
+                "the unit runs the tender as that user, and it does not exist",
+            )
+        )
+    taps = list(dict.fromkeys(p.unikernel.networks.values()))
+    missing = [t for t in taps if not facts.links.get(t)]
+    if writes or missing:
+        reasons = [f"{f.path} {_file_state(facts, f.path)}" for f in writes]
+        reasons += [f"tap {t} is {'down' if t in facts.links else 'missing'}" for t in missing]
+        changes.append(Change("network", f"apply the {backend} network", "; ".join(reasons)))
+    if sha256_text(unit.content) != facts.files.get(unit.path):
+        changes.append(
+            Change("unit", f"write {unit.path} and reload systemd", _file_state(facts, unit.path))
+        )
+    if facts.unit_enabled != "enabled":
+        changes.append(
+            Change(
+                "enable",
+                f"enable {p.unit_name}",
+                f"it is {facts.unit_enabled or 'not installed'}, so it would not start at boot",
+            )
+        )
+    if facts.current_release != rid:
+        changes.append(
+            Change(
+                "switch",
+                f"point current at {rid}",
+                f"current is {facts.current_release or 'not set'}",
+            )
+        )
+    return changes
+
+
+def _restart(
+    loaded: LoadedProfile, facts: HostFacts, changes: list[Change], forced: bool
+) -> list[Change]:
+    reasons = [_RESTART_BECAUSE[c.step] for c in changes if c.step in _RESTART_BECAUSE]
+    if forced:
+        reasons.append("--restart was given")
+    if facts.unit_active != "active":
+        reasons.append(f"the unit is {facts.unit_active or 'not running'}")
+    if not reasons:
+        return []
+    return [Change("restart", f"restart {loaded.profile.unit_name}", "; ".join(reasons))]
+
+
+_RESTART_BECAUSE = {
+    "network": "its network changed",
+    "unit": "its unit changed",
+    "enable": "it was enabled",
+    "switch": "the release changed",
+}
+
+
+def _file_state(facts: HostFacts, path: str) -> str:
+    return "differs from the wanted text" if facts.files.get(path) else "does not exist"
