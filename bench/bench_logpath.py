@@ -17,6 +17,8 @@ from pathlib import Path
 from labbench import ROOT, SSH_OPTS, TARGET, WB, ssh
 from ptyterm import PtyApp
 
+from workbench.examples import HELLO
+
 UNIT = "unikernel-logbench"
 EMITTER = r"""
 import sys, time
@@ -204,7 +206,7 @@ def _main(rate: int, seconds: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as name:
         profile = Path(name) / "logbench.yaml"
         text = (ROOT / "profiles" / "lab.yaml").read_text().replace("name: hello", "name: logbench")
-        profile.write_text(text.replace("../examples/hello", str(ROOT / "examples" / "hello")))
+        profile.write_text(text.replace("../workbench/examples/hello", str(HELLO)))
         # Latency: both readers at once, a line every 50 ms.
         wb, raw = workbench_reader(profile), ssh_reader()
         time.sleep(2.5)

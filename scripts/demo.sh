@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on the local lab: bring the lab up, build examples/hello on the lab builder,
+# The main job on the local lab: bring the lab up, build workbench/examples/hello on the lab builder,
 # check the target, deploy, deploy again (nothing changes), show status and the live logs.
 # What is a lab double (the Solo5 tender and the OPAM/MirageOS build image) is said on screen.
 set -euo pipefail
@@ -12,7 +12,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "the lab (first run builds its Debian rootfs, about a minute; afterwards about 10 s)"
 $wb lab up
 
-say "build examples/hello on the lab builder (docker API over SSH), in the lab's OPAM/MirageOS image DOUBLE"
+say "build workbench/examples/hello on the lab builder (docker API over SSH), in the lab's OPAM/MirageOS image DOUBLE"
 $wb build --profile lab --no-cache --output "$demo"
 $wb inspect "$demo/hello.hvt"
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.examples import HELLO
 from workbench.lab import config, hostkeys, solo5elf, tender_double, vm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ class Variant:
 def variant(tmp_path: Path, n: int, **service: str) -> Variant:
     text = (ROOT / "profiles" / "lab.yaml").read_text()
     text = text.replace("name: hello", f"name: t{n}")
-    text = text.replace("source: ../examples/hello", f"source: {ROOT}/examples/hello")
+    text = text.replace("source: ../workbench/examples/hello", f"source: {HELLO}")
     text = text.replace("10.0.0.", f"10.0.{n}.")
     text = text.replace("service: tap100", f"service: tap1{n}")
     text = text.replace("bridge: br100", f"bridge: br1{n}")

@@ -14,15 +14,16 @@ import pytest
 
 from tests.lab.deploykit import ROOT, cli, on_target, remove, variant
 from workbench.artifacts.elf import inspect
+from workbench.examples import HELLO
 from workbench.lab import builder
 
 pytestmark = pytest.mark.lab
 
 
 def source_copy(tmp_path: Path, **replace: str) -> Path:
-    """examples/hello copied, with text replaced per file (file name -> (old, new))."""
+    """workbench/examples/hello copied, with text replaced per file (file name -> (old, new))."""
     src = tmp_path / "src"
-    shutil.copytree(ROOT / "examples" / "hello", src)
+    shutil.copytree(HELLO, src)
     for name, change in replace.items():
         old, new = change.split("=>")
         path = src / name.replace("_ml", ".ml")
@@ -34,7 +35,7 @@ def source_copy(tmp_path: Path, **replace: str) -> Path:
 
 def profile(tmp_path: Path, src: Path, *, image: str | None = None, **host: str) -> Path:
     text = (ROOT / "profiles" / "lab.yaml").read_text()
-    text = text.replace("source: ../examples/hello", f"source: {src}")
+    text = text.replace("source: ../workbench/examples/hello", f"source: {src}")
     if image:
         text = text.replace("image: workbench-lab/opam-double:latest", f"image: {image}")
     for key, value in host.items():

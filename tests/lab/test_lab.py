@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from workbench import profiles
+from workbench.examples import HELLO
 from workbench.lab import config, hostkeys, manager, network
 
 pytestmark = pytest.mark.lab
@@ -108,7 +109,7 @@ def _build(src: Path, script: str) -> subprocess.CompletedProcess[str]:
 
 def test_build_image_double_builds_the_example(lab, tmp_path):
     result = _build(
-        ROOT / "examples" / "hello",
+        HELLO,
         "opam install -y mirage >/dev/null && mirage configure -t hvt && "
         "make depend >/dev/null && make build && cat dist/hello.hvt > /dev/null && "
         "$(opam var bin)/solo5-hvt --version",
@@ -131,7 +132,7 @@ def test_build_image_double_fails_like_the_real_tools(lab, tmp_path):
 
     src2 = tmp_path / "bad2"
     src2.mkdir()
-    (src2 / "config.ml").write_text((ROOT / "examples/hello/config.ml").read_text())
+    (src2 / "config.ml").write_text((HELLO / "config.ml").read_text())
     (src2 / "unikernel.ml").write_text("let start () = workbench_lab_build_error ()\n")
     result = _build(
         src2,

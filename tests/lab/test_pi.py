@@ -21,6 +21,7 @@ from tests.lab.deploykit import (
     workbench,
 )
 from tests.reference import LOCK_PERSONALITY_ASSERTION
+from workbench.examples import HELLO
 from workbench.lab import tender_double, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -84,7 +85,7 @@ def test_x86_builder_for_an_arm64_target_is_refused_naming_the_host_to_use(pi, t
         "\nunikernel:",
         "\nbuild:\n  host: builder\n  image: workbench-lab/opam-double:latest\n\nunikernel:",
     )
-    text = text.replace("source: ../examples/hello", f"source: {ROOT}/examples/hello")
+    text = text.replace("source: ../workbench/examples/hello", f"source: {HELLO}")
     path = tmp_path / "cross.yaml"
     path.write_text(text)
     result = wb("build", "--profile", str(path), "--json")

@@ -216,7 +216,7 @@ def test_a_source_that_is_not_a_unikernel_fails_before_any_connection(tmp_path):
     root = Path(__file__).resolve().parents[2]
     text = (root / "profiles" / "lab.yaml").read_text()
     (tmp_path / "src").mkdir()
-    text = text.replace("source: ../examples/hello", f"source: {tmp_path / 'src'}")
+    text = text.replace("source: ../workbench/examples/hello", f"source: {tmp_path / 'src'}")
     path = tmp_path / "p.yaml"
     path.write_text(text)
     loaded = profiles.load(str(path))

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from workbench.errors import LabError
+from workbench.examples import HELLO
 from workbench.lab import config, network, target
 
 PROFILE = config.STATE_DIR / "lab-fleet.yaml"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"  # built on the lab builder
 
 
 def existing() -> list[config.LabHost]:
@@ -81,7 +81,7 @@ def profile_text(hosts: list[config.LabHost]) -> str:
         "  image: workbench-lab/opam-double:latest",
         "unikernel:",
         "  name: hello",
-        f"  source: {EXAMPLE}",
+        f"  source: {HELLO}",  # inside the package: an installed wheel has it too
         "  memory: 64",
         '  args: ["--ipv4=10.0.0.2/24", "--ipv4-gateway=10.0.0.1"]',
         "  networks:",
