@@ -95,4 +95,4 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Output], int]:
     import importlib
 
     module, function = HANDLERS[command].split(":")
-    return getattr(importlib.import_module(f"workbench.commands.{module}"), function)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(f"workbench.commands.{module}"), function)

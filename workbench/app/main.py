@@ -26,7 +26,7 @@ _CONFIRM = {
         "current goes back to the previous release, which is restarted and health-checked.",
     ),
 }
-_SCREENS = [
+_SCREENS: list[tuple[str, type[Screen[None]]]] = [
     ("Dashboard", DashboardScreen),
     ("Deploy / restart / rollback", RunScreen),
     ("Logs", LogsScreen),

@@ -52,7 +52,9 @@ def problems(ocaml: str | None, packages: dict[str, str]) -> list[tuple[str, str
             )
         )
     elif s is not None:
-        need = {(5, 2): ((1, 0, 1), "= 1.0.1"), (5, 3): ((1, 1, 0), ">= 1.1.0")}.get(o[:2])
+        need = {(5, 2): ((1, 0, 1), "= 1.0.1"), (5, 3): ((1, 1, 0), ">= 1.1.0")}.get(
+            (o[0], o[1]) if len(o) >= 2 else (o[0], 0)
+        )
         if o[:2] >= (5, 4):
             need = ((1, 2, 0), ">= 1.2.0")
         if need is not None:

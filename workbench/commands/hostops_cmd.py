@@ -4,7 +4,7 @@ are not deploy. Each runs an engine stream per target host and prints its events
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from workbench import aio, profiles
 from workbench.commands.deploy_cmd import select_hosts
@@ -27,7 +27,7 @@ def _run(
     out: Output,
     stream: Stream,
     *,
-    extra_hosts: list[str] = (),
+    extra_hosts: Sequence[str] = (),
     show_logs: bool = True,
 ) -> int:
     loaded = profiles.load(args.profile)

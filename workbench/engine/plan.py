@@ -39,16 +39,16 @@ async def plan(
                     yield Fact(
                         host=host, step="preflight", name=check.name, value=check.value, ok=False
                     )
-            for event in failure(host, "preflight", decision.refusal):
-                yield event
+            for end in failure(host, "preflight", decision.refusal):
+                yield end
             return
-        async for event in _diffs(conn, host, facts, decision):
-            yield event
+        async for diff in _diffs(conn, host, facts, decision):
+            yield diff
         for event in decision_events(host, decision):
             yield event
     except WorkbenchError as exc:
-        for event in failure(host, "plan", exc):
-            yield event
+        for end in failure(host, "plan", exc):
+            yield end
 
 
 def decision_events(host: str, decision: Decision) -> list[Event]:

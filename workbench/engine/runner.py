@@ -49,11 +49,11 @@ async def run_hosts(
     remaining = len(tasks)
     try:
         while remaining:
-            event = await queue.get()
-            if event is None:
+            item = await queue.get()
+            if item is None:
                 remaining -= 1
                 continue
-            yield event
+            yield item
         for task in tasks:
             await task  # surface a bug in a host's run instead of losing it
     finally:

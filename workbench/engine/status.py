@@ -94,7 +94,11 @@ def parse_status(text: str) -> dict[str, object]:
         fields.update(_last_run(journal, raw, fields.get("restarts")))
     boot = _json(raw.get("LastBoot", ""))
     if boot:
-        fields["last_boot"] = {**(boot.get("phases") or {}), "healthy": boot.get("healthy_after")}
+        phases = boot.get("phases")
+        fields["last_boot"] = {
+            **(phases if isinstance(phases, dict) else {}),
+            "healthy": boot.get("healthy_after"),
+        }
     return fields
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from workbench.errors import ConfigError, ProfileError
 from workbench.profiles import yamlpos
@@ -177,18 +178,25 @@ def _data_loc(loc: tuple[str | int, ...], data: object, missing: bool) -> Loc:
     out: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list | tuple) and isinstance(part, int) and part < len(node)
-        ):
+        found, child = _child(node, part)
+        if found:
             out.append(part)
-            node = node[part]
+            node = child
         elif missing and i == len(loc) - 1 and isinstance(part, str):
             out.append(part)
         # else: a discriminated-union tag ('tcp'), a union member or '[key]': not in the data
     return tuple(out)
 
 
-def _message(err: dict[str, typing.Any], loc: Loc) -> str:
+def _child(node: object, part: str | int) -> tuple[bool, object]:
+    if isinstance(node, dict) and part in node:
+        return True, node[part]
+    if isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
+        return True, node[part]
+    return False, None
+
+
+def _message(err: ErrorDetails, loc: Loc) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"

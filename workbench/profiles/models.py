@@ -220,7 +220,8 @@ def cross_checks(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     they are reported together with field errors instead of only once those are fixed.
     """
     problems: list[tuple[Loc, str]] = []
-    hosts = data.get("hosts") if isinstance(data.get("hosts"), dict) else {}
+    raw_hosts = data.get("hosts")
+    hosts: dict[Any, Any] = raw_hosts if isinstance(raw_hosts, dict) else {}
     names = sorted(str(n) for n in hosts)
 
     def unknown(ref: object) -> str:

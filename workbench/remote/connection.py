@@ -140,7 +140,7 @@ class HostConnection:
             options["passphrase"] = os.environ.get(h.passphrase_env)
         where = f"{h.user}@{h.address}:{h.port}"
         try:
-            return await asyncssh.connect(h.address, **options)  # type: ignore[arg-type]
+            return await asyncssh.connect(h.address, **options)
         except asyncssh.HostKeyNotVerifiable as exc:
             raise self._host_key_error(checker, str(exc.reason)) from None
         except asyncssh.PermissionDenied as exc:

@@ -14,6 +14,7 @@ import shlex
 import time
 
 from workbench.errors import ConnectError, RemoteCommandError, RemoteTimeout
+from workbench.remote.connection import HostConnection
 
 BACKUP_SCRIPT = r"""
 set -e
@@ -67,11 +68,11 @@ def timer_unit(name: str) -> str:
 
 
 async def arm(
-    conn,
+    conn: HostConnection,
     backup: str,
     paths: list[str],
     script: str,
-    unit: str,  # type: ignore[no-untyped-def]
+    unit: str,
     seconds: int,
 ) -> None:
     """Back up the files and schedule the revert (and the announcement that follows the change)
@@ -114,7 +115,7 @@ async def arm(
     )
 
 
-async def confirm(conn, unit: str, deadline: float) -> bool:  # type: ignore[no-untyped-def]
+async def confirm(conn: HostConnection, unit: str, deadline: float) -> bool:
     """Prove the host is still reachable with a NEW connection, then cancel the revert."""
     await conn.close()  # the old connection may be half dead behind a changed network
     while time.monotonic() < deadline:
@@ -134,9 +135,9 @@ async def confirm(conn, unit: str, deadline: float) -> bool:  # type: ignore[no-
 
 
 async def await_revert(
-    conn,
+    conn: HostConnection,
     backup: str,
-    seconds_left: float,  # type: ignore[no-untyped-def]
+    seconds_left: float,
 ) -> bool:
     """Wait for the host to revert itself, reconnect, and tell whether it did."""
     await asyncio.sleep(max(0.0, seconds_left) + 5)

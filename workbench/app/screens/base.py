@@ -16,7 +16,7 @@ from workbench.events import Event
 class WorkbenchScreen(Screen[None]):
     @property
     def backend(self) -> Backend:
-        return self.app.backend  # type: ignore[attr-defined,no-any-return]
+        return self.app.backend  # type: ignore[attr-defined]
 
     def start_job(
         self, job: str, start: Callable[[], AsyncIterator[Event]], *, interval: float = 0.05

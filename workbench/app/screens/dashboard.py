@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -119,7 +120,7 @@ class DashboardScreen(WorkbenchScreen):
         for entry in self.backend.profiles():
             job = f"refresh:{entry.name}"
             if entry.error is None and entry.targets and job not in running:
-                self.start_job(job, lambda e=entry: self.backend.status(e.name, e.targets))
+                self.start_job(job, partial(self.backend.status, entry.name, entry.targets))
 
     def on_engine_events(self, message: EngineEvents) -> None:
         kind, _, profile = message.job.partition(":")

@@ -200,7 +200,7 @@ class Guest:
             if deadline is not None:
                 timeout = max(0.0, min(timeout, deadline - now))
             ready = select.select([fd] if fd is not None else [], [], [], timeout)[0]
-            if ready:
+            if ready and fd is not None:
                 for _ in range(64):
                     try:
                         frame = os.read(fd, 2048)
