@@ -11,6 +11,7 @@ from workbench.engine import hostinfo, preflight
 from workbench.errors import WorkbenchError
 from workbench.events import Event, Fact, HostDone, StepFinished, failure
 from workbench.profiles.loader import LoadedProfile
+from workbench.remote import release
 from workbench.remote.connection import Pool
 
 
@@ -31,11 +32,9 @@ async def check_target(
             yield Fact(host=host, step="check", name=c.name, value=c.value, ok=c.ok, hint=c.hint)
         tender = facts.installed_tender
         if tender:
-            result = await conn.run(
-                [tender, "--version"], check=False, sudo=False, what=f"{tender} --version"
-            )
+            text = await release.tender_version_text(conn, tender)
             try:
-                version = parse_tender_version(result.stderr + result.stdout)
+                version = parse_tender_version(text)
                 if artifact is not None:
                     check_compatible(version, artifact)
                 yield Fact(

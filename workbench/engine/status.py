@@ -12,48 +12,9 @@ from workbench.errors import WorkbenchError
 from workbench.events import Event, Status, StepFailed
 from workbench.numbers import to_float, to_int
 from workbench.profiles.loader import LoadedProfile
+from workbench.remote import unitstate
 from workbench.remote.connection import Pool
 from workbench.textsafe import sanitize
-
-STATUS_SCRIPT = r"""
-rel=$1 unit=$2 user=$3
-echo "Arch=$(uname -m)"
-if [ -e /dev/kvm ]; then
-  if id "$user" >/dev/null 2>&1; then
-    runuser -u "$user" -- sh -c 'test -r /dev/kvm && test -w /dev/kvm' 2>/dev/null \
-      && echo "Kvm=ok" || echo "Kvm=no access for $user"
-  else
-    echo "Kvm=present"
-  fi
-else
-  echo "Kvm=missing"
-fi
-systemctl show "$unit" -p ActiveState -p SubState -p NRestarts -p MainPID \
-  -p ExecMainStartTimestampMonotonic -p MemoryCurrent -p Result -p ExecMainCode \
-  -p ExecMainStatus 2>/dev/null
-echo "Now=$(cut -d' ' -f1 /proc/uptime)"
-echo "Unit=$unit"
-# A unit that is not running: its last run's first and last lines (each auto-restart is a new
-# invocation; systemd's own lines carry INVOCATION_ID) and systemd's recent restarts.
-case "$(systemctl show -P SubState "$unit" 2>/dev/null)" in auto-restart|failed|dead)
-  inv=$(systemctl show -P InvocationID "$unit" 2>/dev/null)
-  if [ -n "$inv" ]; then
-    q="_SYSTEMD_INVOCATION_ID=$inv + INVOCATION_ID=$inv"
-    { journalctl $q -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID --no-pager \
-        2>/dev/null | head -n 20
-      journalctl $q -n 20 -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID --no-pager \
-        2>/dev/null; } | sed 's/^/Run /'
-  fi
-  journalctl UNIT="$unit" _PID=1 -n 40 -o json --output-fields=MESSAGE --no-pager 2>/dev/null \
-    | sed 's/^/Sys /'
-esac
-pid=$(systemctl show -P MainPID "$unit" 2>/dev/null)
-[ -n "$pid" ] && [ "$pid" != 0 ] && echo "RSS=$(ps -o rss= -p "$pid" | tr -d ' ')"
-echo "Current=$(readlink "$rel/current" 2>/dev/null)"
-echo "Previous=$(readlink "$rel/previous" 2>/dev/null)"
-echo "Release=$(tr -d '\n' < "$rel/current/release.json" 2>/dev/null)"
-echo "LastBoot=$(tr -d '\n' < "$rel/last-boot.json" 2>/dev/null)"
-"""
 
 
 def parse_status(text: str) -> dict[str, object]:
@@ -162,19 +123,8 @@ async def status(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[
     p = loaded.profile
     try:
         conn = pool.get(host)
-        out = await conn.run(
-            [
-                "sh",
-                "-c",
-                STATUS_SCRIPT,
-                "workbench-status",
-                p.release_dir,
-                p.unit_name,
-                p.service.user,
-            ],
-            what="reading the unit's status",
-        )
-        yield Status(host=host, step="status", fields=parse_status(out.stdout))
+        text = await unitstate.read(conn, p.release_dir, p.unit_name, p.service.user)
+        yield Status(host=host, step="status", fields=parse_status(text))
     except WorkbenchError as exc:
         yield StepFailed(
             host=host,
