@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from workbench import bootlog
+from workbench import bootlog, runwatch
 from workbench.engine import health
 from workbench.errors import WorkbenchError
 from workbench.events import BootPhase, Event, HealthResult, LogLine
@@ -78,7 +78,7 @@ async def watch(
     started = started_us / 1e6 if started_us else None
     phases = bootlog.BootPhases(started_at=started)
     state: dict[str, object] = {}
-    run = bootlog.RunWatch(unit=unit)
+    run = runwatch.RunWatch(unit=unit)
 
     async def follow() -> None:
         argv = (
