@@ -3,7 +3,8 @@
 Input is what `solo5-hvt` prints (guest on stdout, tender on stderr) as it reaches the journal.
 Each line becomes a `LogLine`: its kind, a level for colouring and filtering, parsed fields, and,
 for known failures, a hint a user can act on. `BootPhases` turns a stream of lines into boot
-phase timings. Pure and fast: no I/O, and the common app line costs a couple of string tests.
+phase timings; `workbench.runwatch` tells from them what ended a run. Pure and fast: no I/O, and
+the common app line costs a couple of string tests.
 """
 
 from __future__ import annotations
@@ -68,13 +69,11 @@ _WRONG_TARGET = re.compile(r"(?P<file>.+): Executable is not for the (?P<tender>
 _OPEN_FAIL = re.compile(r"(?P<file>.+): Could not open: (?P<err>.*)")
 _BLOCK_FAIL = re.compile(r"Could not open block device: (?P<file>[^:]+): (?P<err>.*)")
 # glibc's assert() text, as the tender prints it before SIGABRT.
-_ASSERTION = re.compile(
+ASSERTION = re.compile(
     r"(?P<file>[^:]+):(?P<line>\d+): (?P<func>[^:]+): Assertion `(?P<expr>.*)' failed\.$"
 )
-# systemd's line when a unit's main process ends.
-UNIT_EXIT = re.compile(
-    r"Main process exited, code=(?P<code>\w+), status=(?P<status>\d{1,10})(?:/(?P<name>\w+))?"
-)
+# The tender functions whose assertion is the personality(2) query LockPersonality=yes breaks.
+PERSONALITY_CHECKS = ("hvt_drop_privileges", "spt_init")
 SIGNALS = {
     1: "SIGHUP",
     2: "SIGINT",
@@ -93,13 +92,6 @@ LOCK_PERSONALITY_HINT = (
     "seccomp filter, solo5-spt in spt_init) and abort when that fails: LockPersonality=yes "
     "does that. Remove it from the unit or the "
     "drop-in that sets it (`systemctl cat UNIT` shows which); workbench's own unit never sets it"
-)
-START_HINT = (
-    "the tender died before the unikernel started, so the unikernel is not at fault. Likely "
-    "causes: a systemd hardening directive in the unit or a drop-in (`systemctl cat UNIT`: "
-    "LockPersonality=yes, or a SystemCallFilter= without a syscall the tender makes before its "
-    "own filter), a seccomp or LSM policy on the host, or device permissions on /dev/kvm and "
-    "/dev/net/tun; `journalctl -u UNIT` shows the tender's lines"
 )
 
 # Boot phases, in the order a healthy MirageOS unikernel reaches them.
@@ -225,40 +217,12 @@ def _tender(line: str, tender: str, msg: str) -> LogLine:
 
 
 def _tender_hint(tender: str, msg: str) -> str | None:
-    if m := _ASSERTION.match(msg):
-        if m["func"] in ("hvt_drop_privileges", "spt_init"):
+    if m := ASSERTION.match(msg):
+        if m["func"] in PERSONALITY_CHECKS:
             return LOCK_PERSONALITY_HINT
         return f"{tender} failed an internal check in {m['func']} and aborted (SIGABRT)"
     if m := _ATTACH.match(msg):
-        iface, err = m["iface"], m["err"]
-        if err == "No such file or directory":
-            return (
-                f"tap '{iface}' does not exist on the host: `workbench deploy` installs the "
-                f"network config; check with `ip link show {iface}`"
-            )
-        if err == "Network is down":
-            return (
-                f"tap '{iface}' is down: `ip link set dev {iface} up` (the network config does it)"
-            )
-        if err == "Device or resource busy":
-            return (
-                f"tap '{iface}' is already attached to another process (a second tender?): "
-                "stop it, or give this unikernel its own tap"
-            )
-        if err == "Invalid argument":
-            return (
-                f"'{iface}' is not a tap interface: map the device to a tap in unikernel.networks"
-            )
-        if err == "Permission denied":
-            return (
-                f"the service user may not open tap '{iface}': create it with "
-                f"`ip tuntap add {iface} mode tap user USER` (the network config does)"
-            )
-        if err == "File name too long":
-            return f"'{iface}' is longer than 15 characters"
-        if iface.startswith("@"):
-            return f"file descriptor {iface[1:]} is not an open tap passed to the tender ({err})"
-        return f"the tender could not attach '{iface}' ({err}): check `ip link show {iface}`"
+        return _attach_hint(m["iface"], m["err"])
     if m := _NOT_ATTACHED.match(msg):
         key = "networks" if m["type"] == "NET_BASIC" else "block"
         return f"map device '{m['dev']}' in the profile: unikernel.{key}.{m['dev']}"
@@ -312,6 +276,34 @@ def _tender_hint(tender: str, msg: str) -> str | None:
     if "invalid executable" in msg or "INV_EXE" in msg or "elf header" in msg:
         return "the kernel file is not a valid Solo5 unikernel: check it with `workbench inspect`"
     return None
+
+
+def _attach_hint(iface: str, err: str) -> str:
+    """Why the tender could not open its tap, by the errno text it printed."""
+    if err == "No such file or directory":
+        return (
+            f"tap '{iface}' does not exist on the host: `workbench deploy` installs the "
+            f"network config; check with `ip link show {iface}`"
+        )
+    if err == "Network is down":
+        return f"tap '{iface}' is down: `ip link set dev {iface} up` (the network config does it)"
+    if err == "Device or resource busy":
+        return (
+            f"tap '{iface}' is already attached to another process (a second tender?): "
+            "stop it, or give this unikernel its own tap"
+        )
+    if err == "Invalid argument":
+        return f"'{iface}' is not a tap interface: map the device to a tap in unikernel.networks"
+    if err == "Permission denied":
+        return (
+            f"the service user may not open tap '{iface}': create it with "
+            f"`ip tuntap add {iface} mode tap user USER` (the network config does)"
+        )
+    if err == "File name too long":
+        return f"'{iface}' is longer than 15 characters"
+    if iface.startswith("@"):
+        return f"file descriptor {iface[1:]} is not an open tap passed to the tender ({err})"
+    return f"the tender could not attach '{iface}' ({err}): check `ip link show {iface}`"
 
 
 _EXIT_MEANINGS = {
@@ -375,126 +367,3 @@ class BootPhases:
             return {}
         origin = self.started_at if self.started_at is not None else min(self.reached.values())
         return {p: round(self.reached[p] - origin, 6) for p in PHASES if p in self.reached}
-
-
-@dataclass
-class RunWatch:
-    """One run of a unit, fed its journal in order (the tender's and the guest's lines, and
-    systemd's): whether the unikernel started (the Solo5 banner or bindings printed), and the
-    first thing that ended it, explained. A tender that dies before the start is told apart from
-    a unikernel that crashed: the cure is on the host, not in the unikernel."""
-
-    unit: str = "UNIT"  # named in the hints
-    started: bool = False
-    reason: str | None = None
-    hint: str | None = None
-    short: str | None = None  # a few words for a status line: "tender aborted (SIGABRT)"
-    before_start: bool = False
-    _tender_error: str | None = None
-
-    def feed(self, line: LogLine) -> None:
-        if line.kind in ("banner", "memory_map", "memory_region") or (
-            line.kind == "solo5" and not self.started
-        ):
-            self.started = True
-            return
-        if self.reason is not None or not line.is_failure:
-            return
-        if line.kind == "tender" and not self.started:
-            assertion = _ASSERTION.match(line.message or "")
-            what = "aborted" if assertion else "failed"
-            if assertion:
-                hint = (
-                    line.hint
-                    if assertion["func"] in ("hvt_drop_privileges", "spt_init")
-                    else START_HINT
-                )
-            else:
-                hint = line.hint or START_HINT
-            self._tender_error = line.text
-            self._set(
-                f"the tender {what} before the unikernel started: {line.text}",
-                hint,
-                f"tender {what}",
-                before_start=True,
-            )
-        elif line.kind in ("tender", "abort", "trap", "exit", "exception"):
-            reason = line.text
-            if line.kind == "exit":
-                status = int(line.fields.get("status", 0))  # type: ignore[call-overload]
-                reason = f"the unikernel exited with status {status}: {explain_exit(status)}"
-            self._set(reason, line.hint, _short(line))
-
-    exit_seen: bool = False  # systemd's "Main process exited" line for this run has come
-
-    def feed_systemd(self, message: str) -> None:
-        m = UNIT_EXIT.search(message)
-        if m is not None:
-            self.feed_exit(m["code"], int(m["status"]), m["name"])
-            return
-        # systemd says "NAME.service: Deactivated successfully." about a unit.
-        text = message.split(".service: ", 1)[-1]
-        if self.reason is None and text.startswith(
-            ("Deactivated successfully", "Failed with result", "Start request repeated")
-        ):
-            self._set("the unit stopped: " + text, None, "stopped")
-
-    def feed_exit(self, code: str, status: int, name: str | None = None) -> None:
-        """How the main process ended (`code` as systemd says it: exited, killed, dumped)."""
-        self.exit_seen = True
-        if code in ("killed", "dumped"):
-            name = name or SIGNALS.get(status, f"signal {status}")
-            name = name if name.startswith("SIG") else f"SIG{name}"
-            if not self.started and (self.reason is None or self.before_start):
-                line = f": {self._tender_error}" if self._tender_error else ""
-                hint = self.hint if self._tender_error else START_HINT
-                self._set(
-                    f"the tender aborted before the unikernel started ({name}){line}",
-                    hint,
-                    f"tender aborted ({name})",
-                    before_start=True,
-                    replace=True,
-                )
-            elif self.reason is None:
-                self._set(
-                    f"the tender was killed by {name} while the unikernel ran",
-                    "an OOM kill, a `kill` on the host, or a crash in the tender itself",
-                    f"killed ({name})",
-                )
-        elif self.reason is None and status != 0:
-            if self.started:
-                self._set(
-                    f"the unikernel exited with status {status}: {explain_exit(status)}",
-                    None,
-                    f"exited {status}",
-                )
-            else:
-                self._set(
-                    f"the tender exited with status {status} before the unikernel started",
-                    START_HINT,
-                    f"tender failed (exit {status})",
-                    before_start=True,
-                )
-
-    def _set(
-        self,
-        reason: str,
-        hint: str | None,
-        short: str,
-        *,
-        before_start: bool = False,
-        replace: bool = False,
-    ) -> None:
-        if self.reason is not None and not replace:
-            return
-        if hint is not None:
-            hint = hint.replace("UNIT", self.unit)
-        self.reason, self.hint, self.short, self.before_start = reason, hint, short, before_start
-
-
-def _short(line: LogLine) -> str:
-    if line.kind == "exit":
-        return f"exited {line.fields.get('status')}"
-    return {"abort": "Solo5 abort", "trap": "CPU trap", "exception": "OCaml exception"}.get(
-        line.kind, "tender error"
-    )

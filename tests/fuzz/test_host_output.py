@@ -12,12 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workbench.artifacts.tender import parse_tender_version
-from workbench.bootlog import RunWatch, classify
+from workbench.bootlog import classify
 from workbench.engine.status import parse_status
 from workbench.errors import WorkbenchError
 from workbench.numbers import to_float, to_int
 from workbench.remote.facts import parse_facts
 from workbench.remote.journal import parse_entry
+from workbench.runwatch import RunWatch
 
 HUGE = "9" * 5000
 json_values = st.recursive(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.reference import LOCK_PERSONALITY_ASSERTION, REFERENCE, captures
-from workbench.bootlog import BANNER, BootPhases, RunWatch, classify, explain_exit
+from workbench.bootlog import BANNER, BootPhases, classify, explain_exit
+from workbench.runwatch import RunWatch
 
 CAPTURES = captures()
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from workbench import bootlog
+from workbench import bootlog, runwatch
 from workbench.engine import health
 from workbench.errors import WorkbenchError
 from workbench.events import BootPhase, Event, HealthResult, LogLine
@@ -116,7 +116,7 @@ class _Watch:
         # ExecMainStartTimestampMonotonic): exact, and immune to a Pi without a real-time clock.
         self.started = started_us / 1e6 if started_us else None
         self.phases = bootlog.BootPhases(started_at=self.started)
-        self.run = bootlog.RunWatch(unit=unit)
+        self.run = runwatch.RunWatch(unit=unit)
         self.target = health.describe(profile)
 
     async def follow(self) -> None:

@@ -15,17 +15,17 @@ replaced on every build).
 from __future__ import annotations
 
 import contextlib
-import re
 import shlex
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from workbench.aio import shielded
 from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
-from workbench.artifacts.tender import parse_tender_version
 from workbench.build import cache, toolchain
 from workbench.build.source import Source, collect
+from workbench.engine import buildcontainer
+from workbench.engine.buildcontainer import OPAM_ROOT, WORK
 from workbench.engine.release import TenderSource, local_tender
 from workbench.errors import ArtifactError, BuildError, ConfigError, WorkbenchError
 from workbench.events import (
@@ -38,18 +38,11 @@ from workbench.events import (
     StepStarted,
     failure,
 )
-from workbench.numbers import to_int
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 from workbench.remote.dockerhost import DockerHost, ImageInfo
-from workbench.textsafe import sanitize
 
-OPAM_ROOT = "/home/opam/.opam"
-WORK = "/home/opam/build"
 TAIL = 8  # lines of output quoted in a failure message
-
-
-USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 
 
 class Build:
@@ -111,15 +104,7 @@ class Build:
             yield self._finish(False, f"docker {daemon.version} on {daemon.arch} ({daemon.os})")
 
             yield self._start("arch")
-            for target in self.targets:
-                arch = daemon.arch if target == self.host else await self._target_arch(target)
-                if arch != daemon.arch:
-                    raise ConfigError(
-                        f"build host '{self.host}' is {daemon.arch} but target '{target}' is "
-                        f"{arch}: an {arch} unikernel needs an {arch} builder",
-                        f"set build.host to an {arch} host with docker -- the target itself "
-                        f"can build (build.host: {target})",
-                    )
+            await self._check_arch(daemon.arch)
             yield self._finish(False, f"{daemon.arch} builder for {', '.join(self.targets)}")
 
             yield self._start("image", p.build.image)
@@ -187,6 +172,18 @@ class Build:
         )
         return self.result
 
+    async def _check_arch(self, builder: str) -> None:
+        """Every target runs what this builder makes: an emulated build is not offered."""
+        for target in self.targets:
+            arch = builder if target == self.host else await self._target_arch(target)
+            if arch != builder:
+                raise ConfigError(
+                    f"build host '{self.host}' is {builder} but target '{target}' is "
+                    f"{arch}: an {arch} unikernel needs an {arch} builder",
+                    f"set build.host to an {arch} host with docker -- the target itself "
+                    f"can build (build.host: {target})",
+                )
+
     async def _target_arch(self, target: str) -> str:
         result = await self.pool.get(target).run(["uname", "-m"], sudo=False, what="uname -m")
         return result.stdout.strip()
@@ -207,33 +204,22 @@ class Build:
 
     async def _container(self, docker: DockerHost, image: ImageInfo, source: Source) -> str:
         b = self.profile.build
-        volumes = {
-            f"{b.volume}-opam-{image.id.split(':')[-1][:12]}": {"bind": OPAM_ROOT, "mode": "rw"},
-            f"{b.volume}-src-{source.name}": {"bind": WORK, "mode": "rw"},
-        }
-        api = docker.client.api
-        host_config = api.create_host_config(binds=volumes)
-        created = await docker.call(
-            "creating the build container",
-            api.create_container,
+        container = await docker.create_container(
             image.id,
             entrypoint=["sleep"],
             command=["infinity"],
-            host_config=host_config,
+            volumes={
+                f"{b.volume}-opam-{image.id.split(':')[-1][:12]}": OPAM_ROOT,
+                f"{b.volume}-src-{source.name}": WORK,
+            },
             labels={"org.workbench.build": source.name, "org.workbench.profile": self.loaded.name},
         )
-        container = str(created["Id"])
-        await docker.call("starting the build container", api.start, container)
+        await docker.start(container)
         return container
 
     async def _remove(self, docker: DockerHost, container: str) -> None:
-        with contextlib.suppress(WorkbenchError):
-            await docker.call(
-                "removing the build container",
-                docker.client.api.remove_container,
-                container,
-                force=True,
-            )
+        with contextlib.suppress(WorkbenchError):  # the build's own outcome matters more
+            await docker.remove(container)
 
     async def _build(
         self,
@@ -244,48 +230,26 @@ class Build:
         arch: str,
         key: str,
     ) -> AsyncIterator[Event]:
-        p = self.profile
+        b = self.profile.build
         started = time.time()
-        yield self._start("container")
-        code, ids, err = await docker.run_capture(container, ["sh", "-c", "id -un; id -u; id -g"])
-        words = ids.split()
-        # The image is not ours: its `id` may print anything. uid and gid go into a chown.
-        uid, gid = (to_int(w) for w in words[1:3]) if len(words) == 3 else (None, None)
-        if code != 0 or uid is None or gid is None or not USER_NAME.fullmatch(words[0]):
-            shown = sanitize((err.strip() or ids)[:200])
-            raise BuildError(
-                f"the build image {p.build.image} cannot run `sh -c id` as expected ({shown})",
-                "use an OPAM image (ocaml/opam) or one with a shell and coreutils",
-                host=self.host,
-            )
-        user = words[0]
         tree = f"{WORK}/{source.name}"
-        prepare = (
-            f"set -e; chown {uid}:{gid} {WORK} {OPAM_ROOT}; mkdir -p {shlex.quote(tree)}; "
-            f"chown {uid}:{gid} {shlex.quote(tree)}; cd {shlex.quote(tree)}; "
-            "find . -mindepth 1 -maxdepth 1 ! -name duniverse ! -name _build -exec rm -rf {} +"
+        yield self._start("container")
+        user = await buildcontainer.upload(
+            docker, container, source, tree, image=b.image, host=self.host
         )
-        code, _out, err = await docker.run_capture(container, ["sh", "-c", prepare], user="root")
-        if code != 0:
-            raise BuildError(f"preparing {tree} in the build container failed: {err.strip()}")
-        await docker.put_archive(container, tree, source.tar(uid, gid))
         yield self._finish(True, f"{len(source.files)} files in {tree} as {user}")
 
-        code, out, _ = await docker.run_capture(
-            container, ["opam", "exec", "--", "mirage", "--version"], workdir=tree
-        )
+        version = ["opam", "exec", "--", "mirage", "--version"]
+        code, out, _ = await docker.run_capture(container, version, workdir=tree)
         if code != 0:
             argv = ["opam", "install", "--yes", "mirage"]
             async for event in self._stream(docker, container, "mirage", argv, tree):
                 yield event
-            code, out, _ = await docker.run_capture(
-                container, ["opam", "exec", "--", "mirage", "--version"], workdir=tree
-            )
+            code, out, _ = await docker.run_capture(container, version, workdir=tree)
         mirage_version = out.strip()
 
-        flags = list(p.build.configure_flags)
         steps = [
-            ("configure", ["mirage", "configure", "-t", p.build.target, *flags]),
+            ("configure", ["mirage", "configure", "-t", b.target, *b.configure_flags]),
             ("depend", ["make", "depend"]),
             ("build", ["make", "build"]),
         ]
@@ -299,69 +263,80 @@ class Build:
                 yield event
 
         yield self._start("fetch")
-        relative = ready or f"./dist/{source.name}.{p.build.target}"
+        relative = ready or f"./dist/{source.name}.{b.target}"
         artifact_path = f"{tree}/{relative.removeprefix('./')}"
-        code, bindir, err = await docker.run_capture(
-            container, ["opam", "var", "bin"], workdir=tree
+        artifact_bytes, tender_bytes, tender_version = await buildcontainer.fetch(
+            docker, container, tree, artifact_path, b.target
         )
-        if code != 0:
-            raise BuildError(f"`opam var bin` failed in the build container: {err.strip()}")
-        tender_path = f"{bindir.strip()}/solo5-{p.build.target}"
-        artifact_bytes = await docker.get_file(container, artifact_path)
-        tender_bytes = await docker.get_file(container, tender_path)
-        code, out, err = await docker.run_capture(container, [tender_path, "--version"])
-        try:
-            tender_version = parse_tender_version(err + out).text
-        except WorkbenchError:
-            tender_version = None  # inspected below; a tender that cannot say is still checked
-
-        ocaml_out = await docker.run_capture(container, ["opam", "exec", "--", "ocaml", "-version"])
-        opam_out = await docker.run_capture(
-            container, ["opam", "list", "--installed", *toolchain.PACKAGES]
-        )
-        ocaml = toolchain.parse_ocaml_version(ocaml_out[1])
-        packages = toolchain.parse_opam_list(opam_out[1])
+        ocaml, packages = await buildcontainer.versions(docker, container)
         packages.setdefault("mirage", mirage_version)
         art_name = Path(artifact_path).name
-        meta: dict[str, object] = {
+        meta = self._meta(
+            source,
+            image,
+            arch,
+            started,
+            artifact=art_name,
+            ocaml=ocaml,
+            tender_version=tender_version,
+            packages=packages,
+        )
+        outputs = {art_name: artifact_bytes, f"solo5-{b.target}": tender_bytes}
+        entry = cache.store(key, outputs, meta)
+        info, tender = self._check_outputs(entry.artifact, entry.tender, arch)
+        yield self._finish(
+            True,
+            f"{art_name} ({info.size} bytes, {info.machine}, solo5 ABI "
+            f"{info.abi.target if info.abi else '?'} v{info.abi.version if info.abi else '?'}) "
+            f"and solo5-{b.target} ({tender.machine}) -> {entry.directory}",
+        )
+
+        self.step = "toolchain"
+        for fact in self._toolchain_facts(ocaml, packages, tender_version):
+            yield fact
+        yield self._result(entry.artifact, entry.tender, False, meta)
+
+    def _meta(
+        self,
+        source: Source,
+        image: ImageInfo,
+        arch: str,
+        started: float,
+        *,
+        artifact: str,
+        ocaml: str | None,
+        tender_version: str | None,
+        packages: dict[str, str],
+    ) -> dict[str, object]:
+        """The cache entry's record of this build, as `build` and the deploy's release show it."""
+        b = self.profile.build
+        return {
             "name": source.name,
             "profile": self.loaded.name,
             "builder": self.host,
             "builder_arch": arch,
             "source": str(source.root),
             "source_sha256": source.sha256,
-            "image": p.build.image,
+            "image": b.image,
             "image_id": image.id,
-            "target": p.build.target,
-            "configure_flags": flags,
+            "target": b.target,
+            "configure_flags": list(b.configure_flags),
             "ocaml": ocaml,
             "tender_version": tender_version,
             "packages": packages,
-            "artifact_file": art_name,
-            "tender_file": f"solo5-{p.build.target}",
+            "artifact_file": artifact,
+            "tender_file": f"solo5-{b.target}",
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.time() - started, 1),
         }
-        entry = cache.store(
-            key, {art_name: artifact_bytes, f"solo5-{p.build.target}": tender_bytes}, meta
-        )
-        info, tender = self._check_outputs(entry.artifact, entry.tender, arch)
-        yield self._finish(
-            True,
-            f"{art_name} ({info.size} bytes, {info.machine}, solo5 ABI "
-            f"{info.abi.target if info.abi else '?'} v{info.abi.version if info.abi else '?'}) "
-            f"and solo5-{p.build.target} ({tender.machine}) -> {entry.directory}",
-        )
 
-        self.step = "toolchain"
+    def _toolchain_facts(
+        self, ocaml: str | None, packages: dict[str, str], tender_version: str | None
+    ) -> Iterator[Fact]:
         versions = ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))
-        yield Fact(
-            host=self.host,
-            step="toolchain",
-            name="versions",
-            value=f"OCaml {ocaml or '?'}; {versions}; tender {tender_version or '?'}",
-        )
+        value = f"OCaml {ocaml or '?'}; {versions}; tender {tender_version or '?'}"
+        yield Fact(host=self.host, step="toolchain", name="versions", value=value)
         for problem, hint in toolchain.problems(ocaml, packages):
             yield Fact(
                 host=self.host,
@@ -371,7 +346,6 @@ class Build:
                 ok=False,
                 hint=hint,
             )
-        yield self._result(entry.artifact, entry.tender, False, meta)
 
     def _check_outputs(
         self, artifact: Path, tender: Path, arch: str

@@ -1,16 +1,19 @@
 """Health checks of a unikernel, made from its host: TCP or HTTP through the host's SSH
 connection (a direct-tcpip channel to the unikernel's address behind the tap), or ping run on
-the host. A `log` check is answered by the boot watcher from the journal."""
+the host; `workbench.remote.probe` does the reaching, this module asks and judges. A `log` check
+is answered by the boot watcher from the journal."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-
-import asyncssh
 
 from workbench.profiles.models import HttpCheck, PingCheck, Profile, TcpCheck
 from workbench.remote.connection import HostConnection
+from workbench.remote.probe import first_line, forget_neighbour, ping, tcp_connect
+
+CONNECT_TIMEOUT = 1.0  # one attempt of many: the boot watcher probes again 0.2 s later
+ANSWER_TIMEOUT = 5.0
+_STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})")
 
 
 def target_address(profile: Profile) -> str | None:
@@ -41,41 +44,45 @@ async def probe(conn: HostConnection, profile: Profile) -> tuple[bool, str]:
     check = profile.health
     addr = target_address(profile)
     if isinstance(check, PingCheck):
-        result = await conn.run(
-            ["ping", "-c", "1", "-W", "1", addr or ""],
-            check=False,
-            sudo=False,
-            timeout=10,
-            what="ping",
-        )
-        return result.ok, "ping answered" if result.ok else "no ping reply"
+        ok = await ping(conn, addr or "")
+        return ok, "ping answered" if ok else "no ping reply"
     if not isinstance(check, TcpCheck | HttpCheck) or addr is None:
         return False, "no address to check"
-    ssh = await conn.connection()
-    try:
-        reader, writer = await asyncio.wait_for(ssh.open_connection(addr, check.port), 1.0)
-    except (TimeoutError, asyncssh.ChannelOpenError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or type(exc).__name__
-        return False, f"connect to {addr}:{check.port}: {reason}"
-    try:
-        if isinstance(check, TcpCheck):
-            return True, f"{addr}:{check.port} accepts connections"
-        request = (
-            f"GET {check.path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: workbench\r\n"
-            "Connection: close\r\n\r\n"
-        )
-        writer.write(request.encode())
-        status_line = await asyncio.wait_for(reader.readline(), 5)
-        match = re.match(rb"HTTP/\d\.\d (\d{3})", status_line)
-        if not match:
-            return False, f"not an HTTP answer: {status_line[:60]!r}"
-        status = int(match.group(1))
-        ok = status == check.expect_status
-        return ok, f"HTTP {status}" + ("" if ok else f", expected {check.expect_status}")
-    except (TimeoutError, OSError, asyncssh.Error) as exc:
-        return False, f"HTTP request failed: {type(exc).__name__}"
-    finally:
-        writer.close()
+    if isinstance(check, TcpCheck):
+        refused = await tcp_connect(conn, addr, check.port, CONNECT_TIMEOUT)
+        if refused is not None:
+            return False, f"connect to {addr}:{check.port}: {refused}"
+        return True, f"{addr}:{check.port} accepts connections"
+    reply = await first_line(
+        conn,
+        addr,
+        check.port,
+        http_request(check.path, addr),
+        connect_timeout=CONNECT_TIMEOUT,
+        answer_timeout=ANSWER_TIMEOUT,
+    )
+    if reply.refused is not None:
+        return False, f"connect to {addr}:{check.port}: {reply.refused}"
+    if reply.failed is not None:
+        return False, f"HTTP request failed: {reply.failed}"
+    return http_verdict(reply.line, check.expect_status)
+
+
+def http_request(path: str, host: str) -> bytes:
+    """A GET that asks the server to close after answering: one status line is all we read."""
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: workbench\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+def http_verdict(status_line: bytes, expect: int) -> tuple[bool, str]:
+    """(ok, what happened) for the first line of an HTTP answer."""
+    match = _STATUS_LINE.match(status_line)
+    if not match:
+        return False, f"not an HTTP answer: {status_line[:60]!r}"
+    status = int(match.group(1))
+    ok = status == expect
+    return ok, f"HTTP {status}" + ("" if ok else f", expected {expect}")
 
 
 async def forget_mac(conn: HostConnection, profile: Profile) -> None:
@@ -88,9 +95,4 @@ async def forget_mac(conn: HostConnection, profile: Profile) -> None:
     """
     addr = target_address(profile)
     if addr:
-        await conn.run(
-            ["ip", "neigh", "flush", "to", addr],
-            check=False,
-            timeout=10,
-            what="forgetting the unikernel's old MAC",
-        )
+        await forget_neighbour(conn, addr)

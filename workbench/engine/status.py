@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from workbench import bootlog
+from workbench import bootlog, runwatch
 from workbench.errors import WorkbenchError
 from workbench.events import Event, Status, StepFailed
 from workbench.numbers import to_float, to_int
@@ -66,7 +66,7 @@ def parse_status(text: str) -> dict[str, object]:
 def _last_run(journal: list[str], raw: dict[str, str], restarts: object) -> dict[str, object]:
     """What ended the last run, and for a unit systemd keeps restarting, how fast it loops:
     "restarting: 4 restarts in 9 s, last: tender aborted (SIGABRT)"."""
-    run = bootlog.RunWatch(unit=raw.get("Unit") or "UNIT")
+    run = runwatch.RunWatch(unit=raw.get("Unit") or "UNIT")
     seen: set[str] = set()
     first_restart: float | None = None
     for line in journal:

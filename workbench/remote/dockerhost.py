@@ -15,7 +15,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -82,7 +82,7 @@ class DockerHost:
         url = f"unix://{local}"
         try:
             # version="auto" asks the daemon at once: in a thread, as the loop serves the forward.
-            self._client = await self.call(
+            self._client = await self._call(
                 "asking for the API version",
                 docker.DockerClient,
                 base_url=url,
@@ -116,7 +116,7 @@ class DockerHost:
 
     # -- the translation edge ------------------------------------------------------------------
 
-    async def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one blocking SDK call in a thread; docker errors become WorkbenchErrors."""
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
@@ -148,14 +148,14 @@ class DockerHost:
         )
 
     @property
-    def client(self) -> docker.DockerClient:
+    def _sdk(self) -> docker.DockerClient:
         assert self._client is not None, "use DockerHost as an async context manager"
         return self._client
 
     # -- operations ------------------------------------------------------------------------------
 
     async def info(self) -> DaemonInfo:
-        data = await self.call("reading `docker info`", self.client.info)
+        data = await self._call("reading `docker info`", self._sdk.info)
         return DaemonInfo(
             version=str(data.get("ServerVersion", "?")),
             arch=normalise_arch(str(data.get("Architecture", "?"))),
@@ -164,7 +164,7 @@ class DockerHost:
 
     async def image(self, name: str) -> ImageInfo | None:
         try:
-            image = await self.call(f"looking up image {name}", self.client.images.get, name)
+            image = await self._call(f"looking up image {name}", self._sdk.images.get, name)
         except docker.errors.NotFound:
             return None
         return ImageInfo(
@@ -180,7 +180,7 @@ class DockerHost:
         try:
             async for item in self._iterate(
                 f"pulling {name}",
-                lambda: self.client.api.pull(repo, tag=tag, stream=True, decode=True),
+                lambda: self._sdk.api.pull(repo, tag=tag, stream=True, decode=True),
             ):
                 if "error" in item:
                     raise BuildError(f"{self.where}: pulling {name}: {item['error']}")
@@ -198,9 +198,9 @@ class DockerHost:
         """Run argv in a running container; yield (stream, line) as they come; then the exit
         status as ("exit", "N")."""
         assert self._stream is not None
-        created = await self.call(
+        created = await self._call(
             f"starting {argv[0]}",
-            self.client.api.exec_create,
+            self._sdk.api.exec_create,
             container,
             argv,
             user=user,
@@ -221,7 +221,7 @@ class DockerHost:
         for name, rest in buffers.items():
             if rest:
                 yield name, rest.decode(errors="replace")
-        inspected = await self.call("reading an exit status", self.client.api.exec_inspect, exec_id)
+        inspected = await self._call("reading an exit status", self._sdk.api.exec_inspect, exec_id)
         code = inspected.get("ExitCode")
         yield "exit", str(255 if code is None else code)
 
@@ -238,14 +238,49 @@ class DockerHost:
                 (out if stream == "stdout" else err).append(line)
         return code, "\n".join(out), "\n".join(err)
 
+    async def create_container(
+        self,
+        image: str,
+        *,
+        entrypoint: list[str],
+        command: list[str],
+        volumes: dict[str, str],
+        labels: dict[str, str],
+    ) -> str:
+        """Create (not start) the build container; its id. `volumes` maps a named volume to the
+        path it is mounted on, read-write."""
+        api = self._sdk.api
+        binds: dict[str, Mapping[str, str]] = {
+            name: {"bind": path, "mode": "rw"} for name, path in volumes.items()
+        }
+        created = await self._call(
+            "creating the build container",
+            api.create_container,
+            image,
+            entrypoint=entrypoint,
+            command=command,
+            host_config=api.create_host_config(binds=binds),
+            labels=labels,
+        )
+        return str(created["Id"])
+
+    async def start(self, container: str) -> None:
+        await self._call("starting the build container", self._sdk.api.start, container)
+
+    async def remove(self, container: str) -> None:
+        """Remove a container, running or not."""
+        await self._call(
+            "removing the build container", self._sdk.api.remove_container, container, force=True
+        )
+
     async def put_archive(self, container: str, path: str, data: bytes) -> None:
-        await self.call(f"uploading to {path}", self.client.api.put_archive, container, path, data)
+        await self._call(f"uploading to {path}", self._sdk.api.put_archive, container, path, data)
 
     async def get_file(self, container: str, path: str) -> bytes:
         """One regular file out of a container (get_archive, then read the single member)."""
 
         def fetch() -> bytes:
-            stream, _stat = self.client.api.get_archive(container, path)
+            stream, _stat = self._sdk.api.get_archive(container, path)
             raw = b"".join(stream)
             with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
                 member = next((m for m in tar.getmembers() if m.isfile()), None)
@@ -256,7 +291,7 @@ class DockerHost:
                 return extracted.read()
 
         try:
-            return await self.call(f"fetching {path}", fetch)
+            return await self._call(f"fetching {path}", fetch)
         except docker.errors.NotFound:
             raise BuildError(
                 f"{self.where}: {path} is not in the build container",
@@ -292,7 +327,7 @@ class DockerHost:
                 if kind == "end":
                     return
                 if kind == "error":
-                    await self.call(what, _reraise, value)
+                    await self._call(what, _reraise, value)
                 yield value
         finally:
             stop.set()
