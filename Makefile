@@ -11,11 +11,15 @@ demo: setup
 test: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 	.venv/bin/python -m pytest
 
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 # Every benchmark on the lab (fleet of 32 included), written to docs/BENCHMARKS.md.
 bench: setup

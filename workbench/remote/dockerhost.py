@@ -93,7 +93,13 @@ class DockerHost:
             await self.close()
             raise
         version = self._client.api.api_version
-        self._stream = docker.APIClient(base_url=url, version=version, timeout=None)
+        # No read timeout on the streaming client (build output can be quiet for minutes); the
+        # SDK hands None to requests, which means exactly that, though its stubs say int.
+        self._stream = docker.APIClient(
+            base_url=url,
+            version=version,
+            timeout=None,  # type: ignore[arg-type]
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -168,7 +174,7 @@ class DockerHost:
         except docker.errors.NotFound:
             return None
         return ImageInfo(
-            id=image.id,
+            id=image.id or "",
             arch=normalise_arch(str(image.attrs.get("Architecture", "?"))),
             tags=tuple(image.tags),
         )
