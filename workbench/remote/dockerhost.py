@@ -122,12 +122,21 @@ class DockerHost:
 
     # -- the translation edge ------------------------------------------------------------------
 
-    async def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one blocking SDK call in a thread; docker errors become WorkbenchErrors."""
+    async def _call(
+        self, what: str, fn: Callable[..., T], *args: Any, _missing_ok: bool = False, **kwargs: Any
+    ) -> T:
+        """Run one blocking SDK call in a thread; docker errors become WorkbenchErrors. With
+        `_missing_ok` docker's NotFound reaches the caller, which says what is missing."""
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
         except docker.errors.NotFound:
-            raise
+            if _missing_ok:
+                raise
+            raise BuildError(
+                f"{self.where}: {what}: the container or image is gone",
+                "was it removed from the build host by hand (docker rm/rmi) meanwhile? retry",
+                host=self.conn.name,
+            ) from None
         except docker.errors.APIError as exc:
             raise BuildError(
                 f"{self.where}: {what} failed: {exc.explanation or exc}",
@@ -170,7 +179,9 @@ class DockerHost:
 
     async def image(self, name: str) -> ImageInfo | None:
         try:
-            image = await self._call(f"looking up image {name}", self._sdk.images.get, name)
+            image = await self._call(
+                f"looking up image {name}", self._sdk.images.get, name, _missing_ok=True
+            )
         except docker.errors.NotFound:
             return None
         return ImageInfo(
@@ -187,6 +198,7 @@ class DockerHost:
             async for item in self._iterate(
                 f"pulling {name}",
                 lambda: self._sdk.api.pull(repo, tag=tag, stream=True, decode=True),
+                missing_ok=True,
             ):
                 if "error" in item:
                     raise BuildError(f"{self.where}: pulling {name}: {item['error']}")
@@ -274,10 +286,15 @@ class DockerHost:
         await self._call("starting the build container", self._sdk.api.start, container)
 
     async def remove(self, container: str) -> None:
-        """Remove a container, running or not."""
-        await self._call(
-            "removing the build container", self._sdk.api.remove_container, container, force=True
-        )
+        """Remove a container, running or not; one that is gone already is removed."""
+        with contextlib.suppress(docker.errors.NotFound):
+            await self._call(
+                "removing the build container",
+                self._sdk.api.remove_container,
+                container,
+                force=True,
+                _missing_ok=True,
+            )
 
     async def put_archive(self, container: str, path: str, data: bytes) -> None:
         await self._call(f"uploading to {path}", self._sdk.api.put_archive, container, path, data)
@@ -297,7 +314,7 @@ class DockerHost:
                 return extracted.read()
 
         try:
-            return await self._call(f"fetching {path}", fetch)
+            return await self._call(f"fetching {path}", fetch, _missing_ok=True)
         except docker.errors.NotFound:
             raise BuildError(
                 f"{self.where}: {path} is not in the build container",
@@ -305,7 +322,9 @@ class DockerHost:
                 host=self.conn.name,
             ) from None
 
-    async def _iterate(self, what: str, start: Callable[[], Any]) -> AsyncIterator[Any]:
+    async def _iterate(
+        self, what: str, start: Callable[[], Any], *, missing_ok: bool = False
+    ) -> AsyncIterator[Any]:
         """Drain a blocking SDK generator in a thread, handing items to the event loop."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=256)
@@ -333,7 +352,7 @@ class DockerHost:
                 if kind == "end":
                     return
                 if kind == "error":
-                    await self._call(what, _reraise, value)
+                    await self._call(what, _reraise, value, _missing_ok=missing_ok)
                 yield value
         finally:
             stop.set()
