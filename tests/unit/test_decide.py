@@ -7,6 +7,7 @@ The three cases where `plan` and `deploy` once decided differently are here by n
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 from pathlib import Path
 
@@ -259,3 +260,57 @@ def test_a_second_deploy_changes_nothing(state):
     settled = after(d, facts, r.artifact)
     again = decide(LOADED, r.artifact, r.tender, settled, version=d.tender_version)
     assert again.steps == (), (name, again.changes)
+
+
+# -- decisions a user relies on, each guarded here ------------------------------------------
+
+
+def test_a_new_tender_for_the_same_unikernel_is_a_new_release():
+    r = recording("deployed")
+    other = dataclasses.replace(r.tender, sha256="1" * 64)
+    d = decide(LOADED, r.artifact, other, r.facts)
+    assert d.release != decided("deployed").release
+    assert d.steps == ("upload", "switch", "restart")
+
+
+def profile_with(**unikernel: object) -> profiles.LoadedProfile:
+    p = LOADED.profile
+    changed = p.model_copy(update={"unikernel": p.unikernel.model_copy(update=unikernel)})
+    return dataclasses.replace(LOADED, profile=changed)
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("memory", 96), ("args", ["--ipv4=10.0.0.2/24", "--ipv4-gateway=10.0.0.1", "-l", "*:debug"])],
+)
+def test_a_unit_field_changed_in_the_profile_rewrites_the_unit(field, value):
+    r = recording("deployed")
+    d = decide(profile_with(**{field: value}), r.artifact, r.tender, r.facts)
+    assert d.steps == ("unit", "restart")
+    assert d.change("unit").why == "differs from the wanted text"
+
+
+def test_a_network_field_changed_in_the_profile_reapplies_the_network():
+    r = recording("deployed")
+    p = LOADED.profile
+    net = p.network.model_copy(update={"address": ipaddress.ip_interface("10.0.0.1/16")})
+    loaded = dataclasses.replace(LOADED, profile=p.model_copy(update={"network": net}))
+    d = decide(loaded, r.artifact, r.tender, r.facts)
+    assert d.steps == ("network", "restart")
+    assert "10-workbench-br100.network differs from the wanted text" in d.change("network").why
+
+
+def test_restart_is_forced_only_when_asked():
+    r = recording("deployed")
+    d = decide(LOADED, r.artifact, r.tender, r.facts, force_restart=True)
+    assert d.steps == ("restart",) and d.change("restart").why == "--restart was given"
+
+
+def test_a_failed_boot_rolls_back_to_the_release_that_ran_before_if_it_is_still_there():
+    # deployed A, facts asked about B: B's failure goes back to A
+    other = decided("other-artifact")
+    assert other.rollback_to == recording("other-artifact").facts.current_release
+    assert decided("fresh").rollback_to is None  # nothing ran before
+    assert decided("unit-edited").rollback_to is None  # the same release: nothing to go to
+    gone = decided("other-artifact", releases=[])
+    assert gone.rollback_to is None  # pruned or removed by hand: not a target

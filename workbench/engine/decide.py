@@ -50,6 +50,7 @@ class Decision:
     network_files: tuple[render.RenderedFile, ...] = ()
     network_writes: tuple[render.RenderedFile, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    rollback_to: str | None = None  # where a failed boot goes back to
 
     def change(self, step: str) -> Change | None:
         return next((c for c in self.changes if c.step == step), None)
@@ -129,7 +130,14 @@ def decide(
         network_files=network,
         network_writes=writes,
         notes=tuple(notes),
+        rollback_to=rollback_target(previous, rid, facts.releases),
     )
+
+
+def rollback_target(previous: str | None, new: str, releases: list[str]) -> str | None:
+    """The release a failed deploy of `new` goes back to: the one that ran before, if it is
+    another release and still on the host."""
+    return previous if previous and previous != new and previous in releases else None
 
 
 def _refusal(

@@ -329,8 +329,8 @@ class HostDeploy:
     async def _failed(self, outcome: bootwatch.Outcome, restarted: bool) -> AsyncIterator[Event]:
         """Roll back to the release that ran before, when there is one and we restarted."""
         d, p, conn = self.decision, self.profile, self.held.conn
-        previous, rid = d.previous, d.release
-        if restarted and self.options.rollback and previous and previous != rid:
+        previous, rid = d.rollback_to, d.release
+        if restarted and self.options.rollback and previous:
             self._start("rollback")
             rb_cursor, rb_started = await shielded(switch_and_restart(conn, p, previous, rid))
             rb = bootwatch.Outcome()
