@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
-from workbench.events import FileDiff, HostDone, StepFailed, StepFinished
+from workbench.engine.decide import STEPS
+from workbench.events import Fact, FileDiff, HostDone, StepFailed, StepFinished
 from workbench.textsafe import sanitize
 
 COLUMNS = ("host", "what", "change", "detail")
@@ -68,9 +69,12 @@ class PlanScreen(WorkbenchScreen):
                 )
                 if len(self.diffs) == 1:
                     self._show(e)
-            elif isinstance(e, StepFinished) and e.step in ("upload", "switch", "restart"):
+            elif isinstance(e, StepFinished) and e.step in STEPS:
                 word, colour = ("yes", "text-warning") if e.changed else ("no", None)
                 table.add_row(t(e.host, "text-primary"), t(e.step), t(word, colour), t(e.detail))
+            elif isinstance(e, Fact):
+                word, colour = ("FAILED", "text-error") if e.ok is False else ("note", None)
+                table.add_row(t(e.host, "text-primary"), t(e.name), t(word, colour), t(e.value))
             elif isinstance(e, StepFailed):
                 table.add_row(
                     t(e.host, "text-primary"),
