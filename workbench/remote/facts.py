@@ -18,59 +18,69 @@ from workbench.remote.connection import HostConnection
 # and says what of it it has, so deciding needs no second round trip.
 FACTS_SCRIPT = r"""
 rel=$1 unit=$2 user=$3 tender=$4 artifact=$5 kernel=$6 brought=$7; shift 7
-echo "arch=$(uname -m)"
-echo "kernel=$(uname -r)"
-echo "long_bit=$(getconf LONG_BIT 2>/dev/null)"
-echo "dpkg_arch=$(dpkg --print-architecture 2>/dev/null)"
-echo "model=$(tr -d '\0' </proc/device-tree/model 2>/dev/null)"
-if [ -e /dev/kvm ]; then echo "kvm=$(stat -c '%U:%G:%a' /dev/kvm)"; else echo "kvm="; fi
-if [ -e /dev/net/tun ]; then echo "tun=$(stat -c '%U:%G:%a' /dev/net/tun)"; else echo "tun="; fi
-echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
-echo "systemd=$(systemctl is-system-running 2>/dev/null)"
-echo "networkd=$(systemctl is-active systemd-networkd 2>/dev/null)"
-echo "networkmanager=$(systemctl is-active NetworkManager 2>/dev/null)"
-echo "ifupdown=$(command -v ifup >/dev/null 2>&1 && echo yes || echo no)"
-echo "ifupdown_active=$(systemctl is-enabled networking 2>/dev/null)"
-echo "nft=$(command -v nft >/dev/null 2>&1 && echo yes || echo no)"
+# printf, not echo: dash's echo would interpret backslashes in what the host reports.
+kv() { printf '%s=%s\n' "$1" "$2"; }
+kv arch "$(uname -m)"
+kv kernel "$(uname -r)"
+kv long_bit "$(getconf LONG_BIT 2>/dev/null)"
+kv dpkg_arch "$(dpkg --print-architecture 2>/dev/null)"
+kv model "$(tr -d '\0\n' </proc/device-tree/model 2>/dev/null)"
+if [ -e /dev/kvm ]; then kv kvm "$(stat -c '%U:%G:%a' /dev/kvm)"; else kv kvm ""; fi
+if [ -e /dev/net/tun ]; then kv tun "$(stat -c '%U:%G:%a' /dev/net/tun)"; else kv tun ""; fi
+kv pid1 "$(cat /proc/1/comm 2>/dev/null)"
+kv systemd "$(systemctl is-system-running 2>/dev/null)"
+kv networkd "$(systemctl is-active systemd-networkd 2>/dev/null)"
+kv networkmanager "$(systemctl is-active NetworkManager 2>/dev/null)"
+kv ifupdown "$(command -v ifup >/dev/null 2>&1 && echo yes || echo no)"
+kv ifupdown_active "$(systemctl is-enabled networking 2>/dev/null)"
+kv nft "$(command -v nft >/dev/null 2>&1 && echo yes || echo no)"
 d=$rel; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-echo "disk_free_kb=$(df -Pk "$d" | awk 'NR==2 {print $4}')"
-echo "mem_available_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
+kv disk_free_kb "$(df -Pk "$d" | awk 'NR==2 {print $4}')"
+kv mem_available_kb "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
 if id "$user" >/dev/null 2>&1; then
-  echo "user_groups=$(id -nG "$user")"
+  kv user_groups "$(id -nG "$user")"
   if [ -e /dev/kvm ]; then
     runuser -u "$user" -- sh -c 'test -r /dev/kvm && test -w /dev/kvm' 2>/dev/null \
-      && echo "user_kvm=yes" || echo "user_kvm=no"
+      && kv user_kvm yes || kv user_kvm no
   fi
 else
-  echo "user_groups=-"
+  kv user_groups -
 fi
 installed=$(command -v "$tender" 2>/dev/null)
-echo "installed_tender=$installed"
+kv installed_tender "$installed"
 tsha=$brought
 if [ -z "$brought" ] && [ -n "$installed" ]; then
-  tsha=$(sha256sum "$installed" | cut -d' ' -f1)
-  echo "installed_tender_sha=$tsha"
+  if out=$(sha256sum "$installed" 2>&1); then
+    tsha=${out%% *}
+    kv installed_tender_sha "$tsha"
+  else
+    kv installed_tender_error "$out"
+  fi
 fi
 if [ -n "$artifact" ] && [ -n "$tsha" ]; then
   rid=$(printf '%s:%s' "$artifact" "$tsha" | sha256sum | cut -c1-16)
-  echo "release=$rid"
+  kv release "$rid"
   d=$rel/releases/$rid
   for f in "$kernel" "$tender"; do
-    [ -f "$d/$f" ] && echo "release_file:$f=$(sha256sum "$d/$f" | cut -d' ' -f1)"
+    [ -f "$d/$f" ] && kv "release_file:$f" "$(sha256sum "$d/$f" | cut -d' ' -f1)"
   done
+  # The version of exactly the tender deploy would run: the release's copy, or the host's own,
+  # run only if its hash is the one asked about, and never as root.
   v=
   if [ -f "$d/$tender" ]; then v=$d/$tender; elif [ -z "$brought" ]; then v=$installed; fi
-  if [ -n "$v" ]; then
-    timeout 10 "$v" --version 2>&1 | head -c 1000 | sed 's/^/tender_version /'
+  if [ -n "$v" ] && [ "$(sha256sum "$v" | cut -d' ' -f1)" = "$tsha" ] && id nobody >/dev/null 2>&1
+  then
+    runuser -u nobody -- timeout 10 "$v" --version 2>&1 | head -c 1000 \
+      | tr -d '\r\013\014' | awk '{ print "tender_version " $0 }'
   fi
 fi
-ip -br link show 2>/dev/null | sed 's/^/link /'
-echo "current=$(readlink "$rel/current" 2>/dev/null)"
-echo "releases=$(ls -1 "$rel/releases" 2>/dev/null | grep -v '^\.' | tr '\n' ' ')"
-echo "unit_active=$(systemctl is-active "$unit" 2>/dev/null)"
-echo "unit_enabled=$(systemctl is-enabled "$unit" 2>/dev/null)"
+ip -br link show 2>/dev/null | awk '{ print "link " $0 }'
+kv current "$(readlink "$rel/current" 2>/dev/null)"
+kv releases "$(ls -1 "$rel/releases" 2>/dev/null | grep -v '^\.' | tr '\n' ' ')"
+kv unit_active "$(systemctl is-active "$unit" 2>/dev/null)"
+kv unit_enabled "$(systemctl is-enabled "$unit" 2>/dev/null)"
 for f in "$@"; do
-  if [ -f "$f" ]; then echo "file:$f=$(sha256sum "$f" | cut -d' ' -f1)"; else echo "file:$f="; fi
+  if [ -f "$f" ]; then kv "file:$f" "$(sha256sum "$f" | cut -d' ' -f1)"; else kv "file:$f" ""; fi
 done
 """
 
@@ -102,6 +112,7 @@ class HostFacts:
     unit_enabled: str
     files: dict[str, str] = field(default_factory=dict)  # path -> sha256 ("" if absent)
     installed_tender_sha: str = ""
+    installed_tender_error: str = ""  # why the host's own tender could not be hashed
     release: str = ""  # the release the artifact and tender make, as the host computed it
     release_files: dict[str, str] = field(default_factory=dict)  # name -> sha256, present ones
     tender_version: str = ""  # `--version` of that release's tender (or the host's own)
@@ -131,7 +142,8 @@ def parse_facts(text: str) -> HostFacts:
     release_files: dict[str, str] = {}
     version: list[str] = []
     links: list[str] = []
-    for line in text.splitlines():
+    # Lines are what the script printed with "\n"; nothing else (a "\r" in a value) separates.
+    for line in text.split("\n"):
         if line.startswith("tender_version "):
             version.append(line[len("tender_version ") :])
             continue
@@ -142,11 +154,11 @@ def parse_facts(text: str) -> HostFacts:
         if not sep:
             continue
         if key.startswith("file:"):
-            files[key[5:]] = value.strip()
+            files.setdefault(key[5:], value.strip())
         elif key.startswith("release_file:"):
-            release_files[key[13:]] = value.strip()
+            release_files.setdefault(key[13:], value.strip())
         else:
-            values[key] = value.strip()
+            values.setdefault(key, value.strip())
     groups = values.get("user_groups", "-")
     return HostFacts(
         arch=values.get("arch", ""),
@@ -174,6 +186,7 @@ def parse_facts(text: str) -> HostFacts:
         unit_enabled=values.get("unit_enabled", ""),
         files=files,
         installed_tender_sha=values.get("installed_tender_sha", ""),
+        installed_tender_error=values.get("installed_tender_error", ""),
         release=values.get("release", ""),
         release_files=release_files,
         tender_version="\n".join(version),
