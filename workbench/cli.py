@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(cached) build of unikernel.source, as deploy would use",
     )
     p.add_argument("--tender", help="the solo5-hvt built with it")
+    p.add_argument(
+        "--restart", action="store_true", help="as deploy --restart: restart even if unchanged"
+    )
     p.add_argument("--no-cache", action="store_true", help="rebuild even if a cached build fits")
     p.add_argument("--quiet", action="store_true", help="no build output lines")
 

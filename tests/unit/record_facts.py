@@ -105,10 +105,11 @@ def main() -> None:
     legacy.write_bytes(
         solo5elf.build(devices=[("service", "NET_BASIC")], abi_version=1, with_manifest=False)
     )
+    # The lab target has no tender of its own; never replace one that is there.
     on_target(
-        f"printf %s {shlex.quote(LEGACY)} > /usr/local/bin/solo5-hvt; "
-        "chmod 0755 /usr/local/bin/solo5-hvt"
-    )
+        f"test ! -e /usr/local/bin/solo5-hvt && printf %s {shlex.quote(LEGACY)} "
+        "> /usr/local/bin/solo5-hvt && chmod 0755 /usr/local/bin/solo5-hvt"
+    ).check_returncode()
     try:
         record(
             "legacy-host-tender",

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from workbench import profiles, render
 from workbench.artifacts.elf import AbiInfo, ArtifactInfo, Device
 from workbench.artifacts.tender import parse_tender_version
-from workbench.engine.decide import STEPS, Decision, decide, sha256_text
+from workbench.engine.decide import Decision, decide, sha256_text
 from workbench.engine.plan import decision_events
 from workbench.engine.release import TenderSource
 from workbench.events import HostDone, StepFinished
@@ -159,8 +159,9 @@ def test_no_tender_anywhere_is_refused_before_anything_is_written():
 
 
 def test_facts_about_another_release_are_not_believed():
-    """The host computes the release id; one that names another release says nothing about
-    ours (a hostile or confused host cannot make a missing release look present)."""
+    """The host computes the release id; facts about a release with another id say nothing
+    about ours (a confused host, or one whose shell lacks what the script needs). A host that
+    lies can make anything look present; it only deceives itself."""
     d = decided("deployed", release="0000000000000000")
     assert d.steps == ("upload",)
 
@@ -169,7 +170,8 @@ def test_an_unknown_tender_version_is_said():
     d = decided("fresh")
     assert d.tender_version is None
     assert d.notes == (
-        "the unit is rendered for a current tender: its version is read after the upload",
+        "the unit is rendered for a current tender: deploy reads the tender's version after "
+        "the upload",
     )
     assert decided("deployed").notes == ()
 
@@ -238,8 +240,9 @@ def after(d: Decision, facts: HostFacts, artifact: ArtifactInfo) -> HostFacts:
 
 
 @given(host_states())
-def test_plan_prints_exactly_the_changes_deploy_executes(state):
-    """What plan prints is the decision deploy executes, step for step."""
+def test_plan_prints_exactly_the_decided_steps(state):
+    """What plan prints is the decision, step for step (deploy executes the same decision and
+    asserts it made exactly its steps; tests/lab/test_plan.py compares the two on a host)."""
     name, facts = state
     r = recording(name)
     d = decide(LOADED, r.artifact, r.tender, facts)
@@ -247,7 +250,6 @@ def test_plan_prints_exactly_the_changes_deploy_executes(state):
     events = decision_events("target", d)
     printed = tuple(e.step for e in events if isinstance(e, StepFinished) and e.changed)
     assert printed == d.steps
-    assert list(printed) == [s for s in STEPS if s in printed]  # deploy's order
     restart_because = {"network", "unit", "enable", "switch"} & set(d.steps)
     assert ("restart" in d.steps) == bool(restart_because or facts.unit_active != "active")
 
@@ -314,3 +316,39 @@ def test_a_failed_boot_rolls_back_to_the_release_that_ran_before_if_it_is_still_
     assert decided("unit-edited").rollback_to is None  # the same release: nothing to go to
     gone = decided("other-artifact", releases=[])
     assert gone.rollback_to is None  # pruned or removed by hand: not a target
+
+
+def test_a_manifest_less_unikernel_with_a_tender_not_yet_on_the_host_gets_the_legacy_unit():
+    """Its tender's version is read after the upload; only a pre-0.6 tender runs it."""
+    r = recording("legacy-host-tender")
+    brought = TenderSource(Path("solo5-hvt"), "2" * 64, 800_000, "x86_64")
+    d = decide(LOADED, r.artifact, brought, r.facts)
+    assert d.refusal is None and d.tender_version is None
+    assert "--net=tap100 -- " in d.unit.content
+    assert "before Solo5 0.6.0" in d.notes[0]
+
+
+def test_a_missing_uplink_is_refused_before_anything_is_written():
+    r = recording("fresh")
+    p = LOADED.profile
+    net = p.network.model_copy(update={"mode": "bridge-uplink", "uplink": "eth9"})
+    loaded = dataclasses.replace(LOADED, profile=p.model_copy(update={"network": net}))
+    d = decide(loaded, r.artifact, r.tender, r.facts)
+    assert d.refusal is not None and d.changes == ()
+    assert d.refusal.message == "network.uplink 'eth9' does not exist on the host"
+    assert d.refusal.hint == "interfaces there: eth0, lo"
+
+
+def test_a_host_tender_that_cannot_be_hashed_says_so():
+    r = recording("legacy-host-tender")
+    facts = dataclasses.replace(
+        r.facts,
+        installed_tender_sha="",
+        installed_tender_error="sha256sum: /usr/local/bin/solo5-hvt: Permission denied",
+    )
+    d = decide(LOADED, r.artifact, None, facts)
+    assert d.refusal is not None
+    assert d.refusal.message == (
+        "could not hash the host's /usr/local/bin/solo5-hvt: sha256sum: "
+        "/usr/local/bin/solo5-hvt: Permission denied"
+    )

@@ -78,7 +78,13 @@ def run_plan(args: argparse.Namespace, out: Output) -> int:
         pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
         try:
             async for event in plan_all(
-                loaded, pool, hosts, artifact, tender, use_cache=not args.no_cache
+                loaded,
+                pool,
+                hosts,
+                artifact,
+                tender,
+                use_cache=not args.no_cache,
+                force_restart=args.restart,
             ):
                 printer(event)
         finally:

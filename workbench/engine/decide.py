@@ -25,6 +25,9 @@ from workbench.errors import ArtifactError, RemoteCommandError, WorkbenchError
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.facts import HostFacts
 
+# Stands for "some tender before 0.6.0" when only that is known: it selects the legacy argv.
+MANIFEST_SINCE_BEFORE = (0, 5, 0)
+
 STEPS = ("upload", "user", "network", "unit", "enable", "switch", "restart")
 
 
@@ -96,13 +99,7 @@ def decide(
     notes: list[str] = []
     try:
         version = version or _version_on_host(p.tender_name, tender, tender_sha, on_host, facts)
-        if version is not None:
-            check_compatible(version, artifact)
-        else:
-            notes.append(
-                "the unit is rendered for a current tender: its version is read after the upload"
-            )
-        unit = render.render_unit(p, artifact, version, profile_label=loaded.name)
+        unit = _unit(loaded, artifact, version, notes)
     except WorkbenchError as exc:
         return refuse(exc, rid)
     backend = preflight.backend_for(p, facts)
@@ -115,6 +112,16 @@ def decide(
     )
     writes = tuple(f for f in network if sha256_text(f.content) != facts.files.get(f.path))
     changes = _changes(loaded, facts, rid, intact, tender is None, backend, writes, unit)
+    uplink = p.network.uplink
+    applies = any(c.step == "network" for c in changes)
+    if p.network.mode == "bridge-uplink" and uplink and uplink not in facts.links and applies:
+        return refuse(
+            RemoteCommandError(
+                f"network.uplink '{uplink}' does not exist on the host",
+                f"interfaces there: {', '.join(sorted(facts.links))}",
+            ),
+            rid,
+        )
     changes += _restart(loaded, facts, changes, force_restart)
     return Decision(
         release=rid,
@@ -140,6 +147,30 @@ def rollback_target(previous: str | None, new: str, releases: list[str]) -> str 
     return previous if previous and previous != new and previous in releases else None
 
 
+def _unit(
+    loaded: LoadedProfile, artifact: ArtifactInfo, version: TenderVersion | None, notes: list[str]
+) -> render.RenderedFile:
+    """The unit for this tender; with its version unknown, for the tender the artifact needs
+    (said in `notes`). Raises a WorkbenchError when the two cannot work together."""
+    p = loaded.profile
+    rendered_for = version
+    if version is not None:
+        check_compatible(version, artifact)
+    elif artifact.devices is None:
+        # Only a tender from before manifests runs a manifest-less unikernel.
+        rendered_for = TenderVersion(f"solo5-{p.build.target}", MANIFEST_SINCE_BEFORE, "", None)
+        notes.append(
+            "the unit is rendered for a tender from before Solo5 0.6.0 (the unikernel has no "
+            "manifest): deploy reads the tender's version after the upload"
+        )
+    else:
+        notes.append(
+            "the unit is rendered for a current tender: deploy reads the tender's version after "
+            "the upload"
+        )
+    return render.render_unit(p, artifact, rendered_for, profile_label=loaded.name)
+
+
 def _refusal(
     loaded: LoadedProfile,
     checks: tuple[preflight.Check, ...],
@@ -156,7 +187,13 @@ def _refusal(
             f"the tender {tender.path} is an {tender.machine} program but the host is {facts.arch}",
             "pass the tender built for the host (from the same build)",
         )
-    if tender is None and not (facts.installed_tender and facts.installed_tender_sha):
+    if tender is None and facts.installed_tender and not facts.installed_tender_sha:
+        return RemoteCommandError(
+            f"could not hash the host's {facts.installed_tender}: "
+            f"{facts.installed_tender_error or 'no answer'}",
+            "is it readable by root there? or pass --tender PATH",
+        )
+    if tender is None and not facts.installed_tender:
         return ArtifactError(
             f"no {loaded.profile.tender_name} to run the unikernel with",
             "pass --tender PATH (the solo5-hvt built with the unikernel), set "

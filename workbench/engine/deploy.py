@@ -24,7 +24,7 @@ from workbench.engine.decide import Decision, decide
 from workbench.engine.locked import Held, locked
 from workbench.engine.release import TenderSource, release_metadata
 from workbench.engine.switch import switch_and_restart
-from workbench.errors import HealthError, WorkbenchError
+from workbench.errors import ArtifactError, HealthError, WorkbenchError
 from workbench.events import (
     Event,
     Fact,
@@ -185,12 +185,16 @@ class HostDeploy:
             await systemd.daemon_reload(conn)
         if "enable" in made:
             await systemd.enable(conn, p.unit_name)
-        yield self._done(d.unit.path + (" (daemon-reload)" if made else " unchanged"), *made)
+        said = {"unit": "written, daemon-reload", "enable": "enabled"}
+        detail = f" ({', '.join(said[m] for m in made)})" if made else " unchanged"
+        yield self._done(d.unit.path + detail, *made)
 
     def _redecide(self, facts: HostFacts, version: TenderVersion) -> None:
-        """Decide again now that the uploaded tender's version is known; say if it differs."""
-        before = self.decision.steps
-        self.decision = decide(
+        """Decide again now that the uploaded tender's version is known. Deploy never carries
+        out what plan did not show: a decision that differs stops here (nothing has changed on
+        the host but a new release directory), and the next run knows the version."""
+        before = self.decision
+        after = decide(
             self.loaded,
             self.artifact,
             self.tender,
@@ -198,13 +202,15 @@ class HostDeploy:
             version=version,
             force_restart=self.options.restart,
         )
-        if self.decision.refusal is not None:
-            raise self.decision.refusal
-        if self.decision.steps != before:
-            self.notes.append(
-                "the plan changed once the tender's version was known: "
-                f"{' '.join(before)} -> {' '.join(self.decision.steps)}"
+        if after.refusal is not None:
+            raise after.refusal
+        if (after.steps, after.unit) != (before.steps, before.unit):
+            raise ArtifactError(
+                f"the tender's version ({version.text}) changes what deploy would do "
+                f"({' '.join(before.steps)} -> {' '.join(after.steps)}); nothing else was changed",
+                "run `workbench plan` to see the new plan, then deploy again",
             )
+        self.decision = after
 
     async def _upload(self) -> AsyncIterator[Event]:
         d, p, conn, a = self.decision, self.profile, self.held.conn, self.artifact
@@ -312,6 +318,8 @@ class HostDeploy:
             except WorkbenchError as exc:
                 notes.append(f"boot timings not recorded: {exc.message}")
             await release.prune(conn, p.release_dir, p.releases.keep, d.release, d.previous)
+        # The executor's promise: it made exactly the decided changes, in their order.
+        assert self.executed == list(d.steps), (self.executed, d.steps)
         changed = self.held.changed
         note = "".join(f" ({n})" for n in notes)
         summary = (

@@ -86,6 +86,7 @@ async def plan_all(
     *,
     use_cache: bool = True,
     parallel: int = 8,
+    force_restart: bool = False,
 ) -> AsyncIterator[Event]:
     prep = Prepare(loaded, pool, hosts, artifact, tender, use_cache=use_cache)
     async for event in prep.run():
@@ -95,7 +96,7 @@ async def plan_all(
         return
 
     def one(host: str) -> AsyncIterator[Event]:
-        return planmod.plan(pool, loaded, host, built, prep.tender)
+        return planmod.plan(pool, loaded, host, built, prep.tender, force_restart=force_restart)
 
     async for event in run_hosts(hosts, one, parallel=parallel):
         yield event
