@@ -289,7 +289,7 @@ def test_a_unit_field_changed_in_the_profile_rewrites_the_unit(field, value):
     r = recording("deployed")
     d = decide(profile_with(**{field: value}), r.artifact, r.tender, r.facts)
     assert d.steps == ("unit", "restart")
-    assert d.change("unit").why == "differs from the wanted text"
+    assert d.change("unit").why == "it differs from the wanted text"
 
 
 def test_a_network_field_changed_in_the_profile_reapplies_the_network():

@@ -254,7 +254,11 @@ def _changes(
         changes.append(Change("network", f"apply the {backend} network", "; ".join(reasons)))
     if sha256_text(unit.content) != facts.files.get(unit.path):
         changes.append(
-            Change("unit", f"write {unit.path} and reload systemd", _file_state(facts, unit.path))
+            Change(
+                "unit",
+                f"write {unit.path} and reload systemd",
+                f"it {_file_state(facts, unit.path)}",
+            )
         )
     if facts.unit_enabled != "enabled":
         changes.append(
