@@ -1,0 +1,94 @@
+"""Every line the facts script printed on the lab target lands in its field, typed -- read
+here independently of the parser, from the script's own `key=value` format."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.remote.facts import HostFacts, parse_facts, parse_link_flags
+
+FACTS = Path(__file__).resolve().parents[1] / "data" / "facts"
+INTS = {"long_bit", "disk_free_kb", "mem_available_kb"}
+FLAGS = {"ifupdown", "nft"}
+
+
+def lines(name: str) -> list[str]:
+    return json.loads((FACTS / f"{name}.json").read_text())["facts"]
+
+
+def expected(raw: list[str]) -> dict[str, object]:
+    want: dict[str, object] = {"files": {}, "release_files": {}, "links": {}}
+    version, links = [], []
+    for line in raw:
+        if line.startswith("tender_version "):
+            version.append(line.removeprefix("tender_version "))
+            continue
+        if line.startswith("link "):
+            links.append(line.removeprefix("link "))
+            continue
+        key, _, value = line.partition("=")
+        if key.startswith("file:"):
+            want["files"][key.removeprefix("file:")] = value  # type: ignore[index]
+        elif key.startswith("release_file:"):
+            want["release_files"][key.removeprefix("release_file:")] = value  # type: ignore[index]
+        elif key in INTS:
+            want[key] = int(value) if value else None
+        elif key in FLAGS:
+            want[key] = value == "yes"
+        elif key == "user_kvm":
+            want[key] = {"yes": True, "no": False}[value]
+        elif key == "user_groups":
+            want[key] = None if value == "-" else value.split()
+        elif key == "releases":
+            want[key] = value.split()
+        else:
+            want[key] = value.strip()
+    want["tender_version"] = "\n".join(version)
+    want["links"] = {
+        w[0].split("@")[0]: "UP" in w[-1].strip("<>").split(",") for w in map(str.split, links)
+    }
+    return want
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in FACTS.glob("*.json")))
+def test_every_recorded_line_lands_in_its_field(name):
+    raw = lines(name)
+    facts = parse_facts("\n".join(raw))
+    got = dataclasses.asdict(facts)
+    want = expected(raw)
+    assert {k: got[k] for k in want} == want
+    # and nothing the host did not say is made up
+    said = set(want) | {"user_kvm"}
+    for field in dataclasses.fields(HostFacts):
+        if field.name not in said:
+            assert got[field.name] in ("", None, {}, []), field.name
+
+
+def test_the_recorded_states_differ_where_they_should():
+    fresh, deployed = (parse_facts("\n".join(lines(n))) for n in ("fresh", "deployed"))
+    assert fresh.user_groups is None and deployed.user_groups == ["kvm"]
+    assert fresh.current_release is None and deployed.current_release == deployed.release
+    assert "tap100" not in fresh.links and deployed.links["tap100"] is True
+    assert fresh.backend == deployed.backend == "systemd-networkd"
+    down = parse_facts("\n".join(lines("tap-down")))
+    assert down.links["tap100"] is False
+
+
+def test_a_link_is_up_by_its_flags_not_its_state():
+    text = (
+        "tap100           DOWN           a6:ae:d1:5b:90:a8 <NO-CARRIER,BROADCAST,MULTICAST,UP>\n"
+        "br100            DOWN           5a:0e:a4:ce:a9:de <BROADCAST,MULTICAST>\n"
+        "eth0@if169       UP             6e:a7:dd:2c:7f:3c <BROADCAST,MULTICAST,UP,LOWER_UP>\n"
+        "garbage\n"
+    )
+    assert parse_link_flags(text) == {"tap100": True, "br100": False, "eth0": True}
+
+
+def test_the_host_backend_prefers_a_running_networkd():
+    f = parse_facts("\n".join(lines("deployed")))
+    assert dataclasses.replace(f, networkd="inactive").backend == "ifupdown"
+    assert dataclasses.replace(f, networkd="inactive", ifupdown=False).backend is None
