@@ -24,3 +24,8 @@ lint: setup
 # Every benchmark on the lab (fleet of 32 included), written to docs/BENCHMARKS.md.
 bench: setup
 	.venv/bin/python bench/run.py
+
+# Mutation testing of the pure decision modules (mutmut, config in pyproject.toml): not part of
+# `make test` (it takes far longer than CI's budget allows); results go to docs/TESTING.md.
+mutation: setup
+	.venv/bin/python scripts/mutation.py
