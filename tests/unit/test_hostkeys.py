@@ -177,3 +177,53 @@ async def test_a_jump_cycle_ends_at_the_deadline_not_in_a_deadlock(tmp_path):
     pool = Pool({"a": a, "b": b})
     with pytest.raises(ConnectError, match="not connected within"):
         await asyncio.wait_for(pool.get("a").connection(), 60)
+
+
+def test_a_host_known_by_name_is_matched_by_its_name_and_its_address_by_its_address():
+    by_name = known(f"{HOST} {public(A)}")
+    assert hostkeys.verdict(by_name, HOST, ADDR, 22, PUB[A], accept_new=False) is Verdict.TRUSTED
+    assert hostkeys.verdict(by_name, HOST, ADDR, 22, PUB[B], accept_new=True) is Verdict.CHANGED
+    # reached by another name, the same address is still unknown to this file
+    other = hostkeys.verdict(by_name, "other.lab", ADDR, 22, PUB[B], accept_new=True)
+    assert other is Verdict.ACCEPT_NEW
+
+
+@pytest.mark.parametrize("name", [HOST, ADDR])
+def test_keys_on_another_port_are_that_port_s(name):
+    k = known(f"[{name}]:2222 {public(A)}")
+    assert hostkeys.verdict(k, HOST, ADDR, 2222, PUB[A], accept_new=False) is Verdict.TRUSTED
+    assert hostkeys.verdict(k, HOST, ADDR, 2222, PUB[B], accept_new=True) is Verdict.CHANGED
+    assert hostkeys.verdict(k, HOST, ADDR, 22, PUB[A], accept_new=False) is Verdict.UNKNOWN
+
+
+@pytest.mark.parametrize("name", [HOST, ADDR])
+def test_a_port_specific_revoked_line_counts_by_name_or_address(name):
+    k = known(f"@revoked [{name}]:2222 {public(B)}")
+    assert hostkeys.verdict(k, HOST, ADDR, 2222, PUB[B], accept_new=True) is Verdict.REVOKED
+    assert hostkeys.verdict(k, HOST, ADDR, 2222, PUB[A], accept_new=True) is Verdict.CHANGED
+
+
+def test_only_trusted_and_accepted_new_keys_are_accepted():
+    assert {v for v in Verdict if v.accepted} == {Verdict.TRUSTED, Verdict.ACCEPT_NEW}
+
+
+def test_a_malformed_file_is_an_error_that_names_it(tmp_path):
+    path = tmp_path / "known_hosts"
+    path.write_text(f"@bogus {ADDR} {public(A)}\n")  # asyncssh refuses an unknown marker
+    with pytest.raises(ConnectError) as caught:
+        hostkeys.load(path)
+    assert caught.value.message.startswith(f"cannot read the known hosts file {path}: ")
+    assert caught.value.hint == (
+        f"fix or remove the bad line in {path} (ssh-keygen -F HOST -f {path} shows a host's)"
+    )
+
+
+def test_an_accepted_key_is_appended_in_openssh_form_and_then_trusted(tmp_path):
+    path = tmp_path / "ssh" / "known_hosts"
+    hostkeys.append(path, ADDR, 22, PUB[A])
+    hostkeys.append(path, HOST, 2222, PUB[B])
+    assert path.read_text() == f"{ADDR} {public(A)}\n[{HOST}]:2222 {public(B)}\n"
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    k = hostkeys.load(path)
+    assert hostkeys.verdict(k, ADDR, ADDR, 22, PUB[A], accept_new=False) is Verdict.TRUSTED
+    assert hostkeys.verdict(k, HOST, ADDR, 2222, PUB[B], accept_new=False) is Verdict.TRUSTED
