@@ -10,7 +10,7 @@ import pytest
 
 from workbench import profiles
 from workbench.engine import health
-from workbench.profiles.models import Host, HttpCheck, PingCheck, Profile, TcpCheck
+from workbench.profiles.models import Host, HttpCheck, LogCheck, PingCheck, Profile, TcpCheck
 from workbench.remote.connection import HostConnection, Result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +114,7 @@ async def host(tmp_path):
     await server.wait_closed()
 
 
-def with_check(check: HttpCheck | TcpCheck | PingCheck) -> Profile:
+def with_check(check: HttpCheck | TcpCheck | PingCheck | LogCheck | None) -> Profile:
     loaded = profiles.load(str(ROOT / "profiles" / "lab.yaml"))
     return loaded.profile.model_copy(update={"health": check})
 
@@ -190,3 +190,52 @@ async def test_the_old_mac_is_forgotten_by_flushing_the_neighbour_entry():
     rec = _Recorder(0)
     await health.forget_mac(rec, with_check(PingCheck(kind="ping", address=ADDR)))  # type: ignore[arg-type]
     assert [argv for argv, _ in rec.runs] == [["ip", "neigh", "flush", "to", ADDR]]
+
+
+# -- where and what: pure ----------------------------------------------------------------------
+
+
+def without_ipv4(profile: Profile) -> Profile:
+    uk = profile.unikernel.model_copy(update={"args": []})
+    return profile.model_copy(update={"unikernel": uk})
+
+
+@pytest.mark.parametrize(
+    ("check", "address", "described"),
+    [
+        # the lab profile's unikernel has --ipv4=10.0.0.2/24
+        (HttpCheck(kind="http", port=8080), "10.0.0.2", "http://10.0.0.2:8080/"),
+        (HttpCheck(kind="http", port=80, path="/x", address=ADDR), ADDR, f"http://{ADDR}:80/x"),
+        (TcpCheck(kind="tcp", port=53), "10.0.0.2", "tcp 10.0.0.2:53"),
+        (PingCheck(kind="ping"), "10.0.0.2", "ping 10.0.0.2"),
+        (PingCheck(kind="ping", address=ADDR), ADDR, f"ping {ADDR}"),
+        (
+            LogCheck(kind="log", pattern="listening on [0-9]+"),
+            "10.0.0.2",
+            "log /listening on [0-9]+/",
+        ),
+        (None, "10.0.0.2", "unit active"),
+    ],
+)
+def test_the_target_is_the_check_s_address_else_the_unikernel_s(check, address, described):
+    profile = with_check(check)
+    assert health.target_address(profile) == address
+    assert health.describe(profile) == described
+
+
+def test_without_any_address_there_is_nothing_to_probe():
+    profile = without_ipv4(with_check(TcpCheck(kind="tcp", port=53)))
+    assert health.target_address(profile) is None
+    assert health.describe(profile) == "tcp ?:53"
+
+
+async def test_a_check_with_no_address_fails_without_touching_the_host():
+    rec = _Recorder(0)
+    for check in (TcpCheck(kind="tcp", port=53), HttpCheck(kind="http", port=80)):
+        got = await health.probe(rec, without_ipv4(with_check(check)))  # type: ignore[arg-type]
+        assert got == (False, "no address to check")
+    got = await health.probe(rec, with_check(LogCheck(kind="log", pattern="x")))  # type: ignore[arg-type]
+    assert got == (False, "no address to check")  # a log check is the boot watcher's
+    assert rec.runs == []
+    await health.forget_mac(rec, without_ipv4(with_check(None)))  # type: ignore[arg-type]
+    assert rec.runs == []
