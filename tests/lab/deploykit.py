@@ -6,6 +6,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,7 +193,7 @@ def tender_on_vm(spec: vm.Spec, props: list[str], args: str = "--mem=32 -- k.hvt
             check=True,
             timeout=120,
         )
-    unit = f"wb-tender-{len(props)}-{abs(hash(tuple(props))) % 10000}"
+    unit = f"wb-tender-{len(props)}-{zlib.crc32('|'.join(props).encode()) % 10000}"
     flags = " ".join(f"-p '{p}'" for p in props)
     return on_vm(
         "chmod 755 /var/lib/wb-test/solo5-hvt; cd /var/lib/wb-test; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import zlib
 
 import pytest
 
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture
 def v(lab, tmp_path, request):
-    var = variant(tmp_path, request.node.nodeid.__hash__() % 40 + 10)
+    var = variant(tmp_path, zlib.crc32(request.node.nodeid.encode()) % 40 + 10)
     remove(var)
     yield var
     remove(var)

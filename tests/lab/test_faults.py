@@ -12,6 +12,7 @@ import shlex
 import signal
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def record(case: str, **figures: object) -> None:
 
 @pytest.fixture
 def v(lab, tmp_path, request):
-    var = variant(tmp_path, request.node.nodeid.__hash__() % 20 + 80)
+    var = variant(tmp_path, zlib.crc32(request.node.nodeid.encode()) % 20 + 80)
     remove(var)
     yield var
     remove(var)

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ int main(int argc, char **argv) {
 
 @pytest.fixture
 def v(lab, tmp_path, request):
-    var = variant(tmp_path, request.node.nodeid.__hash__() % 30 + 50)
+    var = variant(tmp_path, zlib.crc32(request.node.nodeid.encode()) % 30 + 50)
     remove(var)
     yield var
     remove(var)
