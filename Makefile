@@ -1,6 +1,6 @@
 # The two commands the README promises: `make demo` (the main job on the local lab) and
 # `make test` (the whole suite). Both install what they need first.
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench mutation
 
 setup:
 	./scripts/install-deps.sh
