@@ -109,3 +109,163 @@ def test_the_disk_check_counts_the_upload_twice():
     assert verdicts(facts, extra=100 << 20)["disk"].ok is False
     facts = dataclasses.replace(DEPLOYED.facts, disk_free_kb=need_kb)
     assert verdicts(facts, extra=100 << 20)["disk"].ok is True
+
+
+def with_network(**update):
+    p = LOADED.profile
+    return p.model_copy(update={"network": p.network.model_copy(update=update)})
+
+
+NETWORK_CASES = {
+    "networkd running": (
+        {},
+        {},
+        [preflight.Check("network backend", True, "systemd-networkd")],
+    ),
+    "networkd not running yet": (
+        {},
+        {"networkd": "inactive"},
+        [
+            preflight.Check(
+                "network backend", None, "systemd-networkd (not running yet: deploy enables it)"
+            )
+        ],
+    ),
+    "NetworkManager beside it": (
+        {},
+        {"networkmanager": "active"},
+        [
+            preflight.Check(
+                "network backend",
+                True,
+                "systemd-networkd (NetworkManager also runs: it leaves interfaces it does not "
+                "manage alone)",
+            )
+        ],
+    ),
+    "ifupdown asked, not installed": (
+        {"backend": "ifupdown"},
+        {"ifupdown": False},
+        [
+            preflight.Check(
+                "network backend",
+                False,
+                "ifupdown is not installed",
+                "apt-get install ifupdown bridge-utils, or set network.backend",
+            )
+        ],
+    ),
+    "ifupdown NAT without nft": (
+        {"backend": "ifupdown"},
+        {"nft": False},
+        [
+            preflight.Check("network backend", True, "ifupdown"),
+            preflight.Check(
+                "nftables",
+                False,
+                "nft missing (NAT mode loads an nftables rule set)",
+                "apt-get install nftables",
+            ),
+        ],
+    ),
+    "ifupdown tap-only without nft": (
+        {"backend": "ifupdown", "mode": "tap-only"},
+        {"nft": False},
+        [preflight.Check("network backend", True, "ifupdown")],
+    ),
+    "auto picks networkd when it runs": (
+        {"backend": "auto"},
+        {},
+        [preflight.Check("network backend", True, "systemd-networkd")],
+    ),
+    "auto falls back to ifupdown": (
+        {"backend": "auto"},
+        {"networkd": "inactive"},
+        [preflight.Check("network backend", True, "ifupdown")],
+    ),
+    "auto with neither": (
+        {"backend": "auto"},
+        {"networkd": "inactive", "ifupdown": False},
+        [
+            preflight.Check(
+                "network backend",
+                False,
+                "neither ifupdown nor systemd-networkd",
+                "install ifupdown (apt-get install ifupdown bridge-utils) or enable "
+                "systemd-networkd, or set network.backend",
+            )
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NETWORK_CASES))
+def test_the_network_backend_checks_say_exactly_this(case):
+    profile_change, facts_change, want = NETWORK_CASES[case]
+    profile = with_network(**profile_change)
+    facts = dataclasses.replace(DEPLOYED.facts, **facts_change)
+    got = [
+        c
+        for c in preflight.checks(profile, facts, None, 0)
+        if c.name in ("network backend", "nftables")
+    ]
+    assert got == want
+
+
+def test_every_check_of_a_failing_host_in_full():
+    facts = dataclasses.replace(
+        DEPLOYED.facts,
+        arch="aarch64",
+        model="Raspberry Pi 3 Model B Rev 1.2",
+        dpkg_arch="armhf",
+        kvm="",
+        tun="",
+        pid1="init",
+        systemd="offline",
+        disk_free_kb=1024,
+        mem_available_kb=10 * 1024,
+    )
+    got = preflight.checks(LOADED.profile, facts, FRESH.artifact, 8 << 20)
+    assert got == [
+        preflight.Check(
+            "arch",
+            False,
+            "host aarch64 (Raspberry Pi 3 Model B Rev 1.2), unikernel x86_64",
+            "this host runs aarch64: build the unikernel on an aarch64 builder (build.host) and "
+            "deploy that",
+        ),
+        preflight.Check(
+            "64-bit",
+            False,
+            "kernel aarch64, userland armhf",
+            "a 32-bit userland on a 64-bit kernel: install a 64-bit OS (the tender is a 64-bit "
+            "program)",
+        ),
+        preflight.Check(
+            "kvm",
+            False,
+            "/dev/kvm missing",
+            "no /dev/kvm: on a Pi this needs the 64-bit kernel (arm_64bit=1); on x86 enable "
+            "VT-x/AMD-V in the firmware and load kvm_intel or kvm_amd",
+        ),
+        preflight.Check("tun", False, "/dev/net/tun missing", "load the tun module: modprobe tun"),
+        preflight.Check(
+            "systemd",
+            False,
+            "init as PID 1, offline",
+            "workbench supervises the unikernel with systemd; this host does not run it as PID 1",
+        ),
+        preflight.Check("network backend", True, "systemd-networkd"),
+        preflight.Check(
+            "disk",
+            False,
+            "1 MiB free under /var/lib/workbench",
+            "free at least 32 MiB there, or lower releases.keep",
+        ),
+        preflight.Check(
+            "memory",
+            False,
+            "10 MiB available, unikernel needs 64 MiB",
+            "lower unikernel.memory or free memory on the host",
+        ),
+    ]
