@@ -170,8 +170,17 @@ def from_dict(data: dict[str, object]) -> Event:
     return cls(**fields)  # type: ignore[arg-type]
 
 
-def failure(host: str, step: str, exc: WorkbenchError) -> tuple[StepFailed, HostDone]:
-    """The two events that end a host's stream on a WorkbenchError."""
+def failure(
+    host: str,
+    step: str,
+    exc: WorkbenchError,
+    *,
+    seconds: float = 0.0,
+    changed: bool = False,
+    release: str | None = None,
+) -> tuple[StepFailed, HostDone]:
+    """The two events that end a host's stream on a WorkbenchError; `changed` and `release`
+    say what the host was left with."""
     return (
         StepFailed(
             host=host,
@@ -180,6 +189,15 @@ def failure(host: str, step: str, exc: WorkbenchError) -> tuple[StepFailed, Host
             hint=exc.hint,
             kind=exc.kind,
             exit_code=exc.exit_code,
+            seconds=seconds,
         ),
-        HostDone(host=host, step="done", ok=False, summary=exc.message, exit_code=exc.exit_code),
+        HostDone(
+            host=host,
+            step="done",
+            ok=False,
+            changed=changed,
+            release=release,
+            summary=exc.message,
+            exit_code=exc.exit_code,
+        ),
     )

@@ -8,13 +8,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from tests.unit.test_hostile_host import serve
 from workbench import profiles
 from workbench.engine import health
 from workbench.profiles.models import Host, HttpCheck, LogCheck, PingCheck, Profile, TcpCheck
 from workbench.remote.connection import HostConnection, Result
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST_KEY = asyncssh.generate_private_key("ssh-ed25519")
 HTTP, BANNER, SILENT = 8080, 2222, 8081  # ports the server answers on; any other is refused
 ADDR = "10.9.0.2"  # the unikernel's, behind the host's tap
 
@@ -85,20 +85,7 @@ async def host(tmp_path):
     """A HostConnection to an SSH server on loopback that plays the unikernel, and the list of
     requests that reached it."""
     requests: list[bytes] = []
-    client = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "id").write_bytes(client.export_private_key())
-    (tmp_path / "authorized").write_bytes(client.export_public_key())
-    server = await asyncssh.listen(
-        "127.0.0.1",
-        0,
-        server_host_keys=[HOST_KEY],
-        authorized_client_keys=str(tmp_path / "authorized"),
-        server_factory=lambda: _Host(requests),
-        encoding=None,
-    )
-    port = server.sockets[0].getsockname()[1]
-    public = HOST_KEY.export_public_key("openssh").decode().strip()
-    (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{port} {public}\n")
+    server, port = await serve(tmp_path, None, server_factory=lambda: _Host(requests))
     profile_host = Host(
         address="127.0.0.1",
         port=port,

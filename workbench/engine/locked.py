@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from workbench.errors import WorkbenchError
-from workbench.events import Event, HostDone, StepFailed, StepFinished, StepStarted
+from workbench.events import Event, StepFinished, StepStarted, failure
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import HostConnection, Pool
 from workbench.remote.lock import RemoteLock
@@ -66,24 +66,15 @@ async def locked(
     except WorkbenchError as exc:
         if not exc.host:
             exc.host = host
-        yield StepFailed(
-            host=host,
-            step=held.step,
-            message=exc.message,
-            hint=exc.hint,
-            kind=exc.kind,
-            exit_code=exc.exit_code,
+        for event in failure(
+            host,
+            held.step,
+            exc,
             seconds=round(time.monotonic() - held.started_at, 3),
-        )
-        yield HostDone(
-            host=host,
-            step="done",
-            ok=False,
             changed=held.changed,
             release=held.release,
-            summary=exc.message,
-            exit_code=exc.exit_code,
-        )
+        ):
+            yield event
     finally:
         if held.lock is not None:
             await held.lock.release()
