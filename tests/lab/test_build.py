@@ -211,6 +211,26 @@ def test_deploy_from_source_builds_then_deploys_with_build_metadata(lab, tmp_pat
         remove(v)
 
 
+def test_a_source_whose_health_page_fails_is_built_deployed_and_found_unhealthy(lab, tmp_path):
+    """The page the source serves, not a page the lab makes up: a health route written to
+    answer 500 fails the deploy's HTTP check with that status."""
+    route = '"/health" -> ("200 OK", "ok\\n")=>"/health" -> ("500 Internal Server Error", "")'
+    src = source_copy(tmp_path, unikernel_ml=route)
+    v = variant(tmp_path, 8)
+    v.path.write_text(
+        v.path.read_text().replace(str(HELLO), str(src)).replace("timeout: 30", "timeout: 4")
+    )
+    try:
+        code, events, err = wb(tmp_path, "deploy", "--profile", str(v.path), "--quiet")
+        assert code == 8, err
+        (result,) = [e for e in events if e["event"] == "health_result"]
+        assert result["detail"] == (
+            "not healthy after 4 s (http://10.0.8.2:8080/health: HTTP 500, expected 200)"
+        )
+    finally:
+        remove(v)
+
+
 def test_check_reads_the_builder_through_the_docker_api(lab, tmp_path):
     code, events, err = wb(tmp_path, "check", "--profile", "lab")
     facts = {e["name"]: e for e in events if e["event"] == "fact" and e["host"] == "builder"}

@@ -174,7 +174,8 @@ class _Watch:
             if self.check is None:
                 ok, detail = elapsed > 2, "unit still running after 2 s"
             elif self.pattern is not None:
-                ok, detail = self.log_match is not None, f"log line matched: {self.log_match}"
+                ok = self.log_match is not None
+                detail = f"log line matched: {self.log_match}" if ok else "no log line matched"
             else:
                 attempts += 1
                 ok, detail = await health.probe(self.conn, self.profile)
