@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import signal
-import time
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +15,18 @@ from tests.lab.deploykit import (
     deploy_acting,
     on_target,
     remove,
+    tender,
     throttled,
     variant,
 )
+from workbench.engine.release import release_id
 from workbench.lab import config
 
 pytestmark = pytest.mark.lab
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _as_user(v, user: str) -> None:
@@ -96,22 +103,28 @@ def test_ctrl_c_leaves_old_or_new_never_between(lab, tmp_path):
         assert code == 0, err
         one = events[-1]["release"]
 
-        # Interrupted right after the unit step: the switch and restart that follow are
-        # shielded, so the host ends fully on the new release (current and running process).
+        # Interrupted once the switch has begun: the switch and the restart are shielded, so
+        # the host ends fully on the new release, started after the switch. A drop-in makes the
+        # old run's stop last 3 s, so the interrupt lands inside the shielded part, not before.
+        on_target(
+            f"mkdir -p /etc/systemd/system/{v.unit}.d && printf '[Service]\\n"
+            f"ExecStopPost=/bin/sleep 3\\n' > /etc/systemd/system/{v.unit}.d/slow-stop.conf "
+            "&& systemctl daemon-reload"
+        )
         second = artifact(tmp_path, "two", {**HEALTHY, "logs": [{"msg": "two"}]})
         code, events = _deploy_and_interrupt(
-            v, second, lambda e: e["event"] == "step_finished" and e["step"] == "unit"
+            v, second, lambda e: e["event"] == "step_started" and e["step"] == "switch"
         )
         assert code == 130
+        two = release_id(sha256(second), sha256(tender()))
         state = on_target(
             f"readlink {v.release_dir}/current; systemctl is-active {v.unit}; "
             f"stat -c %Y {v.release_dir}/current; "
             f"systemctl show -P ExecMainStartTimestamp --timestamp=unix {v.unit}"
         ).stdout.split()
-        current, active, switched, started = state[0], state[1], int(state[2]), state[3]
-        assert active == "active"
-        if current != f"releases/{one}":  # switched: then it was restarted after the switch
-            assert int(started.lstrip("@")) >= switched - 1
+        assert state[:2] == [f"releases/{two}", "active"], (one, state)
+        assert int(state[3].lstrip("@")) >= int(state[2]) - 1  # restarted after the switch
+        on_target(f"rm -r /etc/systemd/system/{v.unit}.d && systemctl daemon-reload")
 
         # Interrupted in the middle of an upload: nothing switched, old release still running.
         before = on_target(f"readlink {v.release_dir}/current").stdout.strip()
@@ -126,7 +139,6 @@ def test_ctrl_c_leaves_old_or_new_never_between(lab, tmp_path):
                 ),
             )
         assert code == 130
-        time.sleep(0.5)
         after = on_target(f"readlink {v.release_dir}/current; systemctl is-active {v.unit}")
         assert after.stdout.split() == [before, "active"]
     finally:
