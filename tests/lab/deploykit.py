@@ -6,6 +6,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -249,3 +250,26 @@ def assert_followed_without_loss(v: Variant, events: list[dict]) -> list[str]:
     cursors = [json.loads(line)["__CURSOR"] for line in truth]
     assert got == [got[0], *cursors[: cursors.index(got[-1]) + 1]], "a line was lost"
     return got
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Poll `condition` until it holds: tests wait on what they need, never on a guessed
+    sleep. The deadline only catches a hang; `what` says what never happened."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.1)
+
+
+def followed(path: Path) -> list[dict]:
+    """The events a `logs --follow --json` writing to `path` has written so far (whole lines)."""
+    text = path.read_text()
+    whole = text[: text.rfind("\n") + 1].splitlines()
+    return [json.loads(line) for line in whole if line.startswith("{")]
+
+
+def after_reconnect(events: list[dict]) -> list[dict]:
+    """The log lines shown after the follower's last reconnect."""
+    marks = [i for i, e in enumerate(events) if e.get("step") == "reconnect"]
+    return [e for e in events[marks[-1] :] if e["event"] == "log_line"] if marks else []

@@ -101,17 +101,7 @@ def test_build_fetches_artifact_and_tender_then_reuses_them(lab, tmp_path):
         "depend",
         "build",
         "fetch",
-    ] or finished(events) == [
-        "docker",
-        "arch",
-        "image",
-        "source",
-        "container",
-        "configure",
-        "depend",
-        "build",
-        "fetch",
-    ]
+    ]  # a fresh container from the image has no mirage: it is installed each time
     lines = [e["text"] for e in events if e["event"] == "build_line"]
     assert "Your unikernel binary is now ready in ./dist/hello.hvt" in lines
     result = next(e for e in events if e["event"] == "build_result")

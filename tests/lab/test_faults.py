@@ -20,6 +20,7 @@ import pytest
 from tests.lab.deploykit import (
     HEALTHY,
     ROOT,
+    after_reconnect,
     artifact,
     assert_followed_without_loss,
     cli,
@@ -27,12 +28,14 @@ from tests.lab.deploykit import (
     deploy_acting,
     deploy_args,
     failures,
+    followed,
     json_events,
     on_target,
     remove,
     tender,
     throttled,
     variant,
+    wait_for,
 )
 from workbench.lab import config
 
@@ -226,27 +229,38 @@ def test_disk_full(lab, tmp_path):
 
 
 def test_two_deploys_racing(v, tmp_path):
-    a = artifact(tmp_path, "a", HEALTHY)
+    """B starts while A holds the host's deploy lock (A is uploading): B is refused with who
+    holds it and changes nothing; A completes. The host ends whole on A's release."""
+    a = artifact(tmp_path, "a", HEALTHY, pad=4 * 1024 * 1024)
     b = artifact(tmp_path, "b", {**HEALTHY, "logs": [{"msg": "b"}]})
-    procs = [
-        subprocess.Popen(
-            cli(*deploy_args(v.path, art, tender())),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    second: list[subprocess.CompletedProcess[str]] = []
+
+    def start_b(_proc: subprocess.Popen[str]) -> None:
+        second.append(
+            subprocess.run(
+                cli(*deploy_args(v.path, b, tender())),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
         )
-        for art in (a, b)
+
+    with throttled(config.TARGET.veth):  # A's upload lasts long enough for B to run whole
+        code, events = deploy_acting(
+            v.path, a, lambda e: e["event"] == "upload_progress" and e["done"] > 0, start_b
+        )
+    assert code == 0, failures(events)
+    (b_run,) = second
+    assert b_run.returncode == 4, b_run.stdout + b_run.stderr
+    message = failures(json_events(b_run.stdout))
+    assert f"another deploy of '{v.name}' is running on this host" in message, message
+    assert not [
+        e for e in json_events(b_run.stdout) if e["event"] == "step_finished" and e["changed"]
     ]
-    results = [(p, *p.communicate(timeout=300)) for p in procs]
-    codes = sorted(p.returncode for p, _out, _err in results)
-    assert codes in ([0, 0], [0, 4]), [(p.returncode, err) for p, _o, err in results]
-    for p, out, _err in results:
-        if p.returncode == 4:
-            message = failures(json_events(out))
-            assert "another deploy of" in message and "is running on this host" in message
-    whole_and_current(v)
+    assert whole_and_current(v) == events[-1]["release"]
     assert on_target(f"systemctl is-active {v.unit}").stdout.strip() == "active"
+    codes = [code, b_run.returncode]
     record("two deploys racing", lost="nothing", exit_codes=codes)
 
 
@@ -262,7 +276,7 @@ def test_sshd_restarted_during_logs_follow(v, tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2)
+        wait_for(lambda: len(followed(out_path)) >= 50, "the follower's first lines")
         cut_at = time.monotonic()
         # A restarted sshd keeps its sessions; a real restart after an upgrade or a crash
         # does not: restart it and end every session but this command's own.
@@ -270,17 +284,9 @@ def test_sshd_restarted_during_logs_follow(v, tmp_path):
             "systemctl restart ssh; "
             "for p in $(pgrep -f 'sshd: root@notty'); do [ $p = $PPID ] || kill $p; done"
         )
-        caught_up = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            lines = out_path.read_text().splitlines()
-            if any('"step": "reconnect"' in line for line in lines):
-                after = [line for line in lines if '"event": "log_line"' in line]
-                if caught_up is None and after:
-                    caught_up = round(time.monotonic() - cut_at, 2)
-                    break
-            time.sleep(0.2)
-        time.sleep(2)
+        wait_for(lambda: after_reconnect(followed(out_path)), "a line after reconnecting", 30)
+        caught_up = round(time.monotonic() - cut_at, 2)
+        wait_for(lambda: len(after_reconnect(followed(out_path))) >= 100, "100 lines after it")
         follower.send_signal(signal.SIGINT)
         _, err = follower.communicate(timeout=30)
     events = [json.loads(x) for x in out_path.read_text().splitlines() if x.startswith("{")]

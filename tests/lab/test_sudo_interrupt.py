@@ -133,10 +133,7 @@ def test_ctrl_c_leaves_old_or_new_never_between(lab, tmp_path):
             code, events = _deploy_and_interrupt(
                 v,
                 big,
-                lambda e: (
-                    (e["event"] == "step_finished" and e["step"] == "tender")
-                    or (e["event"] == "step_finished" and e["step"] == "preflight")
-                ),
+                lambda e: e["event"] == "upload_progress" and e["done"] > 0,
             )
         assert code == 130
         after = on_target(f"readlink {v.release_dir}/current; systemctl is-active {v.unit}")

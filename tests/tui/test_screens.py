@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, settle, until
 from tests.tui.replay import BROKEN, LAB, ReplayBackend, recording
 from workbench.app.main import WorkbenchApp
 from workbench.app.screens.check import CheckScreen
@@ -154,9 +154,8 @@ async def test_cancelling_a_running_deploy_stops_its_stream(backend, app):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("d")
-        while "deploy" not in [c[0] for c in backend.calls]:
-            await pilot.pause()
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "deploy" in [c[0] for c in backend.calls], "the deploy call")
+        await until(pilot, lambda: getattr(app.screen, "running", False), "a running deploy")
         screen = app.screen
         assert screen.running
         await pilot.press("escape")  # refused while running: says how to cancel
@@ -251,15 +250,17 @@ async def test_logs_follow_pause_when_scrolled_up_and_resume():
         await pilot.press("l")
         for e in lines(100):
             feed.put_nowait(e)
-        await pilot.pause(0.2)
         log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.total == 100, "100 lines in the view")
+        await pilot.pause()  # the follower is a worker that never ends: no settle() here
         assert log.following and log.scroll_y == log.max_scroll_y > 0
         await pilot.press("pageup")
         assert not log.following
         top = log.scroll_y
         for e in lines(20, start=100):
             feed.put_nowait(e)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: log.total == 120, "20 more lines in the view")
+        await pilot.pause()
         assert log.scroll_y == top  # what the user reads holds still
         status = plain(app.screen.query_one("#status", Static))
         assert "PAUSED, 20 new line(s): f or End resumes" in status
