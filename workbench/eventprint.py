@@ -106,7 +106,8 @@ class EventPrinter:
             return f"{h} boot: {e.phase.replace('_', ' ')} after {e.seconds:.3f} s"
         if isinstance(e, HealthResult):
             state = "healthy" if e.ok else "NOT healthy"
-            return f"{h} health: {state}: {e.target}: {sanitize(e.detail)} ({e.seconds:.2f} s)"
+            what = "health" if e.step == "health" else f"{e.step} health"
+            return f"{h} {what}: {state}: {e.target}: {sanitize(e.detail)} ({e.seconds:.2f} s)"
         if isinstance(e, RolledBack):
             return f"{h} rollback: {e.from_release} -> {e.to_release}, because {sanitize(e.reason)}"
         if isinstance(e, StepFailed):

@@ -24,6 +24,7 @@ from tests.lab.deploykit import (
     tender,
     throttled,
     variant,
+    wait_for,
 )
 from workbench.lab import config
 
@@ -85,6 +86,10 @@ def test_crashing_release_is_rolled_back(v, tmp_path):
     assert code == 8, err
     rolled = [e for e in events if e["event"] == "rolled_back"]
     assert rolled and rolled[0]["to_release"] == good_release
+    # What failed is the new release's health; the rollback's own check passed, under its name.
+    checks = [(e["step"], e["ok"]) for e in events if e["event"] == "health_result"]
+    assert checks == [("health", False), ("rollback", True)]
+    assert [e["step"] for e in events if e["event"] == "step_failed"] == ["health"]
     assert "exited with status 255" in rolled[0]["reason"] or "exception" in rolled[0]["reason"]
     lines = "\n".join(e["text"] for e in events if e["event"] == "log_line")
     assert 'Fatal error: exception Failure("Invalid_argument boom")' in lines
@@ -257,7 +262,11 @@ def test_the_unikernel_comes_back_when_its_tap_comes_up_late(v, tmp_path):
         f"(sleep 2; ip link set {v.tap} up) >/dev/null 2>&1 & "
         f"systemctl start {v.unit}"
     )
-    time.sleep(4)
+    # The unit waits for its tap in `activating`; then it runs, or fails if it did not wait.
+    wait_for(
+        lambda: on_target(f"systemctl is-active {v.unit}").stdout.strip() != "activating",
+        "the unit to leave `activating`",
+    )
     state = on_target(f"systemctl is-active {v.unit}; journalctl -u {v.unit} -n 30 -o cat")
     assert state.stdout.splitlines()[0] == "active", state.stdout
     assert "Network is down" not in state.stdout

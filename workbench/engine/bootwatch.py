@@ -66,9 +66,13 @@ async def watch(
     started_us: int | None = None,
     *,
     step: str = "boot",
+    health_step: str = "health",
 ) -> AsyncIterator[Event]:
-    """Yield events until the unikernel is healthy, has failed, or the health timeout passes."""
+    """Yield events until the unikernel is healthy, has failed, or the health timeout passes.
+    Boot phases carry `step`, the health result `health_step` (a deploy's rollback checks the
+    old release under "rollback", apart from the new release's failed "health")."""
     w = _Watch(conn, profile, unit, cursor, outcome, step, started_us)
+    w.health_step = health_step
     follower = asyncio.create_task(w.follow())
     prober = asyncio.create_task(w.run_probe())
     try:
@@ -106,6 +110,7 @@ class _Watch:
     ) -> None:
         self.conn, self.profile, self.unit, self.cursor = conn, profile, unit, cursor
         self.outcome, self.step = outcome, step
+        self.health_step = "health"
         check = profile.health
         self.check = check
         self.timeout = check.timeout if check is not None else 15.0
@@ -153,7 +158,7 @@ class _Watch:
     def _result(self, ok: bool, detail: str, elapsed: float, attempts: int) -> HealthResult:
         return HealthResult(
             host=self.conn.name,
-            step="health",
+            step=self.health_step,
             ok=ok,
             target=self.target,
             detail=detail,

@@ -343,7 +343,14 @@ class HostDeploy:
             rb_cursor, rb_started = await shielded(switch_and_restart(conn, p, previous, rid))
             rb = bootwatch.Outcome()
             async for event in bootwatch.watch(
-                conn, p, p.unit_name, rb_cursor, rb, rb_started, step="rollback"
+                conn,
+                p,
+                p.unit_name,
+                rb_cursor,
+                rb,
+                rb_started,
+                step="rollback",
+                health_step="rollback",
             ):
                 yield event
             yield RolledBack(
@@ -354,6 +361,7 @@ class HostDeploy:
                 reason=outcome.reason,
             )
             state = "healthy again" if rb.ok else f"ALSO unhealthy: {rb.reason}"
+            self.held.step = "health"  # what failed is the new release's health, not the rollback
             raise HealthError(
                 f"{rid} failed: {outcome.reason}; rolled back to {previous} ({state})",
                 outcome.hint,

@@ -42,7 +42,8 @@ class StepTable(DataTable[object]):
             colour = "text-success" if event.ok else "text-error"
             state = "healthy" if event.ok else "UNHEALTHY"
             detail = f"{event.target}: {event.detail}"
-            self._set(event.host, "health", state, event.seconds, detail, colour)
+            row = "health" if event.step == "health" else f"{event.step} health"
+            self._set(event.host, row, state, event.seconds, detail, colour)
         elif isinstance(event, RolledBack):
             detail = f"{event.from_release} -> {event.to_release}: {event.reason}"
             self._set(event.host, "rolled back", "rolled back", None, detail, "text-warning")
