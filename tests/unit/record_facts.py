@@ -71,7 +71,27 @@ def deploy(path: Path) -> None:
         raise SystemExit(f"deploy {path}: exit {result.returncode}\n{result.stderr}")
 
 
+SAVED = "/usr/local/bin/solo5-hvt.record-facts"
+
+
 def main() -> None:
+    """`lab up` installs the tender double as the host's own (/usr/local/bin/solo5-hvt): the
+    recordings are of a host without one (but for the legacy case), so it is set aside for
+    the recording and put back after."""
+    on_target(
+        f"test ! -e {SAVED} && {{ ! test -e /usr/local/bin/solo5-hvt || "
+        f"mv /usr/local/bin/solo5-hvt {SAVED}; }}"
+    ).check_returncode()
+    try:
+        record_all()
+    finally:
+        on_target(
+            "rm -f /usr/local/bin/solo5-hvt; "
+            f"test ! -e {SAVED} || mv {SAVED} /usr/local/bin/solo5-hvt"
+        )
+
+
+def record_all() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = Path("/tmp")
     a = artifact(tmp, "workbench-facts-a", HEALTHY)
@@ -105,21 +125,17 @@ def main() -> None:
     legacy.write_bytes(
         solo5elf.build(devices=[("service", "NET_BASIC")], abi_version=1, with_manifest=False)
     )
-    # The lab target has no tender of its own; never replace one that is there.
     on_target(
-        f"test ! -e /usr/local/bin/solo5-hvt && printf %s {shlex.quote(LEGACY)} "
-        "> /usr/local/bin/solo5-hvt && chmod 0755 /usr/local/bin/solo5-hvt"
+        f"printf %s {shlex.quote(LEGACY)} > /usr/local/bin/solo5-hvt "
+        "&& chmod 0755 /usr/local/bin/solo5-hvt"
     ).check_returncode()
-    try:
-        record(
-            "legacy-host-tender",
-            "deployed; a pre-0.6 solo5-hvt installed on the host; facts asked about a "
-            "manifest-less ABI 1 artifact with no tender given (the host's own is used)",
-            inspect(legacy),
-            with_tender=False,
-        )
-    finally:
-        on_target("rm -f /usr/local/bin/solo5-hvt")
+    record(
+        "legacy-host-tender",
+        "deployed; a pre-0.6 solo5-hvt installed on the host; facts asked about a "
+        "manifest-less ABI 1 artifact with no tender given (the host's own is used)",
+        inspect(legacy),
+        with_tender=False,
+    )
 
 
 if __name__ == "__main__":

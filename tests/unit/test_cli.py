@@ -143,8 +143,9 @@ def test_render_with_artifact_checks_devices(tmp_path):
     headers = [line for line in result.stdout.splitlines() if line.startswith("==> ")]
     assert headers == [
         "==> /etc/systemd/system/unikernel-hello.service (systemd unit) <==",
-        "==> /etc/network/interfaces.d/workbench-br100 (ifupdown interfaces) <==",
+        "==> /etc/network/interfaces.d/workbench-br100 (ifupdown bridge) <==",
         "==> /etc/workbench/nat-br100.nft (NAT rules (nftables)) <==",
+        "==> /etc/network/interfaces.d/workbench-tap100 (ifupdown tap) <==",
     ]
 
 

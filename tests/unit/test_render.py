@@ -15,6 +15,7 @@ import pytest
 
 from workbench import profiles, render
 from workbench.errors import ConfigError
+from workbench.examples import HELLO
 from workbench.lab import solo5elf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,10 +127,11 @@ def _variant(tmp_path: Path, **network: str) -> profiles.Profile:
 
 def test_bridge_uplink_ifupdown_enslaves_uplink(tmp_path):
     p = _variant(tmp_path, mode="bridge-uplink", uplink="eth0", address="dhcp")
-    [iface] = render.render_network(p, "ifupdown")
-    assert "iface eth0 inet manual\n" in iface.content
-    assert "iface br100 inet dhcp\n    bridge_ports eth0 tap100\n" in iface.content
-    assert "nft" not in iface.content
+    bridge, tap = render.render_network(p, "ifupdown")
+    assert "iface eth0 inet manual\n" in bridge.content
+    assert "iface br100 inet dhcp\n    bridge_ports eth0\n" in bridge.content
+    assert "nft" not in bridge.content
+    assert "    up ip link set dev tap100 master br100\n" in tap.content
 
 
 def test_bridge_uplink_networkd(tmp_path):
@@ -182,9 +184,41 @@ def test_bridge_uplink_static_with_gateway(tmp_path):
     p = _variant(
         tmp_path, mode="bridge-uplink", uplink="eth0", address="10.0.0.10/24", gateway="10.0.0.254"
     )
-    [iface] = render.render_network(p, "ifupdown")
-    assert "    address 10.0.0.10/24\n    gateway 10.0.0.254\n" in iface.content
+    bridge, _tap = render.render_network(p, "ifupdown")
+    assert "    address 10.0.0.10/24\n    gateway 10.0.0.254\n" in bridge.content
     files = {
         f.path.rsplit("/", 1)[1]: f.content for f in render.render_network(p, "systemd-networkd")
     }
     assert "Address=10.0.0.10/24\nGateway=10.0.0.254\n" in files["10-workbench-br100.network"]
+
+
+def _two(tmp_path, backend: str):  # type: ignore[no-untyped-def]
+    """Two unikernels of two profiles on one bridge: hello on tap100, dns on tap101."""
+    a = profiles.load("lab", cwd=ROOT)
+    text = (ROOT / "profiles" / "lab.yaml").read_text()
+    text = text.replace("name: hello", "name: dns").replace("service: tap100", "service: tap101")
+    text = text.replace("source: ../workbench/examples/hello", f"source: {HELLO}")
+    (tmp_path / "dns.yaml").write_text(text)
+    b = profiles.load_file(tmp_path / "dns.yaml")
+    files_a = {f.path: f.content for f in render.render_network(a.profile, backend, a.name)}
+    files_b = {f.path: f.content for f in render.render_network(b.profile, backend, b.name)}
+    return files_a, files_b
+
+
+@pytest.mark.parametrize("backend", render.BACKENDS)
+def test_a_shared_bridge_reads_the_same_whoever_writes_it(tmp_path, backend):
+    """Two profiles sharing br100 write the same bridge and NAT files, byte for byte, so
+    deploying one never rewrites (and re-applies) what the other uses; each tap's files are
+    its own unikernel's and name it."""
+    files_a, files_b = _two(tmp_path, backend)
+    shared = sorted(set(files_a) & set(files_b))
+    assert shared and all("br100" in path for path in shared), shared
+    for path in shared:
+        assert files_a[path] == files_b[path], path
+        assert "tap10" not in files_a[path] and "profile" not in files_a[path], files_a[path]
+    mine = sorted(set(files_a) - set(files_b))
+    theirs = sorted(set(files_b) - set(files_a))
+    assert mine and all("tap100" in path for path in mine), mine
+    assert theirs and all("tap101" in path for path in theirs), theirs
+    for path in mine:
+        assert "(profile lab): tap tap100 of unikernel 'hello', on bridge br100" in files_a[path]

@@ -37,7 +37,6 @@ REQUIRED_IN_WHEEL = (
     "workbench/examples/hello/config.ml",
     "workbench/examples/hello/unikernel.ml",
     "workbench/templates/unikernel.service",
-    "workbench/templates/ifupdown.interfaces",
     "workbench/templates/nat.nft",
     "workbench/app/screens/dashboard.tcss",
 )
@@ -87,8 +86,8 @@ def fleet_source():  # the example `lab up --fleet N` writes into its profile
 def templates():
     from workbench import render
 
-    names = ("unikernel.service", "ifupdown.interfaces", "nat.nft")
-    return {n: len(render._template(n).template) for n in names}
+    names = ("unikernel.service", "nat.nft")
+    return {n: len(render.template(n).template) for n in names}
 
 
 def css():  # each screen's CSS_PATH, which Textual reads next to the screen's module

@@ -38,14 +38,27 @@ async def apply(conn: HostConnection, change: NetworkChange) -> None:
         # New network config takes effect on fresh taps; the unit is restarted anyway.
         await systemd.stop(conn, change.stop_unit, "stopping the unit to change its network")
     if change.backend == "ifupdown":
-        await _ifupdown(conn, change)
+        await _ifupdown(conn, change, up)
     else:
         await _networkd(conn, change, up)
     await wait_taps(conn, change.taps, change.backend)
 
 
-async def _ifupdown(conn: HostConnection, change: NetworkChange) -> None:
-    interfaces = [*change.taps, *([change.bridge] if change.bridge else [])]
+def ifupdown_order(change: NetworkChange, up: dict[str, bool]) -> list[str]:
+    """The interfaces to take down and bring up again, in `ifup` order: the bridge only when
+    its own file changed (it is shared: taking it down detaches every unikernel's tap), then
+    each of our taps whose file changed or that is not up. The bridge comes first: a tap
+    attaches itself to it when it comes up."""
+    changed = {path.rsplit("/", 1)[-1] for path, _ in change.writes}
+    out = []
+    if change.bridge and f"workbench-{change.bridge}" in changed:
+        out.append(change.bridge)
+    out += [t for t in change.taps if f"workbench-{t}" in changed or not up.get(t)]
+    return out
+
+
+async def _ifupdown(conn: HostConnection, change: NetworkChange, up: dict[str, bool]) -> None:
+    interfaces = ifupdown_order(change, up)
     if change.replaces:  # bring the old definition down before replacing it
         await conn.run(
             ["ifdown", "--force", *reversed(interfaces)], check=False, timeout=60, what="ifdown"
@@ -56,15 +69,16 @@ async def _ifupdown(conn: HostConnection, change: NetworkChange) -> None:
         await conn.run(
             ["ifdown", "--force", iface], check=False, timeout=30, what=f"ifdown {iface}"
         )
-    await conn.run(["ifup", *interfaces], timeout=120, what="ifup")
+    if interfaces:
+        await conn.run(["ifup", *interfaces], timeout=120, what="ifup")
 
 
 async def _networkd(conn: HostConnection, change: NetworkChange, up: dict[str, bool]) -> None:
     for path, text in change.writes:
         await files.write_text(conn, path, text)
-    netdev_changed = any(path.endswith(".netdev") for path, _ in change.writes)
+    netdevs = {path.rsplit("/", 1)[-1] for path, _ in change.writes if path.endswith(".netdev")}
     for tap in change.taps:  # a changed .netdev only applies to a newly created link
-        if tap in up and netdev_changed:
+        if tap in up and f"10-workbench-{tap}.netdev" in netdevs:
             await conn.run(["ip", "link", "del", tap], check=False, what=f"remove {tap}")
     if not change.networkd_active:
         await systemd.enable_now(conn, "systemd-networkd", "starting systemd-networkd")
@@ -182,7 +196,7 @@ async def _uplink_up(conn: HostConnection, change: NetworkChange, uplink: str) -
     assert change.bridge is not None
     if change.backend == "ifupdown":
         await conn.run(["ifdown", "--force", uplink], check=False, timeout=30)
-        await conn.run(["ifup", *change.taps, change.bridge], timeout=60, what="ifup")
+        await conn.run(["ifup", change.bridge, *change.taps], timeout=60, what="ifup")
         return
     if not change.networkd_active:
         await systemd.enable_now(conn, "systemd-networkd", "starting systemd-networkd")
