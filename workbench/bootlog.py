@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from workbench.exits import explain_exit
+
 BANNER = (
     "            |      ___|",
     "  __|  _ \\  |  _ \\ __ \\",
@@ -74,18 +76,6 @@ ASSERTION = re.compile(
 )
 # The tender functions whose assertion is the personality(2) query LockPersonality=yes breaks.
 PERSONALITY_CHECKS = ("hvt_drop_privileges", "spt_init")
-SIGNALS = {
-    1: "SIGHUP",
-    2: "SIGINT",
-    4: "SIGILL",
-    6: "SIGABRT",
-    7: "SIGBUS",
-    8: "SIGFPE",
-    9: "SIGKILL",
-    11: "SIGSEGV",
-    15: "SIGTERM",
-    31: "SIGSYS",
-}
 
 LOCK_PERSONALITY_HINT = (
     "the Solo5 tenders query personality(0xffffffff) at start (solo5-hvt before its own "
@@ -137,7 +127,10 @@ def classify(line: str) -> LogLine:
             line,
             "error",
             message=line,
-            hint="an uncaught OCaml exception ended the unikernel (exit status 255)",
+            hint=(
+                "an uncaught OCaml exception ended the unikernel: the OCaml runtime prints it "
+                "(and a backtrace), then exits 2 (`Solo5: solo5_exit(2) called`)"
+            ),
         )
     if line.startswith("usage: solo5-") or line in _USAGE_LINES:
         return LogLine("usage", line, "warning")
@@ -304,31 +297,6 @@ def _attach_hint(iface: str, err: str) -> str:
     if iface.startswith("@"):
         return f"file descriptor {iface[1:]} is not an open tap passed to the tender ({err})"
     return f"the tender could not attach '{iface}' ({err}): check `ip link show {iface}`"
-
-
-_EXIT_MEANINGS = {
-    0: "the unikernel exited normally",
-    1: (
-        "Solo5 internal error, a tender error (see its message), or the tender stopped on "
-        "SIGTERM/SIGINT"
-    ),
-    63: "the unikernel printed its help or version (a --help/--version boot argument?)",
-    64: "the unikernel could not parse its boot arguments: check unikernel.args",
-    125: "internal error in the MirageOS runtime",
-    255: (
-        "the unikernel aborted: an uncaught OCaml exception, a Solo5 ABORT, a CPU trap, "
-        "stack corruption or not enough memory (see the lines before it)"
-    ),
-}
-
-
-def explain_exit(status: int) -> str:
-    """Meaning of a tender exit status (the guest's solo5_exit(N) is passed on as N & 0xff)."""
-    if status in _EXIT_MEANINGS:
-        return _EXIT_MEANINGS[status]
-    if status > 128 and status - 128 in SIGNALS:
-        return f"the tender was killed by {SIGNALS[status - 128]}"
-    return f"the unikernel called solo5_exit({status}) (application-defined status)"
 
 
 @dataclass

@@ -304,7 +304,7 @@ async def test_logs_crash_banner_explains_the_exit_status():
         await settle(pilot)
         banner = app.screen.query_one(CrashBanner)
         assert banner.has_class("-shown")
-        assert banner.message.startswith("target: the unikernel exited with status 255")
+        assert banner.message.startswith("target: the unikernel exited with status 2:")
         assert "uncaught OCaml exception" in plain(banner)
         assert 'Failure("Invalid_argument boom")' in plain(banner)
         await pilot.press("x")

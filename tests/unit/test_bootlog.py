@@ -196,7 +196,10 @@ def test_exit_status_wraps_like_the_tender():
         (64, "unikernel.args"),
         (125, "MirageOS runtime"),
         (255, "aborted"),
+        (2, "uncaught OCaml exception"),
         (143, "SIGTERM"),
+        (139, "solo5-spt runs it as host code"),
+        (159, "seccomp"),
         (44, "solo5_exit(44)"),
     ],
 )
@@ -285,12 +288,14 @@ def test_tender_error_before_the_banner_keeps_its_own_hint():
 
 
 def test_a_crash_after_the_banner_is_the_unikernel():
+    """An uncaught OCaml exception, as a MirageOS 4 unikernel on Solo5 ends: the runtime's
+    `Fatal error` line, then exit(2), which ocaml-solo5 turns into solo5_exit(2)."""
     run = _run(
         *BANNER,
         "Solo5: Bindings version v0.12.1",
         'Fatal error: exception Failure("boom")',
-        "Solo5: solo5_exit(255) called",
-        "unikernel-hello.service: Main process exited, code=exited, status=255/EXCEPTION",
+        "Solo5: solo5_exit(2) called",
+        "unikernel-hello.service: Main process exited, code=exited, status=2/INVALIDARGUMENT",
     )
     assert run.started and not run.before_start
     assert run.reason == 'Fatal error: exception Failure("boom")'
@@ -308,6 +313,49 @@ def test_a_clean_stop_is_not_a_failure_of_the_tender():
     assert run.reason is None
     run.feed_systemd("unikernel-hello.service: Deactivated successfully.")
     assert run.reason == "the unit stopped: Deactivated successfully."
+
+
+STOPPED = "the unikernel was stopped by SIGTERM (a stop or restart of the unit, not a crash)"
+
+
+def test_hvt_stopped_by_systemd_exits_1_and_that_is_a_stop():
+    """solo5-hvt catches SIGTERM, says so and exits 1 (reference section 8)."""
+    run = _run(
+        *BANNER,
+        "solo5-hvt: Exiting on signal 15",
+        "unikernel-hello.service: Main process exited, code=exited, status=1/FAILURE",
+    )
+    assert (run.reason, run.short, run.hint) == (STOPPED, "stopped (SIGTERM)", None)
+
+
+def test_spt_stopped_by_systemd_is_killed_by_sigterm_and_that_is_a_stop():
+    """solo5-spt installs no handler: SIGTERM kills it silently (reference section 6: 143)."""
+    run = _run(*BANNER, "unikernel-hello.service: Main process exited, code=killed, status=15/TERM")
+    assert (run.reason, run.short, run.hint) == (STOPPED, "stopped (SIGTERM)", None)
+    before = _run("unikernel-hello.service: Main process exited, code=killed, status=2/INT")
+    assert before.short == "stopped (SIGINT)" and not before.before_start
+
+
+def test_spt_trap_is_a_sigsegv_of_the_tender():
+    """spt runs the unikernel as host code: test_exception.spt dies of SIGSEGV (section 6)."""
+    run = _run(*BANNER, "unikernel-hello.service: Main process exited, code=dumped, status=11/SEGV")
+    assert run.short == "crashed (SIGSEGV)"
+    assert "solo5-spt runs it as host code" in run.hint
+
+
+def test_spt_seccomp_violation_is_explained():
+    """test_seccomp.spt: a syscall outside spt's filter, killed by SIGSYS (section 6: 159)."""
+    run = _run(*BANNER, "unikernel-hello.service: Main process exited, code=killed, status=31/SYS")
+    assert run.reason == "the tender was killed by SIGSYS while the unikernel ran"
+    assert run.short == "seccomp kill (SIGSYS)"
+    assert "outside spt's own filter" in run.hint and "SystemCallFilter=" in run.hint
+
+
+def test_reference_shows_the_spt_signal_exits():
+    codes = {c.command.split(" -- ")[-1]: c.exit_code for c in CAPTURES if "solo5-spt" in c.command}
+    assert codes["test_exception.spt"] == 128 + 11
+    assert codes["test_seccomp.spt"] == 128 + 31
+    assert any(v == 128 + 15 for k, v in codes.items() if k.startswith("test_net.spt"))
 
 
 @pytest.mark.parametrize(
