@@ -87,6 +87,11 @@ LOCK_PERSONALITY_HINT = (
 # Boot phases, in the order a healthy MirageOS unikernel reaches them.
 PHASES = ("banner", "memory_map", "app_start", "network_up")
 _NETWORK_UP = ("Plugging into ", "Dual TCP/IP stack assembled", "TCP layer connected")
+# Log sources of the network devices MirageOS connects before the application starts
+# (mirage-net-solo5, ethernet, arp, mirage-tcpip): their lines are not the application's.
+_STACK_SOURCES = frozenset(
+    {"netif", "ethernet", "ARP", "ipv4", "ipv6", "ndpc6", "udp", "tcp.pcb", "tcpip-stack-direct"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +329,7 @@ class BootPhases:
         if kind == "mirage":
             if line.message and line.message.startswith(_NETWORK_UP):
                 return "network_up"
-            return "app_start"
+            return None if line.source in _STACK_SOURCES else "app_start"
         if kind == "app" and line.text.strip():
             return "app_start"
         return None

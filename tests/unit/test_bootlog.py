@@ -223,6 +223,27 @@ def test_boot_phases_from_a_real_boot():
     assert durations["network_up"] == pytest.approx(0.11)
 
 
+def test_the_network_stack_coming_up_is_not_the_application_starting():
+    """mirage-tcpip's connect lines (docs/DOUBLES.md) come between the first netif line and the
+    application's first line; app_start is the application's."""
+    stamp = "2026-11-26T10:00:00-00:00: [INFO]"
+    lines = [
+        f"{stamp} [netif] Plugging into service with mac 02:00:00:00:00:42 mtu 1500",
+        f"{stamp} [ethernet] Connected Ethernet interface 02:00:00:00:00:42",
+        f"{stamp} [ARP] Sending gratuitous ARP for 10.0.0.2 (02:00:00:00:00:42)",
+        f"{stamp} [ipv6] IP6: Starting",
+        f"{stamp} [ipv6] IP6: Started with fe80::ff:fe00:42",
+        f"{stamp} [udp] UDP layer connected on 10.0.0.2/24, fe80::ff:fe00:42/64",
+        f"{stamp} [tcp.pcb] TCP layer connected on 10.0.0.2/24, fe80::ff:fe00:42/64",
+        f"{stamp} [tcpip-stack-direct] Dual TCP/IP stack assembled: mac=02:00:00:00:00:42,ip=...",
+        f"{stamp} [application] listening on 8080",
+    ]
+    phases = BootPhases(started_at=0.0)
+    for i, line in enumerate(lines):
+        phases.feed(classify(line), at=float(i))
+    assert phases.durations() == {"network_up": 0.0, "app_start": 8.0}
+
+
 def test_control_characters_survive_classification_unchanged():
     """Classification keeps the raw text; escaping is the front ends' job (textsafe)."""
     parsed = classify("evil \x1b]0;title\x07 line")
