@@ -195,28 +195,24 @@ class Guest:
             self.log("INFO", "netif", f"Plugging into {dev} with mac {pp_mac(mac)} mtu 1500")
         if net is None:
             return None
-        hw = pp_mac(net.mac)
-        ll = link_local(net.mac)
+        hw, ll = pp_mac(net.mac), link_local(net.mac)
         ips = f"{self.ip}, {ll}"
-        for src, msg in (
-            ("ethernet", f"Connected Ethernet interface {hw}"),
-            ("ARP", f"Sending gratuitous ARP for {self.ip.ip} ({hw})"),
-            ("ipv6", "IP6: Starting"),
-        ):
-            time.sleep(CONNECT_STEP)
-            self.log("INFO", src, msg)
+        self.connected("ethernet", f"Connected Ethernet interface {hw}")
+        self.connected("ARP", f"Sending gratuitous ARP for {self.ip.ip} ({hw})")
         net.gratuitous_arp()
+        self.connected("ipv6", "IP6: Starting")
         if not self.ipv4_only:  # Ipv6.connect ~no_init:true skips DAD and its log line
             time.sleep(DAD_WAIT)
             self.log("INFO", "ipv6", f"IP6: Started with {ll.ip}")
-        for src, msg in (
-            ("udp", f"UDP layer connected on {ips}"),
-            ("tcp.pcb", f"TCP layer connected on {ips}"),
-            ("tcpip-stack-direct", f"Dual TCP/IP stack assembled: mac={hw},ip={ips}"),
-        ):
-            time.sleep(CONNECT_STEP)
-            self.log("INFO", src, msg)
+        self.connected("udp", f"UDP layer connected on {ips}")
+        self.connected("tcp.pcb", f"TCP layer connected on {ips}")
+        self.connected("tcpip-stack-direct", f"Dual TCP/IP stack assembled: mac={hw},ip={ips}")
         return net
+
+    def connected(self, src: str, msg: str) -> None:
+        """One device's connect line, a connect step after the previous one."""
+        time.sleep(CONNECT_STEP)
+        self.log("INFO", src, msg)
 
     def run(self, net: Net | None) -> None:
         """Serve the network until a signal, the spec's exit_after, or its spam is done."""

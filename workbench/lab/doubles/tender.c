@@ -484,6 +484,14 @@ static int block_option(const char *arg)
     return -1;
 }
 
+/* A failed assert() of the real tender, as glibc reports it ("file:line: function"), then
+ * SIGABRT. */
+static void assertion_failed(const char *where, const char *expr)
+{
+    fprintf(stderr, "%s: %s: Assertion `%s' failed.\n", prog, where, expr);
+    abort();
+}
+
 /* The modules' setup, after the guest is loaded: a block device gets its default sector size
  * and must hold whole sectors, at least one; a network without --net-mac: gets a random
  * locally administered unicast MAC (tap_attach_genmac). Errors end the tender there. */
@@ -510,7 +518,7 @@ static void setup_devices(void)
             if (rfd == -1)
                 err(1, "Could not open /dev/urandom");
             if (read(rfd, d->mac, sizeof d->mac) != (ssize_t)sizeof d->mac)
-                errx(1, "Could not read /dev/urandom");
+                assertion_failed("common/tap_attach.c:259: tap_attach_genmac", "ret == 6");
             close(rfd);
             d->mac[0] = (unsigned char)((d->mac[0] & 0xfe) | 0x02);
         }
@@ -580,11 +588,8 @@ static void kvm_init(size_t mem_size)
 static void check_personality(const char *where)
 {
     int persona = personality(0xffffffff);
-    if (persona < 0) {
-        /* glibc's assert() text for the real tender's check, then SIGABRT. */
-        fprintf(stderr, "%s: %s: Assertion `persona >= 0' failed.\n", prog, where);
-        abort();
-    }
+    if (persona < 0)
+        assertion_failed(where, "persona >= 0");
     if (persona & READ_IMPLIES_EXEC)
         errx(1, "Cowardly refusing to run with a sys_personality of READ_IMPLIES_EXEC. Please "
                 "report a bug, with details of your Linux distribution and GCC version");
@@ -806,7 +811,7 @@ int main(int argc, char **argv)
     int n_guest = argc - (int)(guest_args - argv);
     char **args = calloc((size_t)n_guest + 10, sizeof *args);
     if (args == NULL)
-        err(1, "calloc");
+        err(1, "malloc");
     int a = 0;
     args[a++] = "python3";
     args[a++] = "-I";
