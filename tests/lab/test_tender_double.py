@@ -229,7 +229,7 @@ def wait_for(text: str, log: str) -> str:
     """Shell that waits until `log` has a line containing `text`, HANG seconds at most."""
     tries = int(HANG / 0.02)
     return (
-        f"i=0; until grep -qF {shlex.quote(text)} {log}; do i=$((i+1)); "
+        f"i=0; until grep -sqF {shlex.quote(text)} {log}; do i=$((i+1)); "
         f"[ $i -gt {tries} ] && echo 'gave up waiting for {text}' && break; sleep 0.02; done\n"
     )
 
@@ -257,10 +257,11 @@ def test_sigterm_exits_1_with_message(workdir):
         workdir,
         TAP_UP,
         "x --net:service=tap100 --mem=64M -- service.hvt --ipv4=10.0.0.2/24",
-        term_when=lambda out: any("Memory map" in line for line in out),
+        term_when=lambda out: any("Dual TCP/IP stack assembled" in line for line in out),
     )
     assert lines[:BOOT] == list(cap.lines[:BOOT])  # banner and memory map
-    assert lines[BOOT:] == [cap.lines[-1]] == ["solo5-hvt: Exiting on signal 15"]
+    assert stack_sources(lines[BOOT:-1]) == STACK and len(lines) == BOOT + len(STACK) + 1
+    assert lines[-1] == cap.lines[-1] == "solo5-hvt: Exiting on signal 15"
     assert code == cap.exit_code == 1
 
 
