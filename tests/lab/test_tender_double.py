@@ -65,9 +65,10 @@ def workdir(tmp_path_factory):
     return work
 
 
-def read_until(proc: subprocess.Popen, done: Callable[[list[str]], bool]) -> list[str]:
+def read_until(proc: subprocess.Popen, done: Callable[[list[str]], bool]) -> tuple[list, bytes]:
     """The complete lines `proc` has printed, read until `done(lines)` holds (what a test waits
-    for: a banner, a boot line); fails if that takes HANG seconds or output ends first."""
+    for: a banner, a boot line), and the start of a line read with them; fails if that takes
+    HANG seconds or the output ends first."""
     assert proc.stdout is not None
     fd, lines, rest = proc.stdout.fileno(), [], b""
     end = time.monotonic() + HANG
@@ -78,8 +79,7 @@ def read_until(proc: subprocess.Popen, done: Callable[[list[str]], bool]) -> lis
         assert chunk, f"output ended before the condition: {lines}"
         *complete, rest = (rest + chunk).split(b"\n")
         lines += [line.decode() for line in complete]
-    assert rest == b"", "read_until stops at a line end"
-    return lines
+    return lines, rest
 
 
 def run_in_netns(
@@ -108,11 +108,12 @@ def run_in_netns(
         stderr=subprocess.STDOUT,
     )
     early: list[str] = []
+    rest = b""
     if term_when is not None:
-        early = read_until(proc, term_when)
+        early, rest = read_until(proc, term_when)
         os.kill(proc.pid, signal.SIGTERM)  # the shell exec'd the double: this is the double
     out, _ = proc.communicate(timeout=HANG)
-    lines = early + out.decode().splitlines()
+    lines = early + (rest + out).decode().splitlines()
     assert lines and lines[0] == notice(prog), "the double must say once that it is a double"
     return lines[1:], proc.returncode
 
