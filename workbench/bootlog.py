@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from workbench.exits import explain_exit
+
 BANNER = (
     "            |      ___|",
     "  __|  _ \\  |  _ \\ __ \\",
@@ -74,18 +76,6 @@ ASSERTION = re.compile(
 )
 # The tender functions whose assertion is the personality(2) query LockPersonality=yes breaks.
 PERSONALITY_CHECKS = ("hvt_drop_privileges", "spt_init")
-SIGNALS = {
-    1: "SIGHUP",
-    2: "SIGINT",
-    4: "SIGILL",
-    6: "SIGABRT",
-    7: "SIGBUS",
-    8: "SIGFPE",
-    9: "SIGKILL",
-    11: "SIGSEGV",
-    15: "SIGTERM",
-    31: "SIGSYS",
-}
 
 LOCK_PERSONALITY_HINT = (
     "the Solo5 tenders query personality(0xffffffff) at start (solo5-hvt before its own "
@@ -97,6 +87,11 @@ LOCK_PERSONALITY_HINT = (
 # Boot phases, in the order a healthy MirageOS unikernel reaches them.
 PHASES = ("banner", "memory_map", "app_start", "network_up")
 _NETWORK_UP = ("Plugging into ", "Dual TCP/IP stack assembled", "TCP layer connected")
+# Log sources of the network devices MirageOS connects before the application starts
+# (mirage-net-solo5, ethernet, arp, mirage-tcpip): their lines are not the application's.
+_STACK_SOURCES = frozenset(
+    {"netif", "ethernet", "ARP", "ipv4", "ipv6", "ndpc6", "udp", "tcp.pcb", "tcpip-stack-direct"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +132,10 @@ def classify(line: str) -> LogLine:
             line,
             "error",
             message=line,
-            hint="an uncaught OCaml exception ended the unikernel (exit status 255)",
+            hint=(
+                "an uncaught OCaml exception ended the unikernel: the OCaml runtime prints it "
+                "(and a backtrace), then exits 2 (`Solo5: solo5_exit(2) called`)"
+            ),
         )
     if line.startswith("usage: solo5-") or line in _USAGE_LINES:
         return LogLine("usage", line, "warning")
@@ -306,31 +304,6 @@ def _attach_hint(iface: str, err: str) -> str:
     return f"the tender could not attach '{iface}' ({err}): check `ip link show {iface}`"
 
 
-_EXIT_MEANINGS = {
-    0: "the unikernel exited normally",
-    1: (
-        "Solo5 internal error, a tender error (see its message), or the tender stopped on "
-        "SIGTERM/SIGINT"
-    ),
-    63: "the unikernel printed its help or version (a --help/--version boot argument?)",
-    64: "the unikernel could not parse its boot arguments: check unikernel.args",
-    125: "internal error in the MirageOS runtime",
-    255: (
-        "the unikernel aborted: an uncaught OCaml exception, a Solo5 ABORT, a CPU trap, "
-        "stack corruption or not enough memory (see the lines before it)"
-    ),
-}
-
-
-def explain_exit(status: int) -> str:
-    """Meaning of a tender exit status (the guest's solo5_exit(N) is passed on as N & 0xff)."""
-    if status in _EXIT_MEANINGS:
-        return _EXIT_MEANINGS[status]
-    if status > 128 and status - 128 in SIGNALS:
-        return f"the tender was killed by {SIGNALS[status - 128]}"
-    return f"the unikernel called solo5_exit({status}) (application-defined status)"
-
-
 @dataclass
 class BootPhases:
     """Feed lines with their times; learn when each boot phase was first reached."""
@@ -356,7 +329,7 @@ class BootPhases:
         if kind == "mirage":
             if line.message and line.message.startswith(_NETWORK_UP):
                 return "network_up"
-            return "app_start"
+            return None if line.source in _STACK_SOURCES else "app_start"
         if kind == "app" and line.text.strip():
             return "app_start"
         return None

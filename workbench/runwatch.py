@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from workbench.bootlog import ASSERTION, PERSONALITY_CHECKS, SIGNALS, LogLine, explain_exit
+from workbench.bootlog import ASSERTION, PERSONALITY_CHECKS, LogLine
+from workbench.exits import STOP_SIGNALS, explain_exit, explain_signal, signal_name
 
 # systemd's line when a unit's main process ends.
 UNIT_EXIT = re.compile(
@@ -40,6 +41,7 @@ class RunWatch:
     short: str | None = None  # a few words for a status line: "tender aborted (SIGABRT)"
     before_start: bool = False
     _tender_error: str | None = None
+    _stop_signal: int | None = None  # solo5-hvt said "Exiting on signal N"
 
     def feed(self, line: LogLine) -> None:
         if line.kind in ("banner", "memory_map", "memory_region") or (
@@ -47,6 +49,8 @@ class RunWatch:
         ):
             self.started = True
             return
+        if line.kind == "tender" and "signal" in line.fields:
+            self._stop_signal = int(line.fields["signal"])  # type: ignore[call-overload]
         if self.reason is not None or not line.is_failure:
             return
         if line.kind == "tender" and not self.started:
@@ -88,9 +92,11 @@ class RunWatch:
         """How the main process ended (`code` as systemd says it: exited, killed, dumped)."""
         self.exit_seen = True
         if code in ("killed", "dumped"):
-            name = name or SIGNALS.get(status, f"signal {status}")
+            name = name or signal_name(status)
             name = name if name.startswith("SIG") else f"SIG{name}"
-            if not self.started and (self.reason is None or self.before_start):
+            if status in STOP_SIGNALS and code == "killed":  # solo5-spt has no handler
+                self._stopped(name)
+            elif not self.started and (self.reason is None or self.before_start):
                 line = f": {self._tender_error}" if self._tender_error else ""
                 hint = self.hint if self._tender_error else START_HINT
                 self._set(
@@ -101,13 +107,16 @@ class RunWatch:
                     replace=True,
                 )
             elif self.reason is None:
+                what = {11: "crashed", 31: "seccomp kill"}.get(status, "killed")
                 self._set(
                     f"the tender was killed by {name} while the unikernel ran",
-                    "an OOM kill, a `kill` on the host, or a crash in the tender itself",
-                    f"killed ({name})",
+                    explain_signal(status),
+                    f"{what} ({name})",
                 )
         elif self.reason is None and status != 0:
-            if self.started:
+            if status == 1 and self._stop_signal is not None:  # solo5-hvt's handler
+                self._stopped(signal_name(self._stop_signal))
+            elif self.started:
                 self._set(
                     f"the unikernel exited with status {status}: {explain_exit(status)}",
                     None,
@@ -120,6 +129,14 @@ class RunWatch:
                     f"tender failed (exit {status})",
                     before_start=True,
                 )
+
+    def _stopped(self, name: str) -> None:
+        """A stop, not a crash: systemd (or a user) sent the tender SIGTERM/SIGINT."""
+        self._set(
+            f"the unikernel was stopped by {name} (a stop or restart of the unit, not a crash)",
+            None,
+            f"stopped ({name})",
+        )
 
     def _set(
         self,

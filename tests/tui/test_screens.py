@@ -305,11 +305,42 @@ async def test_logs_crash_banner_explains_the_exit_status():
         await settle(pilot)
         banner = app.screen.query_one(CrashBanner)
         assert banner.has_class("-shown")
-        assert banner.message.startswith("target: the unikernel exited with status 255")
+        assert banner.message.startswith("target: the unikernel exited with status 2:")
         assert "uncaught OCaml exception" in plain(banner)
         assert 'Failure("Invalid_argument boom")' in plain(banner)
         await pilot.press("x")
         assert not banner.has_class("-shown")
+
+
+def _spt_end(how: str) -> list[LogLine]:
+    """A solo5-spt unikernel that booted, then systemd's line for how its process ended."""
+    lines = [("banner", "            |      ___|"), ("solo5", "Solo5: Bindings version v0.12.1")]
+    events = [LogLine(host="target", step="logs", kind=k, level="info", text=t) for k, t in lines]
+    text = f"unikernel-hello.service: Main process exited, {how}"
+    return [*events, LogLine(host="target", step="logs", kind="systemd", level="info",
+                             text=text, origin="systemd")]  # fmt: skip
+
+
+async def test_logs_of_a_stopped_spt_unikernel_show_no_crash_banner():
+    """spt has no SIGTERM handler: `systemctl stop` kills it, and that is no crash."""
+    app = WorkbenchApp(ReplayBackend({"logs": _spt_end("code=killed, status=15/TERM")}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        assert not app.screen.query_one(CrashBanner).has_class("-shown")
+
+
+async def test_logs_of_an_spt_seccomp_kill_say_so():
+    app = WorkbenchApp(ReplayBackend({"logs": _spt_end("code=killed, status=31/SYS")}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        banner = app.screen.query_one(CrashBanner)
+        assert banner.has_class("-shown")
+        assert banner.message.startswith("target: the unikernel was killed (killed, SIGSYS)")
+        assert "seccomp filter" in plain(banner)
 
 
 async def test_logs_of_a_clean_restart_show_no_crash_banner():

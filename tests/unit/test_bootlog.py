@@ -196,7 +196,10 @@ def test_exit_status_wraps_like_the_tender():
         (64, "unikernel.args"),
         (125, "MirageOS runtime"),
         (255, "aborted"),
+        (2, "uncaught OCaml exception"),
         (143, "SIGTERM"),
+        (139, "solo5-spt runs it as host code"),
+        (159, "seccomp"),
         (44, "solo5_exit(44)"),
     ],
 )
@@ -218,6 +221,27 @@ def test_boot_phases_from_a_real_boot():
     assert list(durations) == ["banner", "memory_map", "app_start", "network_up"]
     assert durations["banner"] == 0.0
     assert durations["network_up"] == pytest.approx(0.11)
+
+
+def test_the_network_stack_coming_up_is_not_the_application_starting():
+    """mirage-tcpip's connect lines (docs/DOUBLES.md) come between the first netif line and the
+    application's first line; app_start is the application's."""
+    stamp = "2026-11-26T10:00:00-00:00: [INFO]"
+    lines = [
+        f"{stamp} [netif] Plugging into service with mac 02:00:00:00:00:42 mtu 1500",
+        f"{stamp} [ethernet] Connected Ethernet interface 02:00:00:00:00:42",
+        f"{stamp} [ARP] Sending gratuitous ARP for 10.0.0.2 (02:00:00:00:00:42)",
+        f"{stamp} [ipv6] IP6: Starting",
+        f"{stamp} [ipv6] IP6: Started with fe80::ff:fe00:42",
+        f"{stamp} [udp] UDP layer connected on 10.0.0.2/24, fe80::ff:fe00:42/64",
+        f"{stamp} [tcp.pcb] TCP layer connected on 10.0.0.2/24, fe80::ff:fe00:42/64",
+        f"{stamp} [tcpip-stack-direct] Dual TCP/IP stack assembled: mac=02:00:00:00:00:42,ip=...",
+        f"{stamp} [application] listening on 8080",
+    ]
+    phases = BootPhases(started_at=0.0)
+    for i, line in enumerate(lines):
+        phases.feed(classify(line), at=float(i))
+    assert phases.durations() == {"network_up": 0.0, "app_start": 8.0}
 
 
 def test_control_characters_survive_classification_unchanged():
@@ -285,12 +309,14 @@ def test_tender_error_before_the_banner_keeps_its_own_hint():
 
 
 def test_a_crash_after_the_banner_is_the_unikernel():
+    """An uncaught OCaml exception, as a MirageOS 4 unikernel on Solo5 ends: the runtime's
+    `Fatal error` line, then exit(2), which ocaml-solo5 turns into solo5_exit(2)."""
     run = _run(
         *BANNER,
         "Solo5: Bindings version v0.12.1",
         'Fatal error: exception Failure("boom")',
-        "Solo5: solo5_exit(255) called",
-        "unikernel-hello.service: Main process exited, code=exited, status=255/EXCEPTION",
+        "Solo5: solo5_exit(2) called",
+        "unikernel-hello.service: Main process exited, code=exited, status=2/INVALIDARGUMENT",
     )
     assert run.started and not run.before_start
     assert run.reason == 'Fatal error: exception Failure("boom")'
@@ -308,6 +334,49 @@ def test_a_clean_stop_is_not_a_failure_of_the_tender():
     assert run.reason is None
     run.feed_systemd("unikernel-hello.service: Deactivated successfully.")
     assert run.reason == "the unit stopped: Deactivated successfully."
+
+
+STOPPED = "the unikernel was stopped by SIGTERM (a stop or restart of the unit, not a crash)"
+
+
+def test_hvt_stopped_by_systemd_exits_1_and_that_is_a_stop():
+    """solo5-hvt catches SIGTERM, says so and exits 1 (reference section 8)."""
+    run = _run(
+        *BANNER,
+        "solo5-hvt: Exiting on signal 15",
+        "unikernel-hello.service: Main process exited, code=exited, status=1/FAILURE",
+    )
+    assert (run.reason, run.short, run.hint) == (STOPPED, "stopped (SIGTERM)", None)
+
+
+def test_spt_stopped_by_systemd_is_killed_by_sigterm_and_that_is_a_stop():
+    """solo5-spt installs no handler: SIGTERM kills it silently (reference section 6: 143)."""
+    run = _run(*BANNER, "unikernel-hello.service: Main process exited, code=killed, status=15/TERM")
+    assert (run.reason, run.short, run.hint) == (STOPPED, "stopped (SIGTERM)", None)
+    before = _run("unikernel-hello.service: Main process exited, code=killed, status=2/INT")
+    assert before.short == "stopped (SIGINT)" and not before.before_start
+
+
+def test_spt_trap_is_a_sigsegv_of_the_tender():
+    """spt runs the unikernel as host code: test_exception.spt dies of SIGSEGV (section 6)."""
+    run = _run(*BANNER, "unikernel-hello.service: Main process exited, code=dumped, status=11/SEGV")
+    assert run.short == "crashed (SIGSEGV)"
+    assert "solo5-spt runs it as host code" in run.hint
+
+
+def test_spt_seccomp_violation_is_explained():
+    """test_seccomp.spt: a syscall outside spt's filter, killed by SIGSYS (section 6: 159)."""
+    run = _run(*BANNER, "unikernel-hello.service: Main process exited, code=killed, status=31/SYS")
+    assert run.reason == "the tender was killed by SIGSYS while the unikernel ran"
+    assert run.short == "seccomp kill (SIGSYS)"
+    assert "outside spt's own filter" in run.hint and "SystemCallFilter=" in run.hint
+
+
+def test_reference_shows_the_spt_signal_exits():
+    codes = {c.command.split(" -- ")[-1]: c.exit_code for c in CAPTURES if "solo5-spt" in c.command}
+    assert codes["test_exception.spt"] == 128 + 11
+    assert codes["test_seccomp.spt"] == 128 + 31
+    assert any(v == 128 + 15 for k, v in codes.items() if k.startswith("test_net.spt"))
 
 
 @pytest.mark.parametrize(

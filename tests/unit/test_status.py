@@ -69,3 +69,40 @@ def test_the_signal_is_known_before_journald_has_the_exit_line():
     assert fields["last_exit"] == (
         "the tender aborted before the unikernel started (SIGABRT): " + LOCK_PERSONALITY_ASSERTION
     )
+
+
+def _spt_run(code: str, status: str, *messages: str) -> str:
+    """The crash-loop capture turned into an spt unit whose unikernel started (its banner in
+    the journal) and then ended as systemd's ExecMainCode/ExecMainStatus say."""
+    text = (DATA / "status-crash-loop.txt").read_text()
+    head = [line for line in text.splitlines() if not line.startswith(("Run ", "Sys "))]
+    head = [
+        f"ExecMainCode={code}"
+        if line.startswith("ExecMainCode=")
+        else f"ExecMainStatus={status}"
+        if line.startswith("ExecMainStatus=")
+        else line
+        for line in head
+    ]
+    runs = [
+        "Run " + json.dumps({"MESSAGE": m, "_SYSTEMD_INVOCATION_ID": "x", "__CURSOR": str(i)})
+        for i, m in enumerate(("Solo5: Bindings version v0.12.1", *messages))
+    ]
+    return "\n".join(head + runs) + "\n"
+
+
+def test_an_spt_seccomp_kill_is_said_to_be_one():
+    """solo5-spt kills a unikernel that makes a syscall outside its filter with SIGSYS
+    (reference section 6: test_seccomp.spt, 159); systemd says code=killed, status=31."""
+    fields = parse_status(_spt_run("2", "31"))
+    assert fields["crash_loop"].endswith(", last: seccomp kill (SIGSYS)"), fields["crash_loop"]
+    assert fields["last_exit"] == "the tender was killed by SIGSYS while the unikernel ran"
+    assert "outside spt's own filter" in fields["last_exit_hint"]
+
+
+def test_an_uncaught_exception_loop_names_the_exception():
+    fields = parse_status(
+        _spt_run("1", "2", 'Fatal error: exception Failure("boom")', "Solo5: solo5_exit(2) called")
+    )
+    assert fields["last_exit"] == 'Fatal error: exception Failure("boom")'
+    assert fields["crash_loop"].endswith(", last: OCaml exception")

@@ -1,5 +1,6 @@
 """Build the lab's tender double: a static ELF (doubles/tender.c) that starts like the real
-Solo5 tender, with the Python guest double (doubles/solo5_hvt.py) embedded.
+Solo5 tender, with the Python guest double embedded as a zip (doubles/solo5_hvt.py as its
+__main__, doubles/guest_net.py under its package path) that python3 runs as it is.
 
 Cached by a hash of the sources and the arch, so it is compiled once per change.
 """
@@ -7,8 +8,10 @@ Cached by a hash of the sources and the arch, so it is compiled once per change.
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import tempfile
+import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -19,12 +22,28 @@ from workbench.lab.sysrun import run
 COMPILERS = {"x86_64": "gcc", "aarch64": "aarch64-linux-gnu-gcc"}
 
 
+GUEST_MODULES = ("guest_net.py",)  # imported by solo5_hvt.py as workbench.lab.doubles.*
+
+
+def guest_zip() -> bytes:
+    """The guest double as one zip python3 can run (`python3 -I ZIP`): the same bytes for the
+    same sources (fixed times, sorted names), so the build cache key holds."""
+    doubles = resources.files("workbench.lab.doubles")
+    files = {"__main__.py": doubles.joinpath("solo5_hvt.py").read_bytes()}
+    for package in ("workbench", "workbench/lab", "workbench/lab/doubles"):
+        files[f"{package}/__init__.py"] = b""
+    for name in GUEST_MODULES:
+        files[f"workbench/lab/doubles/{name}"] = doubles.joinpath(name).read_bytes()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(files):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), files[name])
+    return buf.getvalue()
+
+
 def _sources() -> tuple[bytes, bytes]:
     doubles = resources.files("workbench.lab.doubles")
-    return (
-        doubles.joinpath("solo5_hvt.py").read_bytes(),
-        doubles.joinpath("tender.c").read_bytes(),
-    )
+    return guest_zip(), doubles.joinpath("tender.c").read_bytes()
 
 
 def build(arch: str = "x86_64") -> Path:

@@ -8,8 +8,8 @@ import re
 from textual.widgets import Static
 
 from workbench.app.widgets import themed
-from workbench.bootlog import explain_exit
 from workbench.events import LogLine
+from workbench.exits import STOP_SIGNALS, explain_exit, explain_signal, signal_name
 from workbench.textsafe import sanitize
 
 _EXITED = re.compile(r"Main process exited, code=(\w+), status=(\d+)")
@@ -44,10 +44,12 @@ class CrashBanner(Static):
         how, status = m[1], int(m[2])
         if how == "exited" and (status == 0 or (status == 1 and host in self.stopped_cleanly)):
             return
+        if how == "killed" and status in STOP_SIGNALS:
+            return  # solo5-spt has no handler: a stop kills it with SIGTERM, no crash
         what = (
             f"exited with status {status}: {explain_exit(status)}"
             if how == "exited"
-            else f"was killed ({how}, signal {status})"
+            else f"was killed ({how}, {signal_name(status)}): {explain_signal(status)}"
         )
         self.show(host, what, self.cause.get(host))
 

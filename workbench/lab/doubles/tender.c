@@ -15,15 +15,18 @@
  *   4. hvt: SIGINT/SIGTERM handlers, the memory size, then /dev/kvm: KVM_GET_API_VERSION,
  *      KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_VCPU_MMAP_SIZE, the vCPU mmap,
  *      KVM_CHECK_EXTENSION(USER_MEMORY), guest memory (RW, never exec), SET_USER_MEMORY_REGION;
- *   5. every device the manifest declares must be attached;
+ *   5. the modules' setup (block: default sector size 512, the backing file holds whole
+ *      sectors, at least one; net: a random MAC unless --net-mac: gave one), then every device
+ *      the manifest declares must be attached;
  *   6. hvt: personality(0xffffffff) is queried and asserted (systemd's LockPersonality=yes makes
  *      it fail: the real tender dies of SIGABRT there), READ_IMPLIES_EXEC is refused; spt does
  *      the same in spt_init, before step 5, then maps the unikernel's text executable
  *      (mprotect PROT_EXEC: MemoryDenyWriteExecute=yes makes it fail, "mprotect failed");
  *   7. a seccomp filter of its own: memfd_create, prctl(PR_SET_NO_NEW_PRIVS),
  *      seccomp(SECCOMP_SET_MODE_FILTER, TSYNC); a syscall outside it kills the process (SIGSYS).
- * Then the guest: the embedded Python double (solo5_hvt.py) is exec'd under that filter with the
- * attached tap and block descriptors, and plays the unikernel (banner onwards).
+ * Then the guest: the embedded Python double (a zip of solo5_hvt.py and guest_net.py) is exec'd
+ * under that filter with the attached tap and block descriptors and the MACs, and plays the
+ * unikernel (banner onwards).
  *
  * The double's filter allows what the real run loop needs plus what python3 needs to start and
  * to play the guest; like the real one it has no socket, fork or clone. */
@@ -235,6 +238,9 @@ struct device {
     uint32_t type;
     int fd;
     bool attached;
+    unsigned char mac[6]; /* net: --net-mac:, else generated at setup (all zero: not set) */
+    off_t capacity;       /* block: the backing file's size */
+    unsigned short block_size; /* block: --block-sector-size:, else 512 at setup */
 };
 static struct device devices[MFT_MAX_ENTRIES];
 static unsigned n_devices;
@@ -413,16 +419,20 @@ static int net_option(const char *arg)
         return 0;
     }
     if (strncmp(arg, "--net-mac:", 10) == 0) {
-        unsigned mac[6];
+        /* Six hex pairs as the real sscanf("%02hhx:...") reads them: a short or malformed
+         * HWADDR is no match (so "Invalid option" and the usage), trailing text is ignored. */
+        unsigned char mac[6];
         const char *rest = device_name(arg + 10, name);
         if (rest == NULL ||
-            sscanf(rest, "%02x:%02x:%02x:%02x:%02x:%02x", &mac[0], &mac[1], &mac[2], &mac[3],
-                   &mac[4], &mac[5]) != 6)
+            sscanf(rest, "%02hhx:%02hhx:%02hhx:%02hhx:%02hhx:%02hhx", &mac[0], &mac[1], &mac[2],
+                   &mac[3], &mac[4], &mac[5]) != 6)
             return -1;
-        if (device(name, MFT_NET) == NULL) {
+        struct device *d = device(name, MFT_NET);
+        if (d == NULL) {
             warnx("Resource not declared in manifest: '%s'", name);
             return -1;
         }
+        memcpy(d->mac, mac, sizeof mac);
         return 0;
     }
     return -1;
@@ -444,26 +454,75 @@ static int block_option(const char *arg)
         int fd = open(path, O_RDWR);
         if (fd == -1)
             err(1, "Could not open block device: %s", path);
-        if (lseek(fd, 0, SEEK_END) == -1)
+        off_t capacity = lseek(fd, 0, SEEK_END);
+        if (capacity == -1)
             err(1, "%s: Could not determine capacity", path);
         d->fd = fd;
+        d->capacity = capacity;
         d->attached = true;
         return 0;
     }
     if (strncmp(arg, "--block-sector-size:", 20) == 0) {
+        /* The size is checked before the name (the real order), "%hu" wraps like the real
+         * sscanf (65536 reads as 0, so it is refused). */
         unsigned short size;
         const char *rest = device_name(arg + 20, name);
         if (rest == NULL || sscanf(rest, "%hu", &size) != 1)
             return -1;
-        if (device(name, MFT_BLOCK) == NULL) {
+        if (size < 512 || (size & (size - 1)) != 0) {
+            warnx("Block size must be a multiple of 2 greater than or equal 512");
+            return -1;
+        }
+        struct device *d = device(name, MFT_BLOCK);
+        if (d == NULL) {
             warnx("Resource not declared in manifest: '%s'", name);
             return -1;
         }
-        if (size < 512 || (size & (size - 1)) != 0)
-            return -1;
+        d->block_size = size;
         return 0;
     }
     return -1;
+}
+
+/* A failed assert() of the real tender, as glibc reports it ("file:line: function"), then
+ * SIGABRT. */
+static void assertion_failed(const char *where, const char *expr)
+{
+    fprintf(stderr, "%s: %s: Assertion `%s' failed.\n", prog, where, expr);
+    abort();
+}
+
+/* The modules' setup, after the guest is loaded: a block device gets its default sector size
+ * and must hold whole sectors, at least one; a network without --net-mac: gets a random
+ * locally administered unicast MAC (tap_attach_genmac). Errors end the tender there. */
+static void setup_devices(void)
+{
+    for (unsigned i = 1; i < n_devices; i++) {
+        struct device *d = &devices[i];
+        if (!d->attached)
+            continue;
+        if (d->type == MFT_BLOCK) {
+            if (d->block_size == 0)
+                d->block_size = 512;
+            if ((d->capacity & (d->block_size - 1)) != 0)
+                errx(1, "%.67s: Backing storage size must be block aligned (%hu bytes)",
+                     d->name, d->block_size);
+            if (d->capacity < d->block_size)
+                errx(1, "%.67s: Backing storage must be at least 1 block (%hu bytes) in size",
+                     d->name, d->block_size);
+        } else if (d->type == MFT_NET) {
+            static const unsigned char unset[6];
+            if (memcmp(d->mac, unset, sizeof unset) != 0)
+                continue;
+            int rfd = open("/dev/urandom", O_RDONLY);
+            if (rfd == -1)
+                err(1, "Could not open /dev/urandom");
+            if (read(rfd, d->mac, sizeof d->mac) != (ssize_t)sizeof d->mac)
+                assertion_failed("common/tap_attach.c:259: tap_attach_genmac", "ret == 6");
+            close(rfd);
+            d->mac[0] = (unsigned char)((d->mac[0] & 0xfe) | 0x02);
+        }
+    }
 }
 
 /* Module order as compiled into each tender (hvt: block, net; spt: net, block). */
@@ -529,11 +588,8 @@ static void kvm_init(size_t mem_size)
 static void check_personality(const char *where)
 {
     int persona = personality(0xffffffff);
-    if (persona < 0) {
-        /* glibc's assert() text for the real tender's check, then SIGABRT. */
-        fprintf(stderr, "%s: %s: Assertion `persona >= 0' failed.\n", prog, where);
-        abort();
-    }
+    if (persona < 0)
+        assertion_failed(where, "persona >= 0");
     if (persona & READ_IMPLIES_EXEC)
         errx(1, "Cowardly refusing to run with a sys_personality of READ_IMPLIES_EXEC. Please "
                 "report a bug, with details of your Linux distribution and GCC version");
@@ -715,6 +771,7 @@ int main(int argc, char **argv)
             errx(1, "%s: mprotect failed", kernel);
     }
 
+    setup_devices();
     bool missing = false;
     for (unsigned i = 1; i < n_devices; i++) {
         if (devices[i].type >= MFT_RESERVED_FIRST || devices[i].attached)
@@ -731,12 +788,17 @@ int main(int argc, char **argv)
 
     /* The guest: python3 runs the embedded double with the attached devices. SIGINT/SIGTERM
      * stay blocked across exec until the guest has its handlers (a stop is never lost). */
-    char nets[MFT_MAX_ENTRIES * (MFT_NAME_SIZE + 12)] = "", blocks[sizeof nets] = "";
+    char nets[MFT_MAX_ENTRIES * (MFT_NAME_SIZE + 32)] = "", blocks[sizeof nets] = "";
     for (unsigned i = 1; i < n_devices; i++) {
-        char *list = devices[i].type == MFT_NET ? nets : blocks;
+        const struct device *d = &devices[i];
+        char *list = d->type == MFT_NET ? nets : blocks;
         size_t len = strlen(list);
-        snprintf(list + len, sizeof nets - len, "%s%s=%d", len ? "," : "", devices[i].name,
-                 devices[i].fd);
+        if (d->type == MFT_NET) /* name=fd=mac: the guest answers from the tender's MAC */
+            snprintf(list + len, sizeof nets - len,
+                     "%s%s=%d=%02x:%02x:%02x:%02x:%02x:%02x", len ? "," : "", d->name, d->fd,
+                     d->mac[0], d->mac[1], d->mac[2], d->mac[3], d->mac[4], d->mac[5]);
+        else
+            snprintf(list + len, sizeof nets - len, "%s%s=%d", len ? "," : "", d->name, d->fd);
     }
     char memstr[32];
     snprintf(memstr, sizeof memstr, "%zu", aligned >> 20);
@@ -749,7 +811,7 @@ int main(int argc, char **argv)
     int n_guest = argc - (int)(guest_args - argv);
     char **args = calloc((size_t)n_guest + 10, sizeof *args);
     if (args == NULL)
-        err(1, "calloc");
+        err(1, "malloc");
     int a = 0;
     args[a++] = "python3";
     args[a++] = "-I";
