@@ -97,6 +97,8 @@ def test_crashing_release_is_rolled_back(v, tmp_path):
         'Fatal error: exception Failure("Invalid_argument boom")\nSolo5: solo5_exit(2) called'
         in (lines)
     )
+    # ...and systemd's word on how it ended, between the failed boot and the rollback's.
+    assert "unikernel-t" in lines and "Main process exited, code=exited, status=2/" in lines
     assert "rolled back to" in err and "healthy again" in err
     state = on_target(f"readlink {v.release_dir}/current; systemctl is-active {v.unit}")
     assert state.stdout.split() == [f"releases/{good_release}", "active"]

@@ -10,9 +10,12 @@ show what the change looks like on screen.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from tests.lab.deploykit import CRASHES, HEALTHY, ROOT, artifact, on_target, tender, workbench
+from workbench import profiles
+from workbench.engine import hostinfo
 
 OUT = Path(__file__).with_name("recordings")
 
@@ -31,19 +34,25 @@ def record(name: str, *args: str, ok: tuple[int, ...] = (0,)) -> None:
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     lab = ["--profile", "lab"]
+    # A host without this profile: plan and the first deploy show every file as new.
+    managed = hostinfo.managed_paths(profiles.load(str(ROOT / "profiles" / "lab.yaml")))
     on_target(
         "systemctl disable --now unikernel-hello.service 2>/dev/null; "
-        "rm -rf /var/lib/workbench/hello /etc/systemd/system/unikernel-hello.service; "
-        "systemctl daemon-reload; true"
+        f"rm -rf /var/lib/workbench/hello {shlex.join(managed)}; "
+        "ip link del tap100 2>/dev/null; ip link del br100 2>/dev/null; "
+        "systemctl daemon-reload; networkctl reload; true"
     )
     record("plan", "plan", *lab)
     record("deploy", "deploy", *lab, "--no-cache")
     record("status", "status", *lab)
-    record("logs", "logs", *lab, "--lines", "200")
     record("restart", "restart", *lab)
+    record("logs", "logs", *lab, "--lines", "200")  # two boots: the deploy's and the restart's
     tmp = Path("/tmp")
     second = artifact(tmp, "workbench-tui-second", {**HEALTHY, "logs": [{"msg": "second"}]})
-    record("deploy_second", "deploy", *lab, "--artifact", str(second), "--tender", str(tender()))
+    # A second release, so that the rollback recorded next has one to go back to (not replayed).
+    done = workbench("deploy", *lab, "--artifact", str(second), "--tender", str(tender()))
+    if done.returncode != 0:
+        raise SystemExit(f"deploy of a second release: exit {done.returncode}\n{done.stderr}")
     record("rollback", "rollback", *lab)
     bad = artifact(tmp, "workbench-tui-crashes", CRASHES)
     record(

@@ -51,7 +51,9 @@ async def test_dashboard_shows_each_hosts_live_state():
             "ok",
             "active/running",
         ]
-        assert row[6] == "62f0c681f4d40f63" and row[8] == "0" and row[9].endswith("MiB")
+        (status,) = recording("status")
+        assert isinstance(status, Status)
+        assert row[6] == status.fields["release"] and row[8] == "0" and row[9].endswith("MiB")
         assert row[10] == "0.20 s"
         assert cells(table, "broken/-")[5] == "bad profile"
         detail = plain(app.screen.query_one("#detail", Static))
@@ -145,7 +147,13 @@ async def test_failed_deploy_shows_the_rollback_and_why():
         assert "rolled back" in outcome and "because" in outcome
         state = plain(screen.query_one("#state", Static))
         assert state.startswith("deploy failed on target")
-        assert screen.query_one(StepTable).states[("target", "rolled back")] == "rolled back"
+        states = screen.query_one(StepTable).states
+        # True end states: the new release's check failed, the rollback worked and its own
+        # check passed; nothing reads "healthy" over the failure or FAILED over the rollback.
+        assert states[("target", "health")] == "FAILED"
+        assert states[("target", "rollback health")] == "healthy"
+        assert states[("target", "rolled back")] == "rolled back"
+        assert ("target", "rollback") not in states or states[("target", "rollback")] != "FAILED"
         assert any(n.severity == "error" for n in app._notifications)
 
 
@@ -424,8 +432,13 @@ async def test_plan_lists_changes_and_shows_each_diff(app, backend):
         assert isinstance(app.screen, PlanScreen)
         diff = plain(app.screen.query_one("#diff", Static))
         assert "unikernel-hello.service" in diff and "+ExecStart=" in diff
-        await pilot.press("down")
-        assert "10-workbench-tap100.netdev" in plain(app.screen.query_one("#diff", Static))
+        seen = []
+        for _ in range(8):  # down the list of changes to the network's first file
+            await pilot.press("down")
+            seen.append(plain(app.screen.query_one("#diff", Static)))
+            if "10-workbench-tap100.netdev" in seen[-1]:
+                break
+        assert "10-workbench-tap100.netdev" in seen[-1], [d.split("\n", 1)[0] for d in seen]
         await pilot.press("d")
         await settle(pilot)
         assert isinstance(app.screen, RunScreen)

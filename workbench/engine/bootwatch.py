@@ -27,6 +27,7 @@ class Outcome:
     phases: dict[str, float] | None = None
     health_seconds: float | None = None
     before_start: bool = False  # the tender died before the unikernel started
+    last_cursor: str | None = None  # the last journal entry shown: a rollback goes on from it
 
 
 def to_event(host: str, step: str, entry: journal.JournalEntry) -> LogLine:
@@ -133,6 +134,7 @@ class _Watch:
         )
         async for entry in journal.entries(self.conn, argv):
             await self.queue.put(to_event(host, step, entry))
+            self.outcome.last_cursor = entry.cursor
             when = entry.monotonic_us / 1e6
             if self.started is not None and when < self.started:
                 continue  # the previous run stopping, before our restart started the unit
@@ -187,9 +189,10 @@ class _Watch:
             if ok:
                 outcome.ok, outcome.health_seconds = True, round(elapsed, 3)
                 # The journal reaches us a little after the guest answers; let the boot lines
-                # and phases arrive first so the report reads in the order things happened.
+                # up to the application's first arrive (1 s at most: an application may log
+                # nothing) so the report reads in the order things happened.
                 for _ in range(10):
-                    if self.phases.reached:
+                    if "app_start" in self.phases.reached:
                         break
                     await asyncio.sleep(0.1)
                 return self._result(True, detail, elapsed, attempts)

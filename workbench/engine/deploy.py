@@ -341,6 +341,9 @@ class HostDeploy:
         if restarted and self.options.rollback and previous:
             self._start("rollback")
             rb_cursor, rb_started = await shielded(switch_and_restart(conn, p, previous, rid))
+            # Go on from the failed boot's last line shown, not from the restart: the lines in
+            # between (systemd's word on how the process ended) belong in the report too.
+            rb_cursor = outcome.last_cursor or rb_cursor
             rb = bootwatch.Outcome()
             async for event in bootwatch.watch(
                 conn,
