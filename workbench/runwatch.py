@@ -88,8 +88,10 @@ class RunWatch:
         """How the main process ended (`code` as systemd says it: exited, killed, dumped)."""
         self.exit_seen = True
         if code in ("killed", "dumped"):
-            name = name or SIGNALS.get(status, f"signal {status}")
-            name = name if name.startswith("SIG") else f"SIG{name}"
+            if name is None:  # `systemctl show` gives the number only
+                name = SIGNALS.get(status, f"signal {status}")
+            elif not name.startswith("SIG"):  # systemd's journal line says "6/ABRT"
+                name = f"SIG{name}"
             if not self.started and (self.reason is None or self.before_start):
                 line = f": {self._tender_error}" if self._tender_error else ""
                 hint = self.hint if self._tender_error else START_HINT
