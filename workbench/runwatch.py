@@ -66,7 +66,7 @@ class RunWatch:
         elif line.kind in ("tender", "abort", "trap", "exit", "exception"):
             reason = line.text
             if line.kind == "exit":
-                status = int(line.fields.get("status", 0))  # type: ignore[call-overload]
+                status = int(line.fields["status"])  # type: ignore[call-overload]
                 reason = f"the unikernel exited with status {status}: {explain_exit(status)}"
             self._set(reason, line.hint, _short(line))
 
@@ -100,7 +100,6 @@ class RunWatch:
                     hint,
                     f"tender aborted ({name})",
                     before_start=True,
-                    replace=True,
                 )
             elif self.reason is None:
                 self._set(
@@ -124,16 +123,10 @@ class RunWatch:
                 )
 
     def _set(
-        self,
-        reason: str,
-        hint: str | None,
-        short: str,
-        *,
-        before_start: bool = False,
-        replace: bool = False,
+        self, reason: str, hint: str | None, short: str, *, before_start: bool = False
     ) -> None:
-        if self.reason is not None and not replace:
-            return
+        """Every caller sets only a run with no reason yet, or (a signal after the tender's own
+        line) one ended before the start, which the signal's verdict completes."""
         if hint is not None:
             hint = hint.replace("UNIT", self.unit)
         self.reason, self.hint, self.short, self.before_start = reason, hint, short, before_start
