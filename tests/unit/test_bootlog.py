@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.reference import LOCK_PERSONALITY_ASSERTION, REFERENCE, captures
-from workbench.bootlog import BANNER, BootPhases, classify, explain_exit
+from workbench.bootlog import BANNER, BootPhases, LogLine, classify, explain_exit
 from workbench.runwatch import RunWatch
 
 CAPTURES = captures()
@@ -326,3 +326,53 @@ def test_huge_numbers_in_a_line_are_text_not_a_crash(line):
     run = RunWatch()
     run.feed(parsed)
     run.feed_systemd("x.service: Main process exited, code=killed, status=" + "9" * 5000)
+
+
+def test_an_uncaught_ocaml_exception_is_read_whole():
+    """The OCaml runtime's last words (printexc.c: "Fatal error: exception %s")."""
+    line = 'Fatal error: exception Invalid_argument("index out of bounds")'
+    assert classify(line + "\r\n") == LogLine(  # a serial console ends lines in CRLF
+        "exception",
+        line,
+        "error",
+        message=line,
+        hint="an uncaught OCaml exception ended the unikernel (exit status 255)",
+    )
+
+
+def test_a_solo5_line_with_no_meaning_of_its_own_is_kept_as_solo5():
+    """Lines the virtio bindings print (measured under QEMU, reference section 14)."""
+    for rest in (
+        "Clock source: TSC, frequency estimate is 2600878800 Hz",
+        "Application acquired 'service0' as network device",
+    ):
+        line = "Solo5: " + rest
+        assert classify(line) == LogLine("solo5", line, source="solo5", message=rest)
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [
+        (128, "the unikernel called solo5_exit(128) (application-defined status)"),
+        (129, "the tender was killed by SIGHUP"),
+        (131, "the unikernel called solo5_exit(131) (application-defined status)"),
+        (134, "the tender was killed by SIGABRT"),
+        (137, "the tender was killed by SIGKILL"),
+        (139, "the tender was killed by SIGSEGV"),
+        (143, "the tender was killed by SIGTERM"),
+        (159, "the tender was killed by SIGSYS"),
+    ],
+)
+def test_a_status_above_128_is_a_signal_the_table_names(status, meaning):
+    """As a shell reports a process killed by signal N (128 + N): the reference's spt runs
+    end 139 (SIGSEGV), 143 (SIGTERM) and 159 (SIGSYS, seccomp). SIGQUIT (131) is not in the
+    table, so that status reads as the unikernel's own."""
+    assert explain_exit(status) == meaning
+
+
+def test_phase_durations_count_from_the_first_phase_without_a_unit_start():
+    """A journal read after the fact may not hold the unit's start: count from the banner."""
+    phases = BootPhases()
+    for at, line in ((10.25, BANNER[0]), (10.5, "Solo5: Memory map: 64 MB addressable:")):
+        phases.feed(classify(line), at=at)
+    assert phases.durations() == {"banner": 0.0, "memory_map": 0.25}
