@@ -176,3 +176,25 @@ def test_a_service_user_outside_group_kvm():
     facts = parse_facts("\n".join(raw))
     assert facts.user_groups == ["unikernel"]
     assert facts.user_kvm is False
+
+
+def _deployed_with(**lines: str) -> HostFacts:
+    """The deployed recording with some keys' lines replaced (or added at the end)."""
+    raw = [lines.pop(line.partition("=")[0], line) for line in FACTS_DEPLOYED]
+    return parse_facts("\n".join([*raw, *lines.values()]))
+
+
+FACTS_DEPLOYED = lines("deployed")
+
+
+def test_a_raspberry_pi_names_its_model_and_a_tender_it_cannot_hash():
+    """/proc/device-tree/model on a Pi 3, and sha256sum's error for a tender it may not read
+    (both absent from the x86 lab recordings)."""
+    facts = _deployed_with(
+        model="model=Raspberry Pi 3 Model B Rev 1.2",
+        installed_tender_error=(
+            "installed_tender_error=sha256sum: /usr/local/bin/solo5-hvt: Permission denied"
+        ),
+    )
+    assert facts.model == "Raspberry Pi 3 Model B Rev 1.2"
+    assert facts.installed_tender_error == "sha256sum: /usr/local/bin/solo5-hvt: Permission denied"
