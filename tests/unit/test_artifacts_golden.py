@@ -140,12 +140,13 @@ def files() -> Iterator[tuple[str, bytes]]:
     yield "abi note too short.hvt", _abi_desc(4)
     yield "abi descsz past segment.hvt", _abi_edit(4, u32(100))
     yield "abi descsz all ones.hvt", _abi_edit(4, u32(0xFFFFFFFF))
+    yield "abi namesz all ones.hvt", _abi_edit(0, u32(0xFFFFFFFF))
     yield "abi target 9.hvt", _abi_edit(20, u32(9))
     yield "abi target all ones.hvt", _abi_edit(20, u32(0xFFFFFFFF))
     yield "manifest too short.hvt", shrink_manifest(4 + 4)
     yield "manifest header only.hvt", shrink_manifest(4 + 8)
     yield "manifest version 2.hvt", with_note(NET, lambda d, at: put(d, at + 24, u32(2)))
-    for count in (0, 65, 3):
+    for count in (0, 65, 3, 0xFFFFFFFF):
         yield (
             f"manifest says {count} entries.hvt",
             with_note(NET, lambda d, at, n=count: put(d, at + 28, u32(n))),
@@ -237,6 +238,7 @@ def argv_text(infos: dict[str, ArtifactInfo], tenders: dict) -> Iterator[str]:
     both = inspect(solo5elf.write("both.hvt", devices=[*NET, *BLK]))
     none = inspect(solo5elf.write("none.hvt"))
     net = infos["net.hvt"]
+    store = {"storage": "/srv/d.img"}
     cases = [
         ("service mapped", net, {"service": "tap100"}, {}, None),
         ("service unmapped", net, {}, {}, None),
@@ -244,6 +246,7 @@ def argv_text(infos: dict[str, ArtifactInfo], tenders: dict) -> Iterator[str]:
         ("both mapped", both, {"service": "tap100"}, {"storage": "/srv/d.img"}, None),
         ("extra network", net, {"service": "tap100", "admin": "tap101"}, {}, None),
         ("extra block", net, {"service": "tap100"}, {"data": "/srv/d.img"}, None),
+        ("two declared, an extra", both, {"service": "tap100", "admin": "tap101"}, store, None),
         ("no devices, a network", none, {"service": "tap100"}, {}, None),
         ("no manifest", infos["old.hvt"], {"service": "tap100"}, {}, None),
         ("old tender", infos["old.hvt"], {"service": "tap100"}, {"storage": "/d"}, "0.5.0"),
