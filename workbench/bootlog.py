@@ -326,7 +326,7 @@ def explain_exit(status: int) -> str:
     """Meaning of a tender exit status (the guest's solo5_exit(N) is passed on as N & 0xff)."""
     if status in _EXIT_MEANINGS:
         return _EXIT_MEANINGS[status]
-    if status > 128 and status - 128 in SIGNALS:
+    if status - 128 in SIGNALS:  # a shell's 128 + N for signal N
         return f"the tender was killed by {SIGNALS[status - 128]}"
     return f"the unikernel called solo5_exit({status}) (application-defined status)"
 

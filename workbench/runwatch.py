@@ -88,10 +88,8 @@ class RunWatch:
         """How the main process ended (`code` as systemd says it: exited, killed, dumped)."""
         self.exit_seen = True
         if code in ("killed", "dumped"):
-            if name is None:  # `systemctl show` gives the number only
-                name = SIGNALS.get(status, f"signal {status}")
-            elif not name.startswith("SIG"):  # systemd's journal line says "6/ABRT"
-                name = f"SIG{name}"
+            # systemd's journal line says "6/ABRT"; `systemctl show` gives the number only
+            name = f"SIG{name}" if name else SIGNALS.get(status, f"signal {status}")
             if not self.started and (self.reason is None or self.before_start):
                 line = f": {self._tender_error}" if self._tender_error else ""
                 hint = self.hint if self._tender_error else START_HINT

@@ -146,8 +146,7 @@ def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
 
 def _read(fh, path: Path, size: int) -> ArtifactInfo:  # type: ignore[no-untyped-def]
     _check_tables(fh.read(64), size)
-    fh.seek(0)
-    elf = ELFFile(fh)
+    elf = ELFFile(fh)  # reads from the start whatever the position
     machine_id = elf.header["e_machine"]
     machine = _machine_name(machine_id)
     notes = _solo5_notes(elf, size)
