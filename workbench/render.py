@@ -51,15 +51,14 @@ def exec_argv(
     profile_label: str = "the profile",
 ) -> list[str]:
     current = f"{profile.release_dir}/current"
-    devices = info.devices if info is not None else assumed_devices(profile)
-    facts = info or ArtifactInfo(
+    facts = info or ArtifactInfo(  # a placeholder: only its devices are read
         path=kernel_name(profile),
         size=0,
         sha256="",
         machine="",
         elf_class=64,
         abi=None,
-        devices=devices,
+        devices=assumed_devices(profile),
     )
     uk = profile.unikernel
     return tender_argv(

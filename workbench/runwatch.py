@@ -92,8 +92,11 @@ class RunWatch:
         """How the main process ended (`code` as systemd says it: exited, killed, dumped)."""
         self.exit_seen = True
         if code in ("killed", "dumped"):
-            name = name or signal_name(status)
-            name = name if name.startswith("SIG") else f"SIG{name}"
+            # systemd's journal line says "6/ABRT"; `systemctl show` gives the number only
+            if name:
+                name = name if name.startswith("SIG") else f"SIG{name}"
+            else:
+                name = signal_name(status)
             if status in STOP_SIGNALS and code == "killed":  # solo5-spt has no handler
                 self._stopped(name)
             elif not self.started and (self.reason is None or self.before_start):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.reference import LOCK_PERSONALITY_ASSERTION, REFERENCE, captures
-from workbench.bootlog import BANNER, BootPhases, classify, explain_exit
+from workbench.bootlog import BANNER, BootPhases, LogLine, classify, explain_exit
 from workbench.runwatch import RunWatch
 
 CAPTURES = captures()
@@ -395,3 +395,57 @@ def test_huge_numbers_in_a_line_are_text_not_a_crash(line):
     run = RunWatch()
     run.feed(parsed)
     run.feed_systemd("x.service: Main process exited, code=killed, status=" + "9" * 5000)
+
+
+def test_an_uncaught_ocaml_exception_is_read_whole():
+    """The OCaml runtime's last words (printexc.c: "Fatal error: exception %s")."""
+    line = 'Fatal error: exception Invalid_argument("index out of bounds")'
+    assert classify(line + "\r\n") == LogLine(  # a serial console ends lines in CRLF
+        "exception",
+        line,
+        "error",
+        message=line,
+        hint=(
+            "an uncaught OCaml exception ended the unikernel: the OCaml runtime prints it "
+            "(and a backtrace), then exits 2 (`Solo5: solo5_exit(2) called`)"
+        ),
+    )
+
+
+def test_a_solo5_line_with_no_meaning_of_its_own_is_kept_as_solo5():
+    """Lines the virtio bindings print (measured under QEMU, reference section 14)."""
+    for rest in (
+        "Clock source: TSC, frequency estimate is 2600878800 Hz",
+        "Application acquired 'service0' as network device",
+    ):
+        line = "Solo5: " + rest
+        assert classify(line) == LogLine("solo5", line, source="solo5", message=rest)
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [
+        (128, "the unikernel called solo5_exit(128) (application-defined status)"),
+        (129, "the tender was killed by SIGHUP: a `kill` on the host, an OOM kill, or a crash"),
+        (131, "the unikernel called solo5_exit(131) (application-defined status)"),
+        (134, "the tender was killed by SIGABRT: the tender failed one of its own checks"),
+        (137, "the tender was killed by SIGKILL: an OOM kill, a `kill -9` on the host"),
+        (139, "the tender was killed by SIGSEGV: the unikernel crashed: solo5-spt runs it"),
+        (143, "the tender was killed by SIGTERM: a stop or restart of the unit: solo5-spt"),
+        (159, "the tender was killed by SIGSYS: a seccomp filter killed it: under solo5-spt"),
+    ],
+)
+def test_a_status_above_128_is_a_signal_the_table_names(status, meaning):
+    """As a shell reports a process killed by signal N (128 + N): the reference's spt runs
+    end 139 (SIGSEGV), 143 (SIGTERM) and 159 (SIGSYS, seccomp). SIGQUIT (131) is not in the
+    table, so that status reads as the unikernel's own."""
+    # the signal's name and the start of what it means (the rest: explain_signal's own tests)
+    assert explain_exit(status).startswith(meaning)
+
+
+def test_phase_durations_count_from_the_first_phase_without_a_unit_start():
+    """A journal read after the fact may not hold the unit's start: count from the banner."""
+    phases = BootPhases()
+    for at, line in ((10.25, BANNER[0]), (10.5, "Solo5: Memory map: 64 MB addressable:")):
+        phases.feed(classify(line), at=at)
+    assert phases.durations() == {"banner": 0.0, "memory_map": 0.25}

@@ -92,3 +92,109 @@ def test_the_host_backend_prefers_a_running_networkd():
     f = parse_facts("\n".join(lines("deployed")))
     assert dataclasses.replace(f, networkd="inactive").backend == "ifupdown"
     assert dataclasses.replace(f, networkd="inactive", ifupdown=False).backend is None
+
+
+# What the parser must make of a host that said nothing about a fact: "unknown", never a value
+# the checks would read as an answer ("" is not a kernel, None is not 0 kB free, [] releases).
+UNSAID = HostFacts(
+    arch="",
+    kernel="",
+    long_bit=None,
+    dpkg_arch="",
+    model="",
+    kvm="",
+    tun="",
+    pid1="",
+    systemd="",
+    networkd="",
+    networkmanager="",
+    ifupdown=False,
+    ifupdown_active="",
+    nft=False,
+    disk_free_kb=None,
+    mem_available_kb=None,
+    user_groups=None,
+    user_kvm=None,
+    installed_tender="",
+    current="",
+    releases=[],
+    unit_active="",
+    unit_enabled="",
+)
+
+
+def test_a_host_that_printed_nothing_knows_nothing():
+    assert parse_facts("") == UNSAID
+    assert UNSAID.current_release is None and UNSAID.backend is None
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in FACTS.glob("*.json")))
+def test_a_fact_is_unknown_until_the_host_says_it(name):
+    """Cut the recording after each line: every fact not printed yet is exactly its unknown
+    value (a typed blank, not a placeholder), every fact printed is already final."""
+    raw = lines(name)
+    final = dataclasses.asdict(parse_facts("\n".join(raw)))
+    unsaid = dataclasses.asdict(UNSAID)
+    for cut in range(len(raw) + 1):
+        head = raw[:cut]
+        said = {line.partition("=")[0] for line in head}
+        got = dataclasses.asdict(parse_facts("\n".join(head)))
+        for key, value in got.items():
+            if key in said:
+                assert value == final[key], (cut, key)
+            elif key not in ("files", "release_files", "links", "tender_version"):
+                assert value == unsaid[key] and type(value) is type(unsaid[key]), (cut, key)
+
+
+def test_text_a_login_shell_prints_first_is_not_a_fact():
+    """A host whose shell startup file prints a greeting (and a blank line) before the script
+    runs: those lines are skipped, every fact after them is still read."""
+    raw = lines("deployed")
+    greeted = parse_facts("\n".join(["Welcome to rpi3b!", "", *raw]))
+    assert greeted == parse_facts("\n".join(raw))
+
+
+def test_a_value_keeps_every_equals_sign_after_the_first():
+    raw = [
+        line if not line.startswith("current=") else "current=/srv/env=prod/hello/releases/abc"
+        for line in lines("deployed")
+    ]
+    facts = parse_facts("\n".join(raw))
+    assert facts.current == "/srv/env=prod/hello/releases/abc"
+    assert facts.current_release == "abc"
+
+
+def test_a_service_user_outside_group_kvm():
+    """What the script prints when the user exists but may not open /dev/kvm: the user is
+    known (its groups) and the answer is no, not unknown."""
+    raw = [
+        {"user_groups": "user_groups=unikernel", "user_kvm": "user_kvm=no"}.get(
+            line.partition("=")[0], line
+        )
+        for line in lines("deployed")
+    ]
+    facts = parse_facts("\n".join(raw))
+    assert facts.user_groups == ["unikernel"]
+    assert facts.user_kvm is False
+
+
+def _deployed_with(**lines: str) -> HostFacts:
+    """The deployed recording with some keys' lines replaced (or added at the end)."""
+    raw = [lines.pop(line.partition("=")[0], line) for line in FACTS_DEPLOYED]
+    return parse_facts("\n".join([*raw, *lines.values()]))
+
+
+FACTS_DEPLOYED = lines("deployed")
+
+
+def test_a_raspberry_pi_names_its_model_and_a_tender_it_cannot_hash():
+    """/proc/device-tree/model on a Pi 3, and sha256sum's error for a tender it may not read
+    (both absent from the x86 lab recordings)."""
+    facts = _deployed_with(
+        model="model=Raspberry Pi 3 Model B Rev 1.2",
+        installed_tender_error=(
+            "installed_tender_error=sha256sum: /usr/local/bin/solo5-hvt: Permission denied"
+        ),
+    )
+    assert facts.model == "Raspberry Pi 3 Model B Rev 1.2"
+    assert facts.installed_tender_error == "sha256sum: /usr/local/bin/solo5-hvt: Permission denied"

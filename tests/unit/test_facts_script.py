@@ -90,3 +90,26 @@ def test_a_tender_that_is_not_the_one_asked_about_is_not_run(rel):
     f = facts(rel, sha(b"another tender"))
     assert f.tender_version == ""
     assert f.release != _rid and f.release_files == {}
+
+
+def test_without_an_artifact_the_host_names_no_release_but_hashes_its_own_tender(tmp_path):
+    """Preflight asks before there is an artifact: the host reports the tender it has in PATH,
+    hashed, and names no release (none can be named without the artifact)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tender = bindir / "solo5-hvt"
+    tender.write_text(TENDER)
+    tender.chmod(0o755)
+    argv = facts_argv(
+        str(tmp_path / "hello"),
+        "workbench-no-such.service",
+        "workbench-no-such-user",
+        "solo5-hvt",
+        [],
+    )
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True, env=env)
+    f = parse_facts(out.stdout)
+    assert f.installed_tender == str(tender)
+    assert f.installed_tender_sha == sha(TENDER.encode())
+    assert (f.release, f.release_files, f.tender_version) == ("", {}, "")

@@ -30,7 +30,9 @@ MFT_MAX_ENTRIES = 64
 
 TARGETS = {1: "hvt", 2: "spt", 3: "virtio", 4: "muen", 5: "genode"}
 DEVICE_TYPES = {1: "BLOCK_BASIC", 2: "NET_BASIC"}
-MACHINES = {62: "x86_64", 183: "aarch64", 21: "ppc64le", 3: "i386", 40: "arm"}
+# pyelftools names machines 'EM_X86_64', 'EM_AARCH64'...: ours are those names without the
+# prefix, in lower case, except for these two.
+MACHINES = {"EM_PPC64": "ppc64le", "EM_386": "i386"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
     path = Path(path)
     try:
         st = path.stat()
-        if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end
+        if not stat.S_ISREG(st.st_mode):  # a directory; a FIFO would block, a device never end
             raise ArtifactError(
                 f"{path} is not a regular file",
                 "give the dist/NAME.hvt (or .spt) file that `make build` produced",
@@ -124,8 +126,6 @@ def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
             info = _read(fh, path, size)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: no such file", "check the path") from None
-    except IsADirectoryError:
-        raise ArtifactError(f"{path} is a directory, not a unikernel") from None
     except PermissionError:
         raise ArtifactError(f"{path}: permission denied") from None
     except OSError as exc:  # a symlink loop, an I/O error
@@ -146,8 +146,7 @@ def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
 
 def _read(fh, path: Path, size: int) -> ArtifactInfo:  # type: ignore[no-untyped-def]
     _check_tables(fh.read(64), size)
-    fh.seek(0)
-    elf = ELFFile(fh)
+    elf = ELFFile(fh)  # reads from the start whatever the position
     machine_id = elf.header["e_machine"]
     machine = _machine_name(machine_id)
     notes = _solo5_notes(elf, size)
@@ -184,15 +183,9 @@ def _check_tables(header: bytes, size: int) -> None:
 
 
 def _machine_name(machine: object) -> str:
-    if isinstance(machine, str):  # pyelftools gives names such as 'EM_X86_64'
-        return {
-            "EM_X86_64": "x86_64",
-            "EM_AARCH64": "aarch64",
-            "EM_PPC64": "ppc64le",
-            "EM_386": "i386",
-            "EM_ARM": "arm",
-        }.get(machine, machine.removeprefix("EM_").lower())
-    return MACHINES.get(int(machine), f"machine-{machine}")  # type: ignore[call-overload]
+    if isinstance(machine, str):  # pyelftools names every machine it knows
+        return MACHINES.get(machine, machine.removeprefix("EM_").lower())
+    return f"machine-{machine}"  # a number pyelftools has no name for
 
 
 def _solo5_notes(elf: ELFFile, size: int) -> dict[int, bytes]:

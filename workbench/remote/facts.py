@@ -132,10 +132,6 @@ class HostFacts:
         return None
 
 
-def _int(value: str) -> int | None:
-    return to_int(value)
-
-
 def parse_facts(text: str) -> HostFacts:
     values: dict[str, str] = {}
     files: dict[str, str] = {}
@@ -163,7 +159,7 @@ def parse_facts(text: str) -> HostFacts:
     return HostFacts(
         arch=values.get("arch", ""),
         kernel=values.get("kernel", ""),
-        long_bit=_int(values.get("long_bit", "")),
+        long_bit=to_int(values.get("long_bit")),
         dpkg_arch=values.get("dpkg_arch", ""),
         model=values.get("model", ""),
         kvm=values.get("kvm", ""),
@@ -175,8 +171,8 @@ def parse_facts(text: str) -> HostFacts:
         ifupdown=values.get("ifupdown") == "yes",
         ifupdown_active=values.get("ifupdown_active", ""),
         nft=values.get("nft") == "yes",
-        disk_free_kb=_int(values.get("disk_free_kb", "")),
-        mem_available_kb=_int(values.get("mem_available_kb", "")),
+        disk_free_kb=to_int(values.get("disk_free_kb")),
+        mem_available_kb=to_int(values.get("mem_available_kb")),
         user_groups=None if groups == "-" else groups.split(),
         user_kvm={"yes": True, "no": False}.get(values.get("user_kvm", "")),
         installed_tender=values.get("installed_tender", ""),
