@@ -215,6 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser(
+        "stop",
+        parents=[common, remote],
+        help="stop the unikernel and keep it stopped across reboots",
+        description="Stop and disable the unit (a reboot respects it). The release, the unit "
+        "file and the network stay: `workbench start` brings it back, and a deploy starts it "
+        "again too.",
+    )
+
+    sub.add_parser(
+        "start",
+        parents=[common, remote],
+        help="start a stopped unikernel on its current release",
+        description="Enable and start the unit on the release it has, follow the boot, health "
+        "check. Nothing else is written; a running, enabled unit is left alone.",
+    )
+
+    sub.add_parser(
         "rollback",
         parents=[common, remote],
         help="back to the previous release",

@@ -81,6 +81,8 @@ HANDLERS = {
     "logs": "hostops_cmd:run_logs",
     "plan": "hostops_cmd:run_plan",
     "restart": "hostops_cmd:run_restart",
+    "stop": "hostops_cmd:run_stop",
+    "start": "hostops_cmd:run_start",
     "rollback": "hostops_cmd:run_rollback",
     "status": "hostops_cmd:run_status",
     "lab": "lab_cmd:run",

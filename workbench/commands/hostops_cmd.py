@@ -1,5 +1,6 @@
-"""`workbench check | plan | status | logs | rollback --profile P`: the host-side commands that
-are not deploy. Each runs an engine stream per target host and prints its events."""
+"""`workbench check | plan | status | logs | restart | stop | start | rollback --profile P`:
+the host-side commands that are not deploy. Each runs an engine stream per target host and
+prints its events."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from workbench import aio, profiles
 from workbench.commands.deploy_cmd import select_hosts
-from workbench.engine import check, logs, restart, rollback, status
+from workbench.engine import check, lifecycle, logs, restart, rollback, status
 from workbench.engine.pipeline import plan_all
 from workbench.engine.release import resolve_artifact, resolve_tender
 from workbench.engine.runner import run_hosts
@@ -100,6 +101,14 @@ def run_status(args: argparse.Namespace, out: Output) -> int:
 
 def run_restart(args: argparse.Namespace, out: Output) -> int:
     return _run(args, out, restart.restart)
+
+
+def run_stop(args: argparse.Namespace, out: Output) -> int:
+    return _run(args, out, lifecycle.stop)
+
+
+def run_start(args: argparse.Namespace, out: Output) -> int:
+    return _run(args, out, lifecycle.start)
 
 
 def run_rollback(args: argparse.Namespace, out: Output) -> int:

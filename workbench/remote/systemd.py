@@ -22,6 +22,23 @@ async def stop(conn: HostConnection, unit: str, what: str) -> None:
     await conn.run(["systemctl", "stop", unit], timeout=30, what=what)
 
 
+async def disable_now(conn: HostConnection, unit: str) -> None:
+    """Stop the unit and keep it stopped across reboots."""
+    await conn.run(["systemctl", "disable", "--now", unit], timeout=60, what=f"stopping {unit}")
+
+
+async def unit_state(conn: HostConnection, unit: str) -> tuple[str, str, str]:
+    """(LoadState, ActiveState, UnitFileState): 'not-found' as the first for no such unit."""
+    result = await conn.run(
+        ["systemctl", "show", "-P", "LoadState,ActiveState,UnitFileState", unit],
+        check=False,
+        sudo=False,
+        what=f"systemctl show {unit}",
+    )
+    values = [*result.stdout.split("\n")[:3], "", "", ""]
+    return values[0].strip(), values[1].strip(), values[2].strip()
+
+
 async def is_active(conn: HostConnection, unit: str) -> str:
     result = await conn.run(["systemctl", "is-active", unit], check=False, sudo=False)
     return result.stdout.strip()
