@@ -30,7 +30,7 @@ def state(v: Variant) -> list[str]:
     return on_target(
         f"systemctl show -P MainPID {v.unit}; systemctl show -P NRestarts {v.unit}; "
         f"stat -c '%n %Y' /etc/systemd/network/*workbench* /etc/network/interfaces.d/workbench* "
-        f"/etc/workbench/* 2>/dev/null | grep -e {v.tap} -e {v.bridge} | sort"
+        f"/etc/workbench/* 2>/dev/null | grep -E -e '-({v.tap}|{v.bridge})[. ]' | sort"
     ).stdout.splitlines()
 
 
@@ -47,6 +47,8 @@ def test_one_unikernel_never_disturbs_another_on_the_same_bridge(tmp_path, lab, 
         code, events, err = deploy(a, artifact(tmp_path, "a", HEALTHY))
         assert code == 0, err
         a_running = state(a)
+        files = a_running[2:]  # not vacuous: A's tap files and the bridge's are there
+        assert any(a.tap in f for f in files) and any("br13" in f for f in files), a_running
         code, events, err = deploy(b, artifact(tmp_path, "b", HEALTHY))
         assert code == 0, err
         assert "network" in changed(events)  # B's own tap
