@@ -115,8 +115,16 @@ def _ifupdown(profile: Profile, label: str) -> list[RenderedFile]:
             f"    post-down ip tuntap del dev {tap} mode tap",
         ]
         text = _header(label, _tap_summary(profile, tap)) + "\n".join(lines) + "\n"
-        files.append(RenderedFile(f"{IFUPDOWN_DIR}/workbench-{tap}", text, "ifupdown tap"))
+        files.append(RenderedFile(ifupdown_tap_path(profile, tap), text, "ifupdown tap"))
     return files
+
+
+def ifupdown_tap_path(profile: Profile, tap: str) -> str:
+    """`workbench-BRIDGE-TAP` on a bridge: at boot ifupdown reads interfaces.d in name order
+    and a tap's `up ... master BRIDGE` needs the bridge, whose file is `workbench-BRIDGE`."""
+    net = profile.network
+    name = tap if net.mode == "tap-only" else f"{net.bridge}-{tap}"
+    return f"{IFUPDOWN_DIR}/workbench-{name}"
 
 
 def _ifupdown_bridge(profile: Profile) -> list[RenderedFile]:

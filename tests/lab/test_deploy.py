@@ -236,6 +236,7 @@ def test_ifupdown_backend_with_nat(lab, tmp_path):
         on_target(
             f"ifdown --force {v.bridge} {v.tap} 2>/dev/null; "
             f"rm -f /etc/network/interfaces.d/workbench-{v.bridge} "
+            f"/etc/network/interfaces.d/workbench-{v.bridge}-{v.tap} "
             f"/etc/workbench/nat-{v.bridge}.nft"
         )
         remove(v)

@@ -70,11 +70,29 @@ def test_one_unikernel_never_disturbs_another_on_the_same_bridge(tmp_path, lab, 
         assert changed(events) == ["upload", "switch", "restart"]
         assert state(a) == a_running
         assert on_target(f"systemctl is-active {a.unit} {b.unit}").stdout.split() == ["active"] * 2
+
+        # The bridge's own settings change (both profiles): A's deploy re-applies the bridge,
+        # and B's tap goes back on it: B still answers through the bridge, not restarted.
+        b_pid = state(b)[0]
+        for v in (a, b):
+            v.path.write_text(
+                v.path.read_text().replace("address: 10.0.3.1/24", "address: 10.0.3.254/24")
+            )
+        code, events, err = deploy(a, artifact(tmp_path, "a", HEALTHY))
+        assert code == 0, err
+        assert "network" in changed(events)
+        links = on_target("bridge link show").stdout
+        assert links.count("master br13") == 2, links
+        assert on_target("ping -c 1 -W 3 10.0.3.3").returncode == 0
+        assert state(b)[0] == b_pid
+        code, events, err = deploy(b, artifact(tmp_path, "b2", {**HEALTHY, "logs": [{"msg": "2"}]}))
+        assert code == 0, err
+        assert changed(events) == [], changed(events)  # the shared files are already right
     finally:
         if backend == "ifupdown":
             on_target(
                 "ifdown --force tap13 tap14 br13 2>/dev/null; rm -f "
-                "/etc/network/interfaces.d/workbench-tap1[34] "
+                "/etc/network/interfaces.d/workbench-br13-tap1[34] "
                 "/etc/network/interfaces.d/workbench-br13 /etc/workbench/nat-br13.nft"
             )
         remove(b)

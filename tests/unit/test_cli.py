@@ -145,7 +145,7 @@ def test_render_with_artifact_checks_devices(tmp_path):
         "==> /etc/systemd/system/unikernel-hello.service (systemd unit) <==",
         "==> /etc/network/interfaces.d/workbench-br100 (ifupdown bridge) <==",
         "==> /etc/workbench/nat-br100.nft (NAT rules (nftables)) <==",
-        "==> /etc/network/interfaces.d/workbench-tap100 (ifupdown tap) <==",
+        "==> /etc/network/interfaces.d/workbench-br100-tap100 (ifupdown tap) <==",
     ]
 
 

@@ -253,7 +253,8 @@ class HostDeploy:
             networkd_active=facts.networkd == "active",
             stop_unit=p.unit_name if facts.unit_active == "active" else None,
         )
-        if net.mode != "bridge-uplink":
+        if net.mode != "bridge-uplink" or not netapply.touches_shared(change):
+            # a unikernel joining a bridge that is already up cannot cut the host off
             await netapply.apply(self.held.conn, change)
             return
         assert net.uplink is not None
@@ -343,7 +344,8 @@ class HostDeploy:
             rb_cursor, rb_started = await shielded(switch_and_restart(conn, p, previous, rid))
             # Go on from the failed boot's last line shown, not from the restart: the lines in
             # between (systemd's word on how the process ended) belong in the report too.
-            rb_cursor = outcome.last_cursor or rb_cursor
+            if rb_started is not None:  # without it the old run's lines would be fed as ours
+                rb_cursor = outcome.last_cursor or rb_cursor
             rb = bootwatch.Outcome()
             async for event in bootwatch.watch(
                 conn,

@@ -81,6 +81,19 @@ async def _start(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterator[
         return
     if enabled != "enabled":
         await systemd.enable(conn, p.unit_name)
+    if active == "active":  # running, only not enabled: enabling is all there is to do
+        yield StepFinished(
+            host=host, step="start", changed=True, detail=f"{p.unit_name} enabled, was running"
+        )
+        yield HostDone(
+            host=host,
+            step="done",
+            ok=True,
+            changed=True,
+            release=release,
+            summary=f"enabled {p.unit_name}; it was already running {release}",
+        )
+        return
     cursor, started = await shielded(switch_and_restart(conn, p, release, None, switch=False))
     yield StepFinished(
         host=host, step="start", changed=True, detail=f"{p.unit_name} enabled, started ({release})"

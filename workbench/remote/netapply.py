@@ -45,21 +45,35 @@ async def apply(conn: HostConnection, change: NetworkChange) -> None:
 
 
 def ifupdown_order(change: NetworkChange, up: dict[str, bool]) -> list[str]:
-    """The interfaces to take down and bring up again, in `ifup` order: the bridge only when
-    its own file changed (it is shared: taking it down detaches every unikernel's tap), then
+    """The interfaces to take down and bring up again, in `ifup` order: the bridge when its
+    own file or its NAT rules changed or it is not up (it is shared: see `_reattach`), then
     each of our taps whose file changed or that is not up. The bridge comes first: a tap
     attaches itself to it when it comes up."""
     changed = {path.rsplit("/", 1)[-1] for path, _ in change.writes}
     out = []
-    if change.bridge and f"workbench-{change.bridge}" in changed:
-        out.append(change.bridge)
-    out += [t for t in change.taps if f"workbench-{t}" in changed or not up.get(t)]
+    bridge = change.bridge
+    if bridge and ({f"workbench-{bridge}", f"nat-{bridge}.nft"} & changed or not up.get(bridge)):
+        out.append(bridge)
+    for tap in change.taps:
+        names = {f"workbench-{tap}", f"workbench-{bridge}-{tap}"}
+        if names & changed or not up.get(tap):
+            out.append(tap)
     return out
+
+
+# After the shared bridge went down and up, every workbench tap whose file puts it on that
+# bridge goes back on it: other profiles' unikernels included (ifdown of a bridge detaches all
+# its ports, and `bridge_ports none` brings none back).
+_REATTACH = (
+    'br=$1; for f in /etc/network/interfaces.d/workbench-"$br"-*; do [ -f "$f" ] || continue; '
+    't=${f##*/workbench-"$br"-}; ip link show dev "$t" >/dev/null 2>&1 && '
+    'ip link set dev "$t" master "$br" && ip link set dev "$t" up; done; true'
+)
 
 
 async def _ifupdown(conn: HostConnection, change: NetworkChange, up: dict[str, bool]) -> None:
     interfaces = ifupdown_order(change, up)
-    if change.replaces:  # bring the old definition down before replacing it
+    if change.replaces and interfaces:  # bring the old definition down before replacing it
         await conn.run(
             ["ifdown", "--force", *reversed(interfaces)], check=False, timeout=60, what="ifdown"
         )
@@ -71,6 +85,23 @@ async def _ifupdown(conn: HostConnection, change: NetworkChange, up: dict[str, b
         )
     if interfaces:
         await conn.run(["ifup", *interfaces], timeout=120, what="ifup")
+    if change.bridge and change.bridge in interfaces:
+        await conn.run(
+            ["sh", "-c", _REATTACH, "workbench-reattach", change.bridge],
+            timeout=60,
+            what=f"putting the taps back on {change.bridge}",
+        )
+
+
+def touches_shared(change: NetworkChange) -> bool:
+    """Whether the change writes anything but our own taps' files: in bridge-uplink mode only
+    such a change can cut the host off, and needs the dead man's switch."""
+    mine = set(change.taps)
+    for path, _ in change.writes:
+        name = path.rsplit("/", 1)[-1]
+        if not any(name.endswith(f"-{t}") or f"-{t}." in name for t in mine):
+            return True
+    return False
 
 
 async def _networkd(conn: HostConnection, change: NetworkChange, up: dict[str, bool]) -> None:
