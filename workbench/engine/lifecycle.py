@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from workbench.aio import shielded
-from workbench.engine import bootwatch
 from workbench.engine.locked import Held, locked
-from workbench.engine.switch import switch_and_restart
-from workbench.errors import HealthError, RemoteCommandError
+from workbench.engine.restart import deployed_release, restarted
+from workbench.errors import RemoteCommandError
 from workbench.events import Event, HostDone, StepFinished
 from workbench.profiles.loader import LoadedProfile
-from workbench.remote import release as releases
 from workbench.remote import systemd
 from workbench.remote.connection import Pool
 
@@ -38,6 +35,17 @@ async def _installed(held: Held, loaded: LoadedProfile, host: str) -> tuple[str,
     return active, enabled
 
 
+def _finished(
+    host: str, step: str, changed: bool, detail: str, summary: str, release: str | None = None
+) -> list[Event]:
+    return [
+        StepFinished(host=host, step=step, changed=changed, detail=detail),
+        HostDone(
+            host=host, step="done", ok=True, changed=changed, release=release, summary=summary
+        ),
+    ]
+
+
 async def _stop(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
     unit = loaded.profile.unit_name
     active, enabled = await _installed(held, loaded, host)
@@ -46,70 +54,36 @@ async def _stop(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterator[E
         await systemd.disable_now(held.conn, unit)
     active, enabled = await _installed(held, loaded, host)
     detail = f"{unit} {active}, {enabled}"
-    yield StepFinished(host=host, step="stop", changed=changed, detail=detail)
-    summary = "stopped" if changed else "already stopped"
-    yield HostDone(
-        host=host,
-        step="done",
-        ok=True,
-        changed=changed,
-        summary=f"{summary}: {detail}; `workbench start` brings it back",
-    )
+    summary = f"{'stopped' if changed else 'already stopped'}: {detail}; "
+    for event in _finished(
+        host, "stop", changed, detail, summary + "`workbench start` brings it back"
+    ):
+        yield event
 
 
 async def _start(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
-    p, conn = loaded.profile, held.conn
+    unit = loaded.profile.unit_name
     active, enabled = await _installed(held, loaded, host)
-    release = await releases.current(conn, p.release_dir)
-    if not release:
-        raise RemoteCommandError(
-            f"nothing deployed on {host}: {p.release_dir}/current does not exist",
-            f"deploy first: workbench deploy --profile {loaded.name}",
-        )
+    release = await deployed_release(held, loaded, host)
     if active == "active" and enabled == "enabled":
-        yield StepFinished(
-            host=host, step="start", changed=False, detail=f"{p.unit_name} already running"
+        done = _finished(
+            host, "start", False, f"{unit} already running", f"already running {release}", release
         )
-        yield HostDone(
-            host=host,
-            step="done",
-            ok=True,
-            changed=False,
-            release=release,
-            summary=f"already running {release}",
-        )
-        return
-    if enabled != "enabled":
-        await systemd.enable(conn, p.unit_name)
-    if active == "active":  # running, only not enabled: enabling is all there is to do
-        yield StepFinished(
-            host=host, step="start", changed=True, detail=f"{p.unit_name} enabled, was running"
-        )
-        yield HostDone(
-            host=host,
-            step="done",
-            ok=True,
-            changed=True,
-            release=release,
-            summary=f"enabled {p.unit_name}; it was already running {release}",
-        )
-        return
-    cursor, started = await shielded(switch_and_restart(conn, p, release, None, switch=False))
-    yield StepFinished(
-        host=host, step="start", changed=True, detail=f"{p.unit_name} enabled, started ({release})"
-    )
-    outcome = bootwatch.Outcome()
-    async for event in bootwatch.watch(
-        conn, p, p.unit_name, cursor, outcome, started, step="start"
-    ):
+    elif active == "active":  # running, only not enabled: enabling is all there is to do
+        await systemd.enable(held.conn, unit)
+        summary = f"enabled {unit}; it was already running {release}"
+        done = _finished(host, "start", True, f"{unit} enabled, was running", summary, release)
+    else:
+        if enabled != "enabled":
+            await systemd.enable(held.conn, unit)
+        detail = f"{unit} enabled, started ({release})"
+        async for event in restarted(held, loaded, host, release, "start", detail):
+            yield event
+        summary = f"started {release}; healthy"
+        done = [
+            HostDone(
+                host=host, step="done", ok=True, changed=True, release=release, summary=summary
+            )
+        ]
+    for event in done:
         yield event
-    if not outcome.ok:
-        raise HealthError(f"{release} is not healthy after a start: {outcome.reason}", outcome.hint)
-    yield HostDone(
-        host=host,
-        step="done",
-        ok=True,
-        changed=True,
-        release=release,
-        summary=f"started {release}; healthy",
-    )

@@ -21,27 +21,10 @@ def restart(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[Event
 
 
 async def _restart(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterator[Event]:
-    p, conn = loaded.profile, held.conn
-    current = await releases.current(conn, p.release_dir)
-    if not current:
-        raise RemoteCommandError(
-            f"nothing deployed on {host}: {p.release_dir}/current does not exist",
-            f"deploy first: workbench deploy --profile {loaded.name}",
-        )
-    release = current
-    cursor, started = await shielded(switch_and_restart(conn, p, release, None, switch=False))
-    yield StepFinished(
-        host=host, step="restart", changed=True, detail=f"{p.unit_name} restarted ({release})"
-    )
-    outcome = bootwatch.Outcome()
-    async for event in bootwatch.watch(
-        conn, p, p.unit_name, cursor, outcome, started, step="restart"
-    ):
+    release = await deployed_release(held, loaded, host)
+    detail = f"{loaded.profile.unit_name} restarted ({release})"
+    async for event in restarted(held, loaded, host, release, "restart", detail):
         yield event
-    if not outcome.ok:
-        raise HealthError(
-            f"{release} is not healthy after a restart: {outcome.reason}", outcome.hint
-        )
     yield HostDone(
         host=host,
         step="done",
@@ -50,3 +33,32 @@ async def _restart(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterato
         release=release,
         summary=f"restarted {release}; healthy",
     )
+
+
+async def deployed_release(held: Held, loaded: LoadedProfile, host: str) -> str:
+    """The release `current` points at; an error saying to deploy first when there is none."""
+    p = loaded.profile
+    current = await releases.current(held.conn, p.release_dir)
+    if not current:
+        raise RemoteCommandError(
+            f"nothing deployed on {host}: {p.release_dir}/current does not exist",
+            f"deploy first: workbench deploy --profile {loaded.name}",
+        )
+    return current
+
+
+async def restarted(
+    held: Held, loaded: LoadedProfile, host: str, release: str, step: str, detail: str
+) -> AsyncIterator[Event]:
+    """Restart the unit on `release` (shielded), then follow its boot to a health verdict;
+    an unhealthy one is a HealthError that says after what (`step`)."""
+    p, conn = loaded.profile, held.conn
+    cursor, started = await shielded(switch_and_restart(conn, p, release, None, switch=False))
+    yield StepFinished(host=host, step=step, changed=True, detail=detail)
+    outcome = bootwatch.Outcome()
+    async for event in bootwatch.watch(conn, p, p.unit_name, cursor, outcome, started, step=step):
+        yield event
+    if not outcome.ok:
+        raise HealthError(
+            f"{release} is not healthy after a {step}: {outcome.reason}", outcome.hint
+        )
