@@ -3,11 +3,10 @@ logs screen, roll back, and see the dashboard follow. Real sshd, systemd, journa
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.lab.deploykit import HEALTHY, artifact, deploy, on_target, remove, variant
+from tests.tui.conftest import until
 from workbench.app.backend import EngineBackend
 from workbench.app.main import WorkbenchApp
 from workbench.app.screens.dashboard import DashboardScreen
@@ -26,15 +25,6 @@ def v(lab, tmp_path):
     remove(var)
     yield var
     remove(var)
-
-
-async def until(pilot, condition, what: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until `condition()` holds (the lab answers at its own pace)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.1)
 
 
 async def finished(pilot, screen: RunScreen) -> None:  # type: ignore[no-untyped-def]

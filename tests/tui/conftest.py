@@ -28,10 +28,11 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
-async def until(pilot, condition, what: str, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until `condition()` holds; the deadline only catches a hang."""
+async def until(pilot, condition, what: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until `condition()` holds (the lab answers at its own pace); the
+    deadline only catches a hang."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout:.0f} s for {what}")
-        await pilot.pause(0.01)
+        await pilot.pause(0.05)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -304,13 +305,20 @@ async def test_logs_search_level_and_source_filters():
         assert {r.source for r in log.view} == {log.source}
 
 
-async def test_logs_crash_banner_explains_the_exit_status():
-    crash = [e for e in recording("deploy_rollback") if isinstance(e, LogLine)]
-    app = WorkbenchApp(ReplayBackend({"logs": crash}))
+@contextlib.asynccontextmanager
+async def logs_of(stream):  # type: ignore[no-untyped-def]
+    """The logs screen (after `l` on the dashboard) over the replayed `stream`."""
+    app = WorkbenchApp(ReplayBackend({"logs": stream}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("l")
         await settle(pilot)
+        yield app, pilot
+
+
+async def test_logs_crash_banner_explains_the_exit_status():
+    crash = [e for e in recording("deploy_rollback") if isinstance(e, LogLine)]
+    async with logs_of(crash) as (app, pilot):
         banner = app.screen.query_one(CrashBanner)
         assert banner.has_class("-shown")
         assert banner.message.startswith("target: the unikernel exited with status 2:")
@@ -331,20 +339,12 @@ def _spt_end(how: str) -> list[LogLine]:
 
 async def test_logs_of_a_stopped_spt_unikernel_show_no_crash_banner():
     """spt has no SIGTERM handler: `systemctl stop` kills it, and that is no crash."""
-    app = WorkbenchApp(ReplayBackend({"logs": _spt_end("code=killed, status=15/TERM")}))
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("l")
-        await settle(pilot)
+    async with logs_of(_spt_end("code=killed, status=15/TERM")) as (app, _pilot):
         assert not app.screen.query_one(CrashBanner).has_class("-shown")
 
 
 async def test_logs_of_an_spt_seccomp_kill_say_so():
-    app = WorkbenchApp(ReplayBackend({"logs": _spt_end("code=killed, status=31/SYS")}))
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("l")
-        await settle(pilot)
+    async with logs_of(_spt_end("code=killed, status=31/SYS")) as (app, _pilot):
         banner = app.screen.query_one(CrashBanner)
         assert banner.has_class("-shown")
         assert banner.message.startswith("target: the unikernel was killed (killed, SIGSYS)")
@@ -352,11 +352,7 @@ async def test_logs_of_an_spt_seccomp_kill_say_so():
 
 
 async def test_logs_of_a_clean_restart_show_no_crash_banner():
-    app = WorkbenchApp(ReplayBackend({"logs": "restart"}))
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("l")
-        await settle(pilot)
+    async with logs_of("restart") as (app, _pilot):
         assert not app.screen.query_one(CrashBanner).has_class("-shown")
 
 
