@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", required=True, help="profile name or path")
     p.add_argument("--artifact", help="a built .hvt/.spt to take devices from (its manifest)")
     p.add_argument(
+        "--unikernel",
+        action="append",
+        metavar="NAME",
+        help="only this one of the profile's unikernels (repeatable; default: all)",
+    )
+    p.add_argument(
         "--backend",
         choices=["ifupdown", "systemd-networkd"],
         help="network backend (default: the profile's; 'auto' shows both)",
@@ -95,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help="only this target (repeatable; default: all targets)",
+    )
+    remote.add_argument(
+        "--unikernel",
+        action="append",
+        metavar="NAME",
+        help="only this one of the profile's unikernels (repeatable; default: all)",
     )
     remote.add_argument(
         "--accept-new-host-key",

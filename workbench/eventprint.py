@@ -39,12 +39,14 @@ class EventPrinter:
         err: TextIO | None = None,
         colour: bool | None = None,
         show_logs: bool = True,
+        several: bool = False,
     ) -> None:
         self.json = as_json
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.colour = self.out.isatty() if colour is None else colour
         self.show_logs = show_logs
+        self.several = several  # lines say [HOST/UNIKERNEL]: the profile has several
         self.exit_code = 0
         self.failed_hosts: list[str] = []
 
@@ -68,7 +70,11 @@ class EventPrinter:
             stream = self.err if isinstance(event, StepFailed) else self.out
             print(line, file=stream, flush=True)
         if isinstance(event, StepFailed) and event.hint:
-            print(f"[{event.host}] hint: {sanitize(event.hint)}", file=self.err, flush=True)
+            label = self._line_label(event)
+            print(f"{label} hint: {sanitize(event.hint)}", file=self.err, flush=True)
+
+    def _line_label(self, e: Event) -> str:
+        return f"[{e.host}/{e.unikernel}]" if self.several and e.unikernel else f"[{e.host}]"
 
     def _colour(self, e: Event) -> str | None:
         if not self.colour:
@@ -80,7 +86,7 @@ class EventPrinter:
         return None
 
     def _line(self, e: Event) -> str | None:
-        h = f"[{e.host}]"
+        h = self._line_label(e)
         if isinstance(e, StepFinished):
             mark = " *" if e.changed else ""
             took = f" ({e.seconds:.2f} s)" if e.seconds >= 0.01 else ""

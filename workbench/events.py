@@ -24,6 +24,7 @@ class Event:
     host: str
     step: str
     at: float = field(default_factory=time.time)
+    unikernel: str = ""  # which of the profile's unikernels (set by engine.runner.tagged)
 
     @property
     def event_type(self) -> str:

@@ -94,6 +94,7 @@ def render_unit(
         exec_start=" ".join(_systemd_quote(a) for a in argv),
         wait_for_taps=_wait_for_taps(sorted(set(profile.unikernel.networks.values()))),
         kvm_first=_KVM_FIRST if profile.build.target == "hvt" else "",
+        after_unikernels=_after_unikernels(profile.after_units),
         # hvt maps guest memory RW and never exec on the host; spt runs the unikernel as host
         # code, and its loader mprotect()s the text PROT_EXEC, which this directive refuses.
         memory_deny_write_execute=(
@@ -132,6 +133,16 @@ _KVM_FIRST = (
     "Wants=modprobe@kvm_intel.service modprobe@kvm_amd.service\n"
     "After=modprobe@kvm_intel.service modprobe@kvm_amd.service\n"
 )
+
+
+def _after_unikernels(units: tuple[str, ...]) -> str:
+    """`after:` as an ordering only: at boot this starts once they have, but a stopped one
+    (`workbench stop`) is not pulled up by it, as `Wants=` would."""
+    if not units:
+        return ""
+    return "# Started after (never instead of) the unikernels it names in `after:`.\nAfter=" + (
+        " ".join(units) + "\n"
+    )
 
 
 def _wait_for_taps(taps: list[str]) -> str:

@@ -83,7 +83,7 @@ def exec_start(unit: str) -> str:
 
 def with_args(args: list[str]):  # type: ignore[no-untyped-def]
     uk = LAB.unikernel.model_copy(update={"args": tuple(args)})
-    return LAB.model_copy(update={"unikernel": uk})
+    return LAB.view(uk)
 
 
 def valid_arg(arg: str) -> bool:
@@ -142,7 +142,7 @@ def test_no_accepted_value_adds_a_line_to_any_rendered_file(argv):
 
 def test_the_wait_for_taps_is_one_command_systemd_reads_as_meant():
     uk = LAB.unikernel.model_copy(update={"networks": {"service": "tap100", "admin": "tap-b.1"}})
-    unit = render_unit(LAB.model_copy(update={"unikernel": uk})).content
+    unit = render_unit(LAB.view(uk)).content
     (line,) = [x for x in unit.split("\n") if x.startswith("ExecStartPre=")]
     words = systemd_exec_words(line.removeprefix("ExecStartPre="))
     assert words[:2] == ["/bin/sh", "-c"] and words[3:] == [
@@ -155,4 +155,4 @@ def test_the_wait_for_taps_is_one_command_systemd_reads_as_meant():
 
 def test_no_taps_no_wait():
     uk = LAB.unikernel.model_copy(update={"networks": {}})
-    assert "ExecStartPre" not in render_unit(LAB.model_copy(update={"unikernel": uk})).content
+    assert "ExecStartPre" not in render_unit(LAB.view(uk)).content

@@ -54,7 +54,20 @@ def test_profiles_list():
     result = wb("profiles")
     assert result.returncode == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["lab", "lab-pi", "lab-vm", "rpi3b", "x86-server"]
+    assert names == ["lab", "lab-multi", "lab-pi", "lab-vm", "rpi3b", "x86-server"]
+    multi = next(line for line in result.stdout.splitlines() if line.startswith("lab-multi "))
+    assert "api, web -> target (10.213.0.2)" in multi
+
+
+def test_profiles_show_gives_each_unikernel_its_unit_and_the_order():
+    data = json.loads(wb("profiles", "show", "lab-multi", "--json").stdout)
+    assert "unikernel" not in data and [u["name"] for u in data["unikernels"]] == ["api", "web"]
+    assert data["resolved"]["deploy_order"] == ["api", "web"]
+    assert data["resolved"]["unikernels"]["web"] == {
+        "unit": "unikernel-web.service",
+        "release_dir": "/var/lib/workbench/web",
+        "after": ["unikernel-api.service"],
+    }
 
 
 def test_profiles_show_json_resolves_defaults():
@@ -63,6 +76,7 @@ def test_profiles_show_json_resolves_defaults():
     data = json.loads(result.stdout)
     assert data["resolved"]["unit"] == "unikernel-hello.service"
     assert data["resolved"]["sudo"] == {"rpi3b": True}
+    assert "unikernels" not in data and data["unikernel"]["name"] == "hello"
     assert data["network"]["bridge"] == "br100"
 
 

@@ -277,7 +277,7 @@ def test_a_new_tender_for_the_same_unikernel_is_a_new_release():
 
 def profile_with(**unikernel: object) -> profiles.LoadedProfile:
     p = LOADED.profile
-    changed = p.model_copy(update={"unikernel": p.unikernel.model_copy(update=unikernel)})
+    changed = p.view(p.unikernel.model_copy(update=unikernel))
     return dataclasses.replace(LOADED, profile=changed)
 
 

@@ -81,3 +81,21 @@ async def test_a_consumer_that_stops_cancels_the_stream():
     async for _ in batched(endless(), interval=0.01):
         break
     await asyncio.wait_for(closed.wait(), 2)
+
+
+def test_the_readme_schema_names_every_field_of_every_event():
+    """The --json schema in the README is the contract: a field added to an event without a
+    word there fails here."""
+    import dataclasses
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.*) \|$", readme, re.M))
+    common = {f.name for f in dataclasses.fields(HostDone) if f.name in ("host", "step", "at")}
+    common.add("unikernel")
+    intro = readme[readme.index("With `--json`: one JSON object") :][:400]
+    assert all(f"`{name}`" in intro for name in common)
+    for name, cls in event_types().items():
+        own = {f.name for f in dataclasses.fields(cls)} - common
+        assert name in rows, name
+        assert all(f"`{field}`" in rows[name] for field in own), (name, own, rows[name])

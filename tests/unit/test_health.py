@@ -184,7 +184,7 @@ async def test_the_old_mac_is_forgotten_by_flushing_the_neighbour_entry():
 
 def without_ipv4(profile: Profile) -> Profile:
     uk = profile.unikernel.model_copy(update={"args": []})
-    return profile.model_copy(update={"unikernel": uk})
+    return profile.view(uk)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,9 @@ def variant(network=None, unikernel=None, build=None):  # type: ignore[no-untype
     for name, changes in (("network", network), ("unikernel", unikernel), ("build", build)):
         if changes:
             update[name] = getattr(BASE, name).model_copy(update=changes)
-    return BASE.model_copy(update=update)
+    uk = update.pop("unikernel", None)
+    changed = BASE.model_copy(update=update)
+    return changed.view(uk) if uk else changed
 
 
 def shown(call: Callable[[], list[render.RenderedFile]]) -> str:

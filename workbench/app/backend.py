@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from workbench.events import Event
 
 if TYPE_CHECKING:
+    from workbench.engine.release import Job
     from workbench.profiles.loader import LoadedProfile
     from workbench.remote.connection import Pool
 
@@ -64,18 +65,19 @@ class EngineBackend:
                     )
                 )
                 continue
-            p = loaded.profile
-            self._loaded[loaded.name] = loaded
-            self._entries.append(
-                ProfileEntry(
-                    loaded.name,
-                    list(p.targets),
-                    {t: p.hosts[t].address for t in p.targets},
-                    p.build_host if p.unikernel.source else None,
-                    p.description,
-                    p.unikernel.name,
+            for view in loaded.views():  # a row per unikernel of a profile with several
+                p = view.profile
+                self._loaded[view.label] = view
+                self._entries.append(
+                    ProfileEntry(
+                        view.label,
+                        list(p.targets),
+                        {t: p.hosts[t].address for t in p.targets},
+                        p.build_host if p.unikernel.source else None,
+                        p.description,
+                        p.unikernel.name,
+                    )
                 )
-            )
         self._pools: dict[str, Pool] = {}
 
     def profiles(self) -> list[ProfileEntry]:
@@ -85,17 +87,18 @@ class EngineBackend:
         from workbench.remote.connection import Pool
 
         loaded = self._loaded[name]
-        pool = self._pools.get(name)
+        pool = self._pools.get(loaded.name)  # one per profile: its unikernels share the hosts
         if pool is None:
             pool = Pool(loaded.profile.hosts, accept_new_host_key=self.accept_new_host_key)
-            self._pools[name] = pool
+            self._pools[loaded.name] = pool
         return loaded, pool
 
     def _each(self, name: str, hosts: list[str], fn: HostStream) -> AsyncIterator[Event]:
-        from workbench.engine.runner import run_hosts
+        from workbench.engine.runner import run_hosts, tagged
 
         loaded, pool = self._get(name)
-        return run_hosts(hosts, lambda h: fn(pool, loaded, h), parallel=8)
+        uk = loaded.profile.unikernel.name
+        return run_hosts(hosts, lambda h: tagged(fn(pool, loaded, h), uk), parallel=8)
 
     def status(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         from workbench.engine import status
@@ -107,12 +110,16 @@ class EngineBackend:
     ) -> AsyncIterator[Event]:
         from workbench.engine.deploy import DeployOptions
         from workbench.engine.pipeline import deploy_all
-        from workbench.engine.release import resolve_artifact, resolve_tender
 
         loaded, pool = self._get(profile)
+        return deploy_all([self._job(loaded)], pool, hosts, DeployOptions(restart=restart))
+
+    @staticmethod
+    def _job(loaded: LoadedProfile) -> Job:
+        from workbench.engine.release import Job, resolve_artifact, resolve_tender
+
         artifact = resolve_artifact(loaded, None)
-        tender = resolve_tender(loaded, None) if artifact else None
-        return deploy_all(loaded, pool, hosts, artifact, tender, DeployOptions(restart=restart))
+        return Job(loaded, artifact, resolve_tender(loaded, None) if artifact else None)
 
     def logs(self, profile: str, hosts: list[str], *, lines: int = 200) -> AsyncIterator[Event]:
         from workbench.engine import logs
@@ -138,12 +145,9 @@ class EngineBackend:
 
     def plan(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         from workbench.engine.pipeline import plan_all
-        from workbench.engine.release import resolve_artifact, resolve_tender
 
         loaded, pool = self._get(profile)
-        artifact = resolve_artifact(loaded, None)
-        tender = resolve_tender(loaded, None) if artifact else None
-        return plan_all(loaded, pool, hosts, artifact, tender)
+        return plan_all([self._job(loaded)], pool, hosts)
 
     def rollback(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         from workbench.engine import rollback

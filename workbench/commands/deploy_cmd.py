@@ -8,7 +8,7 @@ import argparse
 from workbench import aio, profiles
 from workbench.engine.deploy import DeployOptions
 from workbench.engine.pipeline import deploy_all
-from workbench.engine.release import resolve_artifact, resolve_tender
+from workbench.engine.release import jobs
 from workbench.errors import ConfigError
 from workbench.eventprint import EventPrinter
 from workbench.headless import Output
@@ -31,26 +31,19 @@ def select_hosts(loaded: LoadedProfile, wanted: list[str] | None) -> list[str]:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
-    info = resolve_artifact(loaded, args.artifact)
-    if info is None and args.tender:
-        raise ConfigError(
-            "--tender goes with --artifact: a source build brings its own tender",
-            "drop --tender, or pass both --artifact and --tender",
-        )
-    tender = resolve_tender(loaded, args.tender)
+    todo = jobs(loaded, args.unikernel or (), args.artifact, args.tender)
     hosts = select_hosts(loaded, args.host)
-    printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet)
+    several = len(loaded.profile.all_unikernels) > 1
+    printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet, several=several)
 
     async def main() -> None:
         pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
         options = DeployOptions(restart=args.restart, rollback=not args.no_rollback)
         try:
             async for event in deploy_all(
-                loaded,
+                todo,
                 pool,
                 hosts,
-                info,
-                tender,
                 options,
                 use_cache=not args.no_cache,
                 parallel=args.parallel,

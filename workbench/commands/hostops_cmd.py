@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Literal
 
 from workbench import aio, profiles
 from workbench.commands.deploy_cmd import select_hosts
 from workbench.engine import check, lifecycle, logs, restart, rollback, status
 from workbench.engine.pipeline import plan_all
-from workbench.engine.release import resolve_artifact, resolve_tender
-from workbench.engine.runner import run_hosts
-from workbench.errors import ConfigError
+from workbench.engine.release import jobs
+from workbench.engine.runner import run_hosts, tagged
 from workbench.eventprint import EventPrinter
 from workbench.events import Event
 from workbench.headless import Output
@@ -30,17 +30,38 @@ def _run(
     *,
     extra_hosts: Sequence[str] = (),
     show_logs: bool = True,
+    order: Literal["together", "after", "reverse"] = "together",
 ) -> int:
+    """`stream` for every selected unikernel of the profile on every selected host. together:
+    all at once (read-only, or following); after: on each host one unikernel at a time,
+    `after:` ones first (start, restart, rollback); reverse: the other way round (stop)."""
     loaded = profiles.load(args.profile)
+    views = loaded.views(args.unikernel or ())
     hosts = select_hosts(loaded, args.host) + list(extra_hosts)
-    printer = EventPrinter(out.json, out.out, out.err, show_logs=show_logs)
+    several = len(loaded.profile.all_unikernels) > 1
+    printer = EventPrinter(out.json, out.out, out.err, show_logs=show_logs, several=several)
+    parallel = getattr(args, "parallel", 8)
+
+    def one(pool: Pool, host: str, view: LoadedProfile) -> AsyncIterator[Event]:
+        return tagged(stream(pool, view, host), view.profile.unikernel.name)
 
     async def main() -> None:
         pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
+        events: AsyncIterator[Event]
+        if order == "together":
+            pairs = [(h, v) for h in hosts for v in views]
+            events = run_hosts(pairs, lambda hv: one(pool, *hv), parallel=parallel * len(views))
+        else:
+            seq = views if order == "after" else views[::-1]
+
+            async def in_turn(host: str) -> AsyncIterator[Event]:
+                for view in seq:
+                    async for event in one(pool, host, view):
+                        yield event
+
+            events = run_hosts(hosts, in_turn, parallel=parallel)
         try:
-            async for event in run_hosts(
-                hosts, lambda h: stream(pool, loaded, h), parallel=getattr(args, "parallel", 8)
-            ):
+            async for event in events:
                 printer(event)
         finally:
             await pool.close()
@@ -51,39 +72,43 @@ def _run(
 
 def run_check(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
-    artifact = resolve_artifact(loaded, args.artifact) if args.artifact else None
+    views = loaded.views(args.unikernel or ())
+    artifact = None
+    if args.artifact:  # one unikernel's: `jobs` says so when the profile has several
+        artifact = jobs(loaded, args.unikernel or (), args.artifact)[0].artifact
     builder = loaded.profile.build.host
     extra = [builder] if builder and builder not in loaded.profile.targets else []
+    first = views[0].profile.unikernel.name
 
     def stream(pool: Pool, lp: LoadedProfile, host: str) -> AsyncIterator[Event]:
         if host in extra:
-            return check.check_builder(pool, lp, host)
+            # One builder check for the profile, not one per unikernel.
+            ours = lp.profile.unikernel.name == first
+            return check.check_builder(pool, lp, host) if ours else _nothing()
         return check.check_target(pool, lp, host, artifact)
 
     return _run(args, out, stream, extra_hosts=extra)
 
 
+async def _nothing() -> AsyncIterator[Event]:
+    return
+    yield  # an async generator that yields nothing
+
+
 def run_plan(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
-    artifact = resolve_artifact(loaded, args.artifact)
-    if artifact is None and args.tender:
-        raise ConfigError(
-            "--tender goes with --artifact: a source build brings its own tender",
-            "drop --tender, or pass both --artifact and --tender",
-        )
-    tender = resolve_tender(loaded, args.tender)
+    todo = jobs(loaded, args.unikernel or (), args.artifact, args.tender)
     hosts = select_hosts(loaded, args.host)
-    printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet)
+    several = len(loaded.profile.all_unikernels) > 1
+    printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet, several=several)
 
     async def main() -> None:
         pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
         try:
             async for event in plan_all(
-                loaded,
+                todo,
                 pool,
                 hosts,
-                artifact,
-                tender,
                 use_cache=not args.no_cache,
                 force_restart=args.restart,
             ):
@@ -100,19 +125,19 @@ def run_status(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_restart(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, restart.restart)
+    return _run(args, out, restart.restart, order="after")
 
 
 def run_stop(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, lifecycle.stop)
+    return _run(args, out, lifecycle.stop, order="reverse")
 
 
 def run_start(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, lifecycle.start)
+    return _run(args, out, lifecycle.start, order="after")
 
 
 def run_rollback(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, rollback.rollback)
+    return _run(args, out, rollback.rollback, order="after")
 
 
 def run_logs(args: argparse.Namespace, out: Output) -> int:

@@ -35,7 +35,7 @@ def _list(out: Output) -> int:
                 "valid": True,
                 "description": p.description,
                 "targets": [f"{t} ({p.hosts[t].address})" for t in p.targets],
-                "unikernel": p.unikernel.name,
+                "unikernel": ", ".join(uk.name for uk in p.all_unikernels),
                 "network": p.network.mode,
             }
         )
@@ -69,11 +69,21 @@ def _list(out: Output) -> int:
 def _show(name: str, out: Output) -> int:
     loaded = profiles.load(name)
     p = loaded.profile
-    data = p.model_dump(mode="json")
+    data = p.model_dump(mode="json", by_alias=True)
+    data.pop("unikernels" if p.one is not None else "unikernel")
+    views = [v.profile for v in loaded.views()]
+    each = {
+        v.unikernel.name: {
+            "unit": v.unit_name,
+            "release_dir": v.release_dir,
+            "after": list(v.after_units),
+        }
+        for v in views
+    }
     data["resolved"] = {
         "file": str(loaded.path),
-        "unit": p.unit_name,
-        "release_dir": p.release_dir,
+        **(each[p.unikernel.name] if p.one is not None else {"unikernels": each}),
+        "deploy_order": [v.unikernel.name for v in views],
         "tender": p.tender_name,
         "build_host": p.build_host,
         "sudo": {n: h.use_sudo for n, h in p.hosts.items()},

@@ -5,34 +5,35 @@ from __future__ import annotations
 import argparse
 
 from workbench import profiles, render
-from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
+from workbench.engine.release import jobs
 from workbench.headless import Output
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
-    p = loaded.profile
-    info: ArtifactInfo | None = None
-    artifact = args.artifact or (str(p.unikernel.artifact) if p.unikernel.artifact else None)
-    if artifact:
-        info = inspect(artifact)
-        require_target(info, p.build.target)
-    elif not out.json:
+    todo = jobs(loaded, args.unikernel or (), args.artifact)
+    if not out.json and any(job.artifact is None for job in todo):
         out.diag(
             "note: no artifact given; devices are taken from the profile's unikernel.networks"
             " and unikernel.block (pass --artifact to check them against the manifest)"
         )
-    backend = args.backend or p.network.backend
+    backend = args.backend or loaded.profile.network.backend
     backends = render.BACKENDS if backend == "auto" else (backend,)
     if backend == "auto" and not out.json:
         out.diag(
             "note: network.backend is 'auto': deploy picks the one the host runs; showing both"
         )
-    files: list[tuple[str | None, render.RenderedFile]] = [
-        (None, render.render_unit(p, info, profile_label=loaded.name))
-    ]
+    files: list[tuple[str | None, render.RenderedFile]] = []
+    for job in todo:
+        p = job.loaded.profile
+        files.append((None, render.render_unit(p, job.artifact, profile_label=loaded.name)))
     for b in backends:
-        files += [(b, f) for f in render.render_network(p, b, profile_label=loaded.name)]
+        seen: set[str] = set()  # the bridge's files are every unikernel's: shown once
+        for job in todo:
+            for f in render.render_network(job.loaded.profile, b, profile_label=loaded.name):
+                if f.path not in seen:
+                    seen.add(f.path)
+                    files.append((b, f))
     if out.json:
         out.data(
             [

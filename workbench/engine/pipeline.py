@@ -9,9 +9,10 @@ from dataclasses import replace
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.engine import plan as planmod
 from workbench.engine.deploy import DeployOptions, HostDeploy
-from workbench.engine.release import TenderSource
-from workbench.engine.runner import run_hosts
-from workbench.events import Event
+from workbench.engine.release import Job, TenderSource
+from workbench.engine.runner import run_hosts, tagged
+from workbench.errors import WorkbenchError
+from workbench.events import Event, HostDone, failure
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
 
@@ -51,44 +52,97 @@ class Prepare:
 
 
 async def deploy_all(
-    loaded: LoadedProfile,
+    jobs: list[Job],
     pool: Pool,
     hosts: list[str],
-    artifact: ArtifactInfo | None,
-    tender: TenderSource | None,
     options: DeployOptions,
     *,
     use_cache: bool = True,
     parallel: int = 4,
     rolling: bool = False,
 ) -> AsyncIterator[Event]:
-    prep = Prepare(loaded, pool, hosts, artifact, tender, use_cache=use_cache)
+    """Each unikernel in turn (`after:` ones first) on every host; one that starts after another
+    is not deployed on a host where that other one failed."""
+    failed: dict[str, set[str]] = {h: set() for h in hosts}
+    for job in jobs:
+        uk = job.loaded.profile.unikernel
+        go = []
+        for host in hosts:
+            blocker = next((a for a in uk.after if a in failed[host]), None)
+            if blocker is None:
+                go.append(host)
+                continue
+            failed[host].add(uk.name)
+            for event in _not_after(host, uk.name, blocker):
+                yield event
+        if not go:
+            continue
+        stream = _deploy_one(job, pool, go, options, use_cache, parallel, rolling)
+        done: set[str] = set()
+        async for event in tagged(stream, uk.name):
+            if isinstance(event, HostDone) and event.host in failed:
+                done.add(event.host)
+                if not event.ok:
+                    failed[event.host].add(uk.name)
+            yield event
+        for host in go:
+            if host not in done:  # a failed build, or a rolling deploy that stopped before it
+                failed[host].add(uk.name)
+
+
+def _not_after(host: str, name: str, blocker: str) -> tuple[Event, ...]:
+    exc = WorkbenchError(
+        f"{name} was not deployed: it starts after {blocker}, which failed on {host}",
+        f"fix {blocker} (above), then deploy again",
+    )
+    return tuple(replace(event, unikernel=name) for event in failure(host, "order", exc))
+
+
+async def _deploy_one(
+    job: Job,
+    pool: Pool,
+    hosts: list[str],
+    options: DeployOptions,
+    use_cache: bool,
+    parallel: int,
+    rolling: bool,
+) -> AsyncIterator[Event]:
+    loaded = job.loaded
+    prep = Prepare(loaded, pool, hosts, job.artifact, job.tender, use_cache=use_cache)
     async for event in prep.run():
         yield event
     built = prep.artifact
     if built is None:
         return  # the build failed and said so
-    options = replace(options, build=prep.meta) if prep.meta else options
+    opts = replace(options, build=prep.meta) if prep.meta else options
 
     def one(host: str) -> AsyncIterator[Event]:
-        return HostDeploy(loaded, host, pool, built, prep.tender, options).run()
+        return HostDeploy(loaded, host, pool, built, prep.tender, opts).run()
 
     async for event in run_hosts(hosts, one, parallel=parallel, rolling=rolling):
         yield event
 
 
 async def plan_all(
-    loaded: LoadedProfile,
+    jobs: list[Job],
     pool: Pool,
     hosts: list[str],
-    artifact: ArtifactInfo | None,
-    tender: TenderSource | None,
     *,
     use_cache: bool = True,
     parallel: int = 8,
     force_restart: bool = False,
 ) -> AsyncIterator[Event]:
-    prep = Prepare(loaded, pool, hosts, artifact, tender, use_cache=use_cache)
+    for job in jobs:
+        stream = _plan_one(job, pool, hosts, use_cache, parallel, force_restart)
+        async for event in tagged(stream, job.loaded.profile.unikernel.name):
+            yield event
+
+
+async def _plan_one(
+    job: Job, pool: Pool, hosts: list[str], use_cache: bool, parallel: int, force_restart: bool
+) -> AsyncIterator[Event]:
+    loaded = job.loaded
+    prep = Prepare(loaded, pool, hosts, job.artifact, job.tender, use_cache=use_cache)
     async for event in prep.run():
         yield event
     built = prep.artifact

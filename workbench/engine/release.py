@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
-from workbench.errors import ArtifactError
+from workbench.errors import ArtifactError, ConfigError
 from workbench.profiles.loader import LoadedProfile
 
 
@@ -76,3 +77,40 @@ def resolve_tender(loaded: LoadedProfile, arg: str | None) -> TenderSource | Non
     """The tender to bring: --tender, else unikernel.tender; None to use the host's own."""
     path = Path(arg) if arg else loaded.profile.unikernel.tender
     return local_tender(path) if path is not None else None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unikernel of a profile (a view) with the artifact and tender to deploy, if given."""
+
+    loaded: LoadedProfile
+    artifact: ArtifactInfo | None = None
+    tender: TenderSource | None = None
+
+
+def jobs(
+    loaded: LoadedProfile,
+    only: Sequence[str] = (),
+    artifact: str | None = None,
+    tender: str | None = None,
+) -> list[Job]:
+    """The profile's unikernels to act on (`only`: by name), `after:` ones first, each with its
+    artifact and tender: --artifact/--tender, else its own `artifact`/`tender`, else built."""
+    views = loaded.views(only)
+    if (artifact is not None or tender is not None) and len(views) > 1:
+        names = ", ".join(v.profile.unikernel.name for v in views)
+        given = "--artifact" if artifact is not None else "--tender"
+        raise ConfigError(
+            f"{given} is one unikernel's, and profile '{loaded.name}' has several ({names})",
+            "say which with --unikernel NAME",
+        )
+    out = []
+    for view in views:
+        info = resolve_artifact(view, artifact)
+        if info is None and tender:
+            raise ConfigError(
+                "--tender goes with --artifact: a source build brings its own tender",
+                "drop --tender, or pass both --artifact and --tender",
+            )
+        out.append(Job(view, info, resolve_tender(view, tender) if info else None))
+    return out

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TypeVar
 
 from workbench.events import Event, HostDone
 
-HostRun = Callable[[str], AsyncIterator[Event]]
+K = TypeVar("K")  # a host name, or (host, unikernel) when a profile has several
 
 
 async def run_hosts(
-    hosts: list[str], run: HostRun, *, parallel: int = 4, rolling: bool = False
+    hosts: Sequence[K],
+    run: Callable[[K], AsyncIterator[Event]],
+    *,
+    parallel: int = 4,
+    rolling: bool = False,
 ) -> AsyncIterator[Event]:
     """Yield the events of every host's run as they come.
 
@@ -31,7 +36,7 @@ async def run_hosts(
     queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=1000)
     limit = asyncio.Semaphore(max(1, parallel))
 
-    async def one(host: str) -> None:
+    async def one(host: K) -> None:
         try:
             async with limit:
                 async for event in run(host):
@@ -62,3 +67,11 @@ async def run_hosts(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def tagged(events: AsyncIterator[Event], unikernel: str) -> AsyncIterator[Event]:
+    """`events` with their `unikernel` set. Each event is new and not yet seen by anyone, so it
+    is set in place: a copy per event would cost every log line of `logs -f` a dataclass copy."""
+    async for event in events:
+        object.__setattr__(event, "unikernel", unikernel)
+        yield event

@@ -8,6 +8,7 @@ import re
 import stat
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from pydantic_core import ErrorDetails
 
 from workbench.errors import ConfigError, ProfileError
 from workbench.profiles import yamlpos
-from workbench.profiles.models import Profile, cross_checks
+from workbench.profiles.crosschecks import cross_checks
+from workbench.profiles.models import Profile, deploy_order
 
 Loc = tuple[str | int, ...]
 
@@ -33,6 +35,31 @@ class LoadedProfile:
     name: str
     path: Path
     profile: Profile
+    several: bool = False  # one view of a profile with several unikernels
+
+    def views(self, only: Sequence[str] = ()) -> list[LoadedProfile]:
+        """One LoadedProfile per unikernel, `after:` ones first; `only` picks some by name."""
+        every = self.profile.all_unikernels
+        names = [uk.name for uk in every]
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], names, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                f"profile '{self.name}' has no unikernel named '{unknown[0]}'",
+                hint + f"its unikernels: {', '.join(names)}",
+            )
+        several = len(every) > 1
+        return [
+            LoadedProfile(self.name, self.path, self.profile.view(uk), several)
+            for uk in deploy_order(every)
+            if not only or uk.name in only
+        ]
+
+    @property
+    def label(self) -> str:
+        """How front ends name it: the profile, or PROFILE/UNIKERNEL for one of several."""
+        return f"{self.name}/{self.profile.unikernel.name}" if self.several else self.name
 
 
 def search_dirs(cwd: Path | None = None) -> list[Path]:
@@ -242,7 +269,7 @@ def _model_fields(model: object) -> dict[str, object]:
     for cand in candidates:
         if isinstance(cand, type) and issubclass(cand, BaseModel):
             for fname, info in cand.model_fields.items():
-                out[fname] = info.annotation
+                out[info.alias or fname] = info.annotation
     return out
 
 
@@ -257,6 +284,8 @@ def _unwrap(tp: object) -> list[object]:
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         return _unwrap(typing.get_args(tp)[0])
+    if origin is tuple:  # tuple[Model, ...]: a list in the YAML
+        return _unwrap(typing.get_args(tp)[0])
     if origin in (typing.Union, types.UnionType):
         out: list[object] = []
         for arg in typing.get_args(tp):
@@ -268,13 +297,13 @@ def _unwrap(tp: object) -> list[object]:
 def _resolve_local_paths(data: dict[str, object], base: Path) -> dict[str, object]:
     """Local paths in a profile are relative to the profile file, with `~` expanded."""
     out = dict(data)
-    uk = out.get("unikernel")
-    if isinstance(uk, dict):
-        uk = dict(uk)
-        for key in ("source", "artifact", "tender"):
-            if isinstance(uk.get(key), str):
-                uk[key] = str(_local(uk[key], base))
-        out["unikernel"] = uk
+    one, several = out.get("unikernel"), out.get("unikernels")
+    if isinstance(one, dict):
+        out["unikernel"] = _local_unikernel(one, base)
+    if isinstance(several, list):
+        out["unikernels"] = [
+            _local_unikernel(uk, base) if isinstance(uk, dict) else uk for uk in several
+        ]
     hosts = out.get("hosts")
     if isinstance(hosts, dict):
         new_hosts: dict[object, object] = {}
@@ -287,6 +316,15 @@ def _resolve_local_paths(data: dict[str, object], base: Path) -> dict[str, objec
             new_hosts[name] = host
         out["hosts"] = new_hosts
     return out
+
+
+def _local_unikernel(uk: dict[str, object], base: Path) -> dict[str, object]:
+    uk = dict(uk)
+    for key in ("source", "artifact", "tender"):
+        value = uk.get(key)
+        if isinstance(value, str):
+            uk[key] = str(_local(value, base))
+    return uk
 
 
 def _local(value: str, base: Path) -> Path:

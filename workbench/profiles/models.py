@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -68,8 +68,51 @@ class Build(_Model):
     volume: str = Field("workbench-opam", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+class TcpCheck(_Model):
+    kind: Literal["tcp"]
+    port: int = Field(ge=1, le=65535)
+    address: IPAddress | None = None
+    timeout: float = Field(30.0, gt=0, le=600)
+
+
+class HttpCheck(_Model):
+    kind: Literal["http"]
+    port: int = Field(80, ge=1, le=65535)
+    path: str = Field("/", pattern=r"^/[\x21-\x7e]*$")
+    expect_status: int = Field(200, ge=100, le=599)
+    address: IPAddress | None = None
+    timeout: float = Field(30.0, gt=0, le=600)
+
+
+class PingCheck(_Model):
+    kind: Literal["ping"]
+    address: IPAddress | None = None
+    timeout: float = Field(30.0, gt=0, le=600)
+
+
+class LogCheck(_Model):
+    kind: Literal["log"]
+    pattern: str = Field(min_length=1, description="regular expression matched against app lines")
+    timeout: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+HealthCheck = Annotated[TcpCheck | HttpCheck | PingCheck | LogCheck, Field(discriminator="kind")]
+
+
+UnikernelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
+
+
 class Unikernel(_Model):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+    name: UnikernelName
     source: Path | None = Field(None, description="MirageOS source directory (has config.ml)")
     artifact: Path | None = Field(None, description="prebuilt .hvt/.spt to deploy instead")
     tender: Path | None = Field(None, description="prebuilt solo5-hvt/solo5-spt to deploy with it")
@@ -81,6 +124,10 @@ class Unikernel(_Model):
     )
     block: dict[DeviceName, RemotePath] = Field(
         default_factory=dict, description="manifest BLOCK_BASIC device -> image file on the host"
+    )
+    health: HealthCheck | None = Field(None, description="default: the profile's `health`")
+    after: tuple[UnikernelName, ...] = Field(
+        (), description="unikernels of this profile to deploy and start before this one"
     )
 
     @property
@@ -137,46 +184,6 @@ class Service(_Model):
     restart_sec: int = Field(2, ge=0, le=3600)
 
 
-class TcpCheck(_Model):
-    kind: Literal["tcp"]
-    port: int = Field(ge=1, le=65535)
-    address: IPAddress | None = None
-    timeout: float = Field(30.0, gt=0, le=600)
-
-
-class HttpCheck(_Model):
-    kind: Literal["http"]
-    port: int = Field(80, ge=1, le=65535)
-    path: str = Field("/", pattern=r"^/[\x21-\x7e]*$")
-    expect_status: int = Field(200, ge=100, le=599)
-    address: IPAddress | None = None
-    timeout: float = Field(30.0, gt=0, le=600)
-
-
-class PingCheck(_Model):
-    kind: Literal["ping"]
-    address: IPAddress | None = None
-    timeout: float = Field(30.0, gt=0, le=600)
-
-
-class LogCheck(_Model):
-    kind: Literal["log"]
-    pattern: str = Field(min_length=1, description="regular expression matched against app lines")
-    timeout: float = Field(30.0, gt=0, le=600)
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return value
-
-
-HealthCheck = Annotated[TcpCheck | HttpCheck | PingCheck | LogCheck, Field(discriminator="kind")]
-
-
 class Releases(_Model):
     root: RemotePath = Field("/var/lib/workbench", description="releases live in ROOT/NAME/")
     keep: int = Field(3, ge=1, le=100)
@@ -187,15 +194,44 @@ class Profile(_Model):
     hosts: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")], Host]
     targets: tuple[str, ...] = Field(min_length=1)
     build: Build = Build()
-    unikernel: Unikernel
+    # `unikernel:` (one) or `unikernels:` (a list); the engine works on one at a time, through
+    # `view()`, so everything below `unikernel` reads as in a one-unikernel profile.
+    one: Unikernel | None = Field(None, alias="unikernel")
+    unikernels: tuple[Unikernel, ...] = ()
     network: Network = Network()
     service: Service = Service()
     health: HealthCheck | None = None
     releases: Releases = Releases()
 
+    @model_validator(mode="after")
+    def _one_or_list(self) -> Profile:
+        if (self.one is None) == (not self.unikernels):
+            raise ValueError("give `unikernel` (one) or `unikernels` (a list), not both or neither")
+        return self
+
+    @property
+    def all_unikernels(self) -> tuple[Unikernel, ...]:
+        return (self.one,) if self.one is not None else self.unikernels
+
+    @property
+    def unikernel(self) -> Unikernel:
+        """The unikernel of a one-unikernel profile, or of one `view()` of a list."""
+        if self.one is None:
+            raise ValueError("a profile with `unikernels:` is used one unikernel at a time: view()")
+        return self.one
+
+    def view(self, uk: Unikernel) -> Profile:
+        """This profile as if `uk` were its only unikernel (its own health check first)."""
+        health = uk.health or self.health
+        return self.model_copy(update={"one": uk, "unikernels": (), "health": health})
+
+    @property
+    def after_units(self) -> tuple[str, ...]:
+        return tuple(unit_of(name) for name in self.unikernel.after)
+
     @property
     def unit_name(self) -> str:
-        return self.service.unit or f"unikernel-{self.unikernel.name}.service"
+        return self.service.unit or unit_of(self.unikernel.name)
 
     @property
     def tender_name(self) -> str:
@@ -210,127 +246,17 @@ class Profile(_Model):
         return self.build.host or self.targets[0]
 
 
-Loc = tuple[str | int, ...]
+def unit_of(unikernel: str) -> str:
+    return f"unikernel-{unikernel}.service"
 
 
-def cross_checks(data: dict[str, Any]) -> list[tuple[Loc, str]]:
-    """Checks that span sections, each with the location of the value at fault.
-
-    They read the raw YAML data (guarding every type) rather than the validated model, so that
-    they are reported together with field errors instead of only once those are fixed.
-    """
-    problems: list[tuple[Loc, str]] = []
-    raw_hosts = data.get("hosts")
-    hosts: dict[Any, Any] = raw_hosts if isinstance(raw_hosts, dict) else {}
-    names = sorted(str(n) for n in hosts)
-
-    def unknown(ref: object) -> str:
-        return f"'{ref}' is not a host in `hosts` (have: {', '.join(names) or 'none'})"
-
-    targets = data.get("targets")
-    if isinstance(targets, list):
-        for i, ref in enumerate(targets):
-            if not isinstance(ref, str):
-                continue  # the field check says what type it should be
-            if ref not in hosts:
-                problems.append((("targets", i), unknown(ref)))
-            elif ref in targets[:i]:
-                problems.append((("targets", i), f"'{ref}' is listed twice"))
-    build = _section(data, "build")
-    if isinstance(build.get("host"), str) and build["host"] not in hosts:
-        problems.append((("build", "host"), unknown(build["host"])))
-    for name, host in hosts.items():
-        jump = host.get("jump") if isinstance(host, dict) else None
-        if not isinstance(jump, str):
-            continue
-        if jump == name:
-            problems.append((("hosts", name, "jump"), "a host cannot jump through itself"))
-        elif jump not in hosts:
-            problems.append((("hosts", name, "jump"), unknown(jump)))
-        elif cycle := _jump_cycle(hosts, name):
-            problems.append((("hosts", name, "jump"), f"jump hosts go round: {cycle}"))
-
-    uk = _section(data, "unikernel")
-    net = _section(data, "network")
-    bridge = net.get("bridge", "br100")
-    networks = uk.get("networks")
-    if isinstance(networks, dict):
-        seen: dict[object, object] = {}
-        for device, tap in networks.items():
-            if not isinstance(tap, str):
-                continue
-            if tap in seen:
-                problems.append(
-                    (
-                        ("unikernel", "networks", device),
-                        f"tap '{tap}' is already used by '{seen[tap]}'",
-                    )
-                )
-            seen[tap] = device
-            if tap == bridge:
-                problems.append(
-                    (("unikernel", "networks", device), f"'{tap}' is the bridge (network.bridge)")
-                )
-
-    problems.extend(_ipv4_in_subnet(uk, net))
-    if uk and uk.get("source") is None and uk.get("artifact") is None:
-        problems.append(
-            (("unikernel",), "set `source` (a MirageOS directory) or `artifact` (a built .hvt)")
-        )
-    if uk.get("tender") is not None and uk.get("artifact") is None:
-        problems.append(
-            (
-                ("unikernel", "tender"),
-                "a prebuilt tender goes with a prebuilt `artifact`; "
-                "a source build brings its own tender",
-            )
-        )
-    return problems
-
-
-def _jump_cycle(hosts: dict[Any, Any], start: str) -> str | None:
-    """'a -> b -> a' when following `jump` from `start` comes back to it."""
-    chain, name = [start], start
-    while True:
-        host = hosts.get(name)
-        jump = host.get("jump") if isinstance(host, dict) else None
-        if not isinstance(jump, str) or jump not in hosts:
-            return None
-        if jump in chain:
-            return " -> ".join([*chain, jump]) if jump == start else None
-        chain.append(jump)
-        name = jump
-
-
-def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _ipv4_in_subnet(uk: dict[str, Any], net: dict[str, Any]) -> list[tuple[Loc, str]]:
-    args = uk.get("args")
-    address = net.get("address", "10.0.0.1/24")
-    if not isinstance(args, list) or address == "dhcp":
-        return []
-    try:
-        host_if = ipaddress.ip_interface(str(address))
-    except ValueError:
-        return []  # reported by the field check
-    for i, arg in enumerate(args):
-        if not (isinstance(arg, str) and arg.startswith("--ipv4=")):
-            continue
-        try:
-            ip = ipaddress.ip_interface(arg.removeprefix("--ipv4="))
-        except ValueError:
-            return []
-        if ip.ip not in host_if.network:
-            return [
-                (
-                    ("unikernel", "args", i),
-                    f"--ipv4={ip} is outside network.address {host_if} ({host_if.network}); "
-                    "the unikernel would be unreachable from the host",
-                )
-            ]
-        if ip.ip == host_if.ip:
-            return [(("unikernel", "args", i), f"--ipv4={ip} is the host's own address")]
-    return []
+def deploy_order(unikernels: tuple[Unikernel, ...]) -> list[Unikernel]:
+    """`after:` first, else the profile's order (the cross checks refused unknown names and
+    cycles)."""
+    left, done, out = list(unikernels), set[str](), []
+    while left:
+        ready = next((u for u in left if set(u.after) <= done), left[0])
+        left.remove(ready)
+        done.add(ready.name)
+        out.append(ready)
+    return out
