@@ -59,7 +59,7 @@ def decided(name: str, **facts: object) -> Decision:
 
 
 TABLE = {
-    "fresh": ("upload", "user", "network", "unit", "enable", "switch", "restart"),
+    "fresh": ("upload", "user", "network", "unit", "enable", "owner", "switch", "restart"),
     "deployed": (),
     "other-artifact": ("upload", "switch", "restart"),
     "tap-down": ("network", "restart"),
@@ -216,9 +216,9 @@ def host_states(draw: st.DrawFn) -> tuple[str, HostFacts]:
 
 def after(d: Decision, facts: HostFacts, artifact: ArtifactInfo) -> HostFacts:
     """The host once deploy has carried out `d`: a model of what each change does."""
-    assert d.unit is not None
+    assert d.unit is not None and d.owner is not None
     files = dict(facts.files)
-    for f in (d.unit, *d.network_files):
+    for f in (d.unit, d.owner, *d.network_files):
         files[f.path] = sha256_text(f.content)
     links = dict(facts.links)
     for tap in LOADED.profile.unikernel.networks.values():

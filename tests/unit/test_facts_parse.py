@@ -21,9 +21,12 @@ def lines(name: str) -> list[str]:
 
 
 def expected(raw: list[str]) -> dict[str, object]:
-    want: dict[str, object] = {"files": {}, "release_files": {}, "links": {}}
+    want: dict[str, object] = {"files": {}, "release_files": {}, "links": {}, "owners": []}
     version, links = [], []
     for line in raw:
+        if line.startswith("owner "):
+            want["owners"].append(line.removeprefix("owner "))  # type: ignore[attr-defined]
+            continue
         if line.startswith("tender_version "):
             version.append(line.removeprefix("tender_version "))
             continue
@@ -76,6 +79,7 @@ def test_the_recorded_states_differ_where_they_should():
     assert fresh.backend == deployed.backend == "systemd-networkd"
     down = parse_facts("\n".join(lines("tap-down")))
     assert down.links["tap100"] is False
+    assert fresh.owners == [] and len(deployed.owners) == 1  # the record deploy wrote
 
 
 def test_a_link_is_up_by_its_flags_not_its_state():
@@ -142,7 +146,7 @@ def test_a_fact_is_unknown_until_the_host_says_it(name):
         for key, value in got.items():
             if key in said:
                 assert value == final[key], (cut, key)
-            elif key not in ("files", "release_files", "links", "tender_version"):
+            elif key not in ("files", "release_files", "links", "tender_version", "owners"):
                 assert value == unsaid[key] and type(value) is type(unsaid[key]), (cut, key)
 
 

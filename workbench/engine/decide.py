@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from workbench import render
+from workbench import owners, render
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.artifacts.tender import TenderVersion, check_compatible, parse_tender_version
 from workbench.engine import preflight
@@ -28,7 +28,7 @@ from workbench.remote.facts import HostFacts
 # Stands for "some tender before 0.6.0" when only that is known: it selects the legacy argv.
 MANIFEST_SINCE_BEFORE = (0, 5, 0)
 
-STEPS = ("upload", "user", "network", "unit", "enable", "switch", "restart")
+STEPS = ("upload", "user", "network", "unit", "enable", "owner", "switch", "restart")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Decision:
     tender_from_host: str | None = None  # the host's own tender, copied into the release
     tender_version: TenderVersion | None = None
     unit: render.RenderedFile | None = None
+    owner: render.RenderedFile | None = None  # the host's record of who deployed this unikernel
     network_files: tuple[render.RenderedFile, ...] = ()
     network_writes: tuple[render.RenderedFile, ...] = ()
     notes: tuple[str, ...] = field(default=())
@@ -78,6 +79,7 @@ def decide(
     *,
     version: TenderVersion | None = None,
     force_restart: bool = False,
+    host: str = "the host",
 ) -> Decision:
     """What deploy does on a host with these facts. `version` is the tender's version when it
     was read after an upload; otherwise it comes from the facts when the host has the tender."""
@@ -89,7 +91,9 @@ def decide(
     def refuse(error: WorkbenchError, rid: str = "") -> Decision:
         return Decision(release=rid, previous=previous, checks=checks, refusal=error)
 
-    refusal = _refusal(loaded, checks, tender, facts)
+    refusal = _refusal(loaded, checks, tender, facts) or owners.clash(
+        loaded, [o for o in map(owners.parse_record, facts.owners) if o], host
+    )
     if refusal is not None:
         return refuse(refusal)
     tender_sha = tender.sha256 if tender is not None else facts.installed_tender_sha
@@ -111,7 +115,8 @@ def decide(
         and on_host.get(p.tender_name) == tender_sha
     )
     writes = tuple(f for f in network if sha256_text(f.content) != facts.files.get(f.path))
-    changes = _changes(loaded, facts, rid, intact, tender is None, backend, writes, unit)
+    record = owners.render_record(loaded)
+    changes = _changes(loaded, facts, rid, intact, tender is None, backend, writes, unit, record)
     uplink = p.network.uplink
     applies = any(c.step == "network" for c in changes)
     if p.network.mode == "bridge-uplink" and uplink and uplink not in facts.links and applies:
@@ -134,6 +139,7 @@ def decide(
         tender_from_host=facts.installed_tender if tender is None else None,
         tender_version=version,
         unit=unit,
+        owner=record,
         network_files=network,
         network_writes=writes,
         notes=tuple(notes),
@@ -226,6 +232,7 @@ def _changes(
     backend: str,
     writes: tuple[render.RenderedFile, ...],
     unit: render.RenderedFile,
+    record: render.RenderedFile,
 ) -> list[Change]:
     """Every change but the restart, in the order deploy makes them."""
     p = loaded.profile
@@ -266,6 +273,14 @@ def _changes(
                 "enable",
                 f"enable {p.unit_name}",
                 f"it is {facts.unit_enabled or 'not installed'}, so it would not start at boot",
+            )
+        )
+    if sha256_text(record.content) != facts.files.get(record.path):
+        changes.append(
+            Change(
+                "owner",
+                f"record profile '{loaded.name}' as the owner in {record.path}",
+                f"it {_file_state(facts, record.path)}",
             )
         )
     if facts.current_release != rid:

@@ -19,7 +19,7 @@ from workbench import render
 from workbench.aio import shielded
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.artifacts.tender import TenderVersion, parse_tender_version
-from workbench.engine import bootwatch, health, hostinfo
+from workbench.engine import bootwatch, configure, health, hostinfo
 from workbench.engine.decide import Decision, decide
 from workbench.engine.locked import Held, locked
 from workbench.engine.release import TenderSource, release_metadata
@@ -36,7 +36,7 @@ from workbench.events import (
     UploadProgress,
 )
 from workbench.profiles.loader import LoadedProfile
-from workbench.remote import files, netapply, release, systemd
+from workbench.remote import files, release, systemd
 from workbench.remote.connection import Pool
 from workbench.remote.facts import HostFacts
 
@@ -99,7 +99,12 @@ class HostDeploy:
         async for event in self._facts(facts):
             yield event
         decision = decide(
-            self.loaded, self.artifact, self.tender, facts[0], force_restart=self.options.restart
+            self.loaded,
+            self.artifact,
+            self.tender,
+            facts[0],
+            force_restart=self.options.restart,
+            host=self.host,
         )
         self.decision = decision
         held.release = decision.release or None
@@ -172,20 +177,15 @@ class HostDeploy:
 
         yield self._start("network")
         if d.changes_at("network"):
-            await self._apply_network(facts)
+            await configure.apply_network(self.held, d, p, facts)
             yield self._done(f"{d.backend}: applied", "network")
         else:
             yield self._done(f"{d.backend}: unchanged")
 
         yield self._start("unit")
         assert d.unit is not None
-        made = [s for s in ("unit", "enable") if d.changes_at(s)]
-        if "unit" in made:
-            await files.write_text(conn, d.unit.path, d.unit.content)
-            await systemd.daemon_reload(conn)
-        if "enable" in made:
-            await systemd.enable(conn, p.unit_name)
-        said = {"unit": "written, daemon-reload", "enable": "enabled"}
+        made = await configure.install_unit(conn, d, p)
+        said = {"unit": "written, daemon-reload", "enable": "enabled", "owner": "owner recorded"}
         detail = f" ({', '.join(said[m] for m in made)})" if made else " unchanged"
         yield self._done(d.unit.path + detail, *made)
 
@@ -201,6 +201,7 @@ class HostDeploy:
             facts,
             version=version,
             force_restart=self.options.restart,
+            host=self.host,
         )
         if after.refusal is not None:
             raise after.refusal
@@ -239,31 +240,6 @@ class HostDeploy:
             f"release {d.release}: {kernel} + {p.tender_name} ({size / 1024:.0f} KiB) verified",
             "upload",
         )
-
-    async def _apply_network(self, facts: HostFacts) -> None:
-        d, p = self.decision, self.profile
-        assert d.backend is not None
-        net = p.network
-        change = netapply.NetworkChange(
-            backend=d.backend,
-            taps=tuple(dict.fromkeys(p.unikernel.networks.values())),
-            bridge=None if net.mode == "tap-only" else net.bridge,
-            writes=tuple((f.path, f.content) for f in d.network_writes),
-            replaces=any(facts.files.get(f.path) for f in d.network_writes),
-            networkd_active=facts.networkd == "active",
-            stop_unit=p.unit_name if facts.unit_active == "active" else None,
-        )
-        if net.mode != "bridge-uplink" or not netapply.touches_shared(change):
-            # a unikernel joining a bridge that is already up cannot cut the host off
-            await netapply.apply(self.held.conn, change)
-            return
-        assert net.uplink is not None
-        uplink = netapply.Uplink(net.uplink, p.release_dir, p.unikernel.name, net.confirm_timeout)
-        paths = tuple(f.path for f in d.network_files)
-        await netapply.apply_uplink(self.held.conn, change, uplink, paths)
-        # The old connection was dropped on purpose: take the deploy lock again on the new one.
-        await self.held.retake()
-        await netapply.uplink_taps(self.held.conn, change)
 
     # -- switch, restart, boot, health, rollback -----------------------------------------------
 

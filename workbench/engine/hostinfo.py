@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench import render
+from workbench import owners, render
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote import facts as factsmod
@@ -10,11 +10,12 @@ from workbench.remote.connection import HostConnection
 
 
 def managed_paths(loaded: LoadedProfile) -> list[str]:
-    """The unit and every backend's network files: all the files this profile manages on a
-    host. Paths only: they do not depend on the artifact (a manifest-less one cannot even be
-    rendered without its tender's version, which the facts are read to learn)."""
+    """The unit, its owner record and every backend's network files: all the files this
+    profile manages on a host. Paths only: they do not depend on the artifact (a
+    manifest-less one cannot even be rendered without its tender's version, which the facts
+    are read to learn)."""
     p = loaded.profile
-    paths = [render.unit_path(p)]
+    paths = [render.unit_path(p), owners.record_path(p.unit_name)]
     for backend in render.BACKENDS:
         paths += [f.path for f in render.render_network(p, backend, loaded.name)]
     return paths

@@ -32,7 +32,7 @@ async def plan(
         facts = await hostinfo.gather(
             conn, loaded, artifact, tender_sha=tender.sha256 if tender else ""
         )
-        decision = decide(loaded, artifact, tender, facts, force_restart=force_restart)
+        decision = decide(loaded, artifact, tender, facts, force_restart=force_restart, host=host)
         if decision.refusal is not None:
             for check in decision.checks:
                 if check.ok is False:
@@ -84,8 +84,8 @@ def decision_events(host: str, decision: Decision) -> list[Event]:
 async def _diffs(
     conn: HostConnection, host: str, facts: HostFacts, decision: Decision
 ) -> AsyncIterator[FileDiff]:
-    assert decision.unit is not None
-    for f in (decision.unit, *decision.network_files):
+    assert decision.unit is not None and decision.owner is not None
+    for f in (decision.unit, *decision.network_files, decision.owner):
         have = facts.files.get(f.path, "")
         if have == sha256_text(f.content):
             yield FileDiff(

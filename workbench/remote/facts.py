@@ -82,6 +82,10 @@ kv unit_enabled "$(systemctl is-enabled "$unit" 2>/dev/null)"
 for f in "$@"; do
   if [ -f "$f" ]; then kv "file:$f" "$(sha256sum "$f" | cut -d' ' -f1)"; else kv "file:$f" ""; fi
 done
+# Every unikernel's owner record (workbench/owners.py), whoever deployed it: one line each.
+for f in /etc/workbench/owners/*.json; do
+  if [ -f "$f" ]; then printf 'owner %s\n' "$(head -c 4096 "$f" | tr -d '\n\r')"; fi
+done
 """
 
 
@@ -117,6 +121,7 @@ class HostFacts:
     release_files: dict[str, str] = field(default_factory=dict)  # name -> sha256, present ones
     tender_version: str = ""  # `--version` of that release's tender (or the host's own)
     links: dict[str, bool] = field(default_factory=dict)  # interface -> IFF_UP
+    owners: list[str] = field(default_factory=list)  # owner records as the host has them
 
     @property
     def current_release(self) -> str | None:
@@ -138,6 +143,7 @@ def parse_facts(text: str) -> HostFacts:
     release_files: dict[str, str] = {}
     version: list[str] = []
     links: list[str] = []
+    owners: list[str] = []
     # Lines are what the script printed with "\n"; nothing else (a "\r" in a value) separates.
     for line in text.split("\n"):
         if line.startswith("tender_version "):
@@ -145,6 +151,9 @@ def parse_facts(text: str) -> HostFacts:
             continue
         if line.startswith("link "):
             links.append(line[len("link ") :])
+            continue
+        if line.startswith("owner "):
+            owners.append(line[len("owner ") :])
             continue
         key, sep, value = line.partition("=")
         if not sep:
@@ -187,6 +196,7 @@ def parse_facts(text: str) -> HostFacts:
         release_files=release_files,
         tender_version="\n".join(version),
         links=parse_link_flags("\n".join(links)),
+        owners=owners,
     )
 
 
