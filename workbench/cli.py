@@ -243,6 +243,19 @@ def build_parser() -> argparse.ArgumentParser:
         "check. Nothing else is written; a running, enabled unit is left alone.",
     )
 
+    p = sub.add_parser(
+        "remove",
+        parents=[common, remote],
+        help="take the unikernel off its hosts (asks first)",
+        description="Stop, disable and delete the unit; delete its taps, their files and its "
+        "owner record; delete the bridge and its NAT only when no other unikernel uses them. "
+        "Releases stay (a later deploy is quick) unless --purge, which also deletes the block "
+        "images. Asks for confirmation on a terminal; --yes for scripts. Refuses a unit that "
+        "another profile deployed.",
+    )
+    p.add_argument("--purge", action="store_true", help="also delete releases and block images")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask (scripts, CI)")
+
     sub.add_parser(
         "rollback",
         parents=[common, remote],

@@ -84,6 +84,7 @@ HANDLERS = {
     "stop": "hostops_cmd:run_stop",
     "start": "hostops_cmd:run_start",
     "rollback": "hostops_cmd:run_rollback",
+    "remove": "remove_cmd:run",
     "status": "hostops_cmd:run_status",
     "lab": "lab_cmd:run",
     "profiles": "profiles_cmd:run",

@@ -119,6 +119,23 @@ def _ifupdown(profile: Profile, label: str) -> list[RenderedFile]:
     return files
 
 
+def tap_paths(profile: Profile) -> set[str]:
+    """The network files that are this unikernel's own (its taps'), on either backend; the
+    rest of what `render_network` gives (bridge, NAT, uplink) is shared."""
+    out: set[str] = set()
+    for tap in profile.unikernel.networks.values():
+        out |= {
+            f"{NETWORKD_DIR}/10-workbench-{tap}.netdev",
+            f"{NETWORKD_DIR}/10-workbench-{tap}.network",
+            ifupdown_tap_path(profile, tap),
+        }
+    return out
+
+
+def nat_table(profile: Profile) -> str:
+    return _nat_table(profile)
+
+
 def ifupdown_tap_path(profile: Profile, tap: str) -> str:
     """`workbench-BRIDGE-TAP` on a bridge: at boot ifupdown reads interfaces.d in name order
     and a tap's `up ... master BRIDGE` needs the bridge, whose file is `workbench-BRIDGE`."""

@@ -153,3 +153,81 @@ def test_a_unikernel_the_profile_does_not_have_is_refused_before_connecting(thre
     assert code == 2 and events == []
     assert "profile 'm6' has no unikernel named 'm6c'" in err
     assert "did you mean 'm6a'?" in err or "did you mean 'm6b'?" in err
+
+
+def sums(v: Variant) -> list[str]:
+    """Every file of a unikernel's, with its content's hash: byte-identical means same list."""
+    return on_target(
+        f"sha256sum /etc/systemd/system/{v.unit} /etc/systemd/network/10-workbench-{v.tap}.* "
+        f"/etc/workbench/owners/unikernel-{v.name}.json /etc/systemd/network/10-workbench-br16.*"
+    ).stdout.splitlines()
+
+
+def test_remove_takes_one_off_and_the_bridge_only_with_the_last(three, tmp_path):
+    m, (ma, mb), s = three
+    assert run("deploy", "--profile", str(m))[0] == 0
+    assert deploy(s, artifact(tmp_path, "s", HEALTHY))[0] == 0
+
+    # Another profile taking what is m6's is refused before anything is written, naming m6.
+    clash = tmp_path / "clash.yaml"
+    clash.write_text(s.path.read_text().replace("name: t6", "name: m6a"))
+    code, events, err = deploy(
+        Variant(clash, "m6a", "tap16", "br16", 6), artifact(tmp_path, "s", HEALTHY)
+    )
+    assert code == 2
+    assert "unikernel-m6a.service on target belongs to profile 'm6' (it deployed it there)" in err
+    clash.write_text(s.path.read_text().replace("service: tap16", "service: tap61"))
+    code, events, err = deploy(
+        Variant(clash, "t6", "tap61", "br16", 6), artifact(tmp_path, "s", HEALTHY)
+    )
+    assert code == 2
+    assert (
+        "tap tap61 on target is used by unikernel-m6a.service (unikernel 'm6a' of profile 'm6')"
+        in err
+    )
+    assert not [e for e in events if e["event"] == "step_finished" and e["changed"]]
+
+    # No terminal, no --yes: refused, nothing removed.
+    code, events, err = run("remove", "--profile", str(m), "--unikernel", "m6b")
+    assert code == 2 and "add --yes to confirm" in err
+    assert on_target(f"systemctl is-active {mb.unit}").stdout.strip() == "active"
+
+    keep_a, keep_s = (sums(ma), state([ma.unit])[:3]), (sums(s), state([s.unit])[:3])
+    code, events, err = run("remove", "--profile", str(m), "--unikernel", "m6b", "--yes")
+    assert code == 0, err
+    steps = {e["step"]: e["detail"] for e in events if e["event"] == "step_finished"}
+    assert steps["remove"] == (
+        "unit stopped, disabled, deleted; taps tap62 deleted; 2 network file(s) deleted; "
+        "owner record deleted"
+    )
+    assert steps["bridge"].startswith("kept: br16 is used by unikernel-")
+    gone = on_target(
+        f"systemctl cat {mb.unit}; ls /etc/systemd/network/10-workbench-tap62.* "
+        "/etc/workbench/owners/unikernel-m6b.json; ip link show tap62"
+    )
+    assert gone.stdout == "", gone.stdout
+    assert (sums(ma), state([ma.unit])[:3]) == keep_a and (sums(s), state([s.unit])[:3]) == keep_s
+    assert on_target("ls /var/lib/workbench/m6b/releases").stdout.strip()  # kept
+
+    # The other profile's, then the last: only then does the bridge go.
+    code, events, err = run("remove", "--profile", str(s.path), "--yes")
+    assert code == 0, err
+    assert on_target("ip link show br16").returncode == 0
+    assert state([ma.unit])[:3] == keep_a[1]
+    code, events, err = run("remove", "--profile", str(m), "--yes")
+    assert code == 0, err
+    done = {e["unikernel"]: e["summary"] for e in events if e["event"] == "host_done"}
+    assert (
+        done["m6b"] == "unikernel-m6b.service was not on target; releases kept in "
+        "/var/lib/workbench/m6b (--purge deletes them)"
+    )
+    assert done["m6a"].startswith("removed unikernel-m6a.service")
+    left = on_target(
+        "ip link show br16; ls /etc/systemd/network/ | grep -e 'workbench-.*6' ; "
+        "ls /etc/workbench/owners/"
+    )
+    assert left.stdout.strip() == "" or "unikernel-hello.json" in left.stdout, left.stdout
+    assert "br16" not in left.stdout and "m6" not in left.stdout
+    code, events, err = run("remove", "--profile", str(m), "--purge", "--yes")
+    assert code == 0, err
+    assert on_target("ls -d /var/lib/workbench/m6a /var/lib/workbench/m6b").stdout == ""

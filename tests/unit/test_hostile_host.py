@@ -92,6 +92,7 @@ COMMANDS = [
     ["logs", "--lines", "5"],
     ["deploy", "--tender", str(ROOT / "README.md")],
     ["rollback"],
+    ["remove", "--yes"],
 ]
 
 

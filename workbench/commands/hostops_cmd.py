@@ -23,7 +23,7 @@ from workbench.remote.connection import Pool
 Stream = Callable[[Pool, LoadedProfile, str], AsyncIterator[Event]]
 
 
-def _run(
+def run_streams(
     args: argparse.Namespace,
     out: Output,
     stream: Stream,
@@ -87,7 +87,7 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
             return check.check_builder(pool, lp, host) if ours else _nothing()
         return check.check_target(pool, lp, host, artifact)
 
-    return _run(args, out, stream, extra_hosts=extra)
+    return run_streams(args, out, stream, extra_hosts=extra)
 
 
 async def _nothing() -> AsyncIterator[Event]:
@@ -121,27 +121,27 @@ def run_plan(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_status(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, status.status)
+    return run_streams(args, out, status.status)
 
 
 def run_restart(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, restart.restart, order="after")
+    return run_streams(args, out, restart.restart, order="after")
 
 
 def run_stop(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, lifecycle.stop, order="reverse")
+    return run_streams(args, out, lifecycle.stop, order="reverse")
 
 
 def run_start(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, lifecycle.start, order="after")
+    return run_streams(args, out, lifecycle.start, order="after")
 
 
 def run_rollback(args: argparse.Namespace, out: Output) -> int:
-    return _run(args, out, rollback.rollback, order="after")
+    return run_streams(args, out, rollback.rollback, order="after")
 
 
 def run_logs(args: argparse.Namespace, out: Output) -> int:
     def stream(pool: Pool, lp: LoadedProfile, host: str) -> AsyncIterator[Event]:
         return logs.follow(pool, lp, host, lines=args.lines, since=args.since, follow=args.follow)
 
-    return _run(args, out, stream)
+    return run_streams(args, out, stream)
