@@ -244,6 +244,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "ps",
+        parents=[common],
+        help="every workbench unikernel on the hosts, whoever deployed it",
+        description="Read each host's owner records (written at deploy) and the units' "
+        "state: host, unikernel, owning profile, state, release, uptime, restarts, memory, "
+        "taps. Ones deployed from another profile or machine show too. Without --profile: "
+        "the targets of every profile found, each host once.",
+    )
+    p.add_argument("--profile", help="only this profile's targets")
+    p.add_argument(
+        "--host", action="append", metavar="NAME", help="only this target of the profile"
+    )
+    p.add_argument(
+        "--accept-new-host-key",
+        action="store_true",
+        help="trust a host key that known_hosts does not have yet (never a changed one)",
+    )
+
+    p = sub.add_parser(
         "remove",
         parents=[common, remote],
         help="take the unikernel off its hosts (asks first)",

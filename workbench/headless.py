@@ -85,6 +85,7 @@ HANDLERS = {
     "start": "hostops_cmd:run_start",
     "rollback": "hostops_cmd:run_rollback",
     "remove": "remove_cmd:run",
+    "ps": "ps_cmd:run",
     "status": "hostops_cmd:run_status",
     "lab": "lab_cmd:run",
     "profiles": "profiles_cmd:run",

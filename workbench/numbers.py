@@ -41,3 +41,17 @@ def to_float(value: object) -> float | None:
     else:
         return None
     return number if math.isfinite(number) else None
+
+
+def human_seconds(value: object) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    s = int(value)
+    for unit, size, sub, subsize in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
+        if s >= size:
+            return f"{s // size}{unit} {(s % size) // subsize}{sub}"
+    return f"{s}s"

@@ -109,6 +109,22 @@ def test_three_unikernels_two_profiles_one_bridge(three, tmp_path):
     assert links.count("master br16") == 3, links
     before = state(units)
 
+    # `ps` through profile M shows all three, the other profile's too, with its owner.
+    listed = wb("ps", "--profile", str(m), "--json")
+    rows = {
+        e["unikernel"]: (e["fields"]["profile"], e["fields"]["state"], e["fields"]["taps"])
+        for e in json_events(listed.stdout)
+        if e["event"] == "status"
+    }
+    assert rows["m6a"] == ("m6", "active/running", ["tap61"])
+    assert rows["m6b"] == ("m6", "active/running", ["tap62"])
+    assert rows["t6"] == ("t6", "active/running", ["tap16"])
+    table = wb("ps", "--profile", str(m)).stdout.splitlines()
+    assert table[0].split() == [
+        "HOST", "UNIKERNEL", "PROFILE", "STATE", "RELEASE", "UPTIME", "RESTARTS", "MEMORY", "TAPS"
+    ]  # fmt: skip
+    assert any(line.split()[:4] == ["target", "t6", "t6", "active/running"] for line in table)
+
     # Nothing changed: nothing written, nothing restarted, on any of the three.
     code, events, err = run("deploy", "--profile", str(m))
     assert code == 0, err

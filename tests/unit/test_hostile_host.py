@@ -93,6 +93,7 @@ COMMANDS = [
     ["deploy", "--tender", str(ROOT / "README.md")],
     ["rollback"],
     ["remove", "--yes"],
+    ["ps"],
 ]
 
 

@@ -17,6 +17,7 @@ from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
 from workbench.events import Status, StepFailed
+from workbench.numbers import human_seconds
 
 # Widths fixed up front: a table sized to its first cells ("-", "…") would cut later values.
 COLUMN_WIDTHS = {  # fits 120 columns; the address and the rest are in the detail pane
@@ -44,20 +45,6 @@ class HostRow:
     error: str | None = None
     hint: str | None = None
     at: float | None = None  # when the last answer (or failure) came
-
-
-def human_seconds(value: object) -> str:
-    if not isinstance(value, int | float):
-        return "-"
-    s = int(value)
-    for unit, size, sub, subsize in (
-        ("d", 86400, "h", 3600),
-        ("h", 3600, "m", 60),
-        ("m", 60, "s", 1),
-    ):
-        if s >= size:
-            return f"{s // size}{unit} {(s % size) // subsize}{sub}"
-    return f"{s}s"
 
 
 def last_boot(fields: dict[str, object]) -> str:

@@ -1,0 +1,66 @@
+"""`workbench ps` from what the host printed: each owner record with its unit's state; a block
+that is not one is skipped, never trusted."""
+
+from __future__ import annotations
+
+import json
+
+from tests.unit.test_decide import LOADED
+from workbench import owners
+from workbench.engine.ps import parse_ps
+
+RECORD = owners.render_record(LOADED).content.strip()
+
+
+def block(unit: str, record: str, release_dir: str = "/var/lib/workbench/hello") -> str:
+    return "\n".join(
+        [
+            f"== {unit}",
+            f"Record={record}",
+            "ActiveState=active",
+            "SubState=running",
+            "NRestarts=2",
+            "UnitFileState=enabled",
+            "ExecMainStartTimestampMonotonic=5000000",
+            "MemoryCurrent=[not set]",
+            "RSS=11264",
+            "Now=65.5",
+            f"ReleaseDir={release_dir}",
+            "Current=releases/abc123",
+        ]
+    )
+
+
+def test_a_record_and_its_unit_make_a_row():
+    ((owner, fields),) = parse_ps(block("unikernel-hello.service", RECORD))
+    assert owner == owners.owner_of(LOADED)
+    assert fields == {
+        "profile": "lab",
+        "unit": "unikernel-hello.service",
+        "state": "active/running",
+        "enabled": "enabled",
+        "release": "abc123",
+        "uptime_s": 60.5,
+        "restarts": 2,
+        "memory_kib": 11264,
+        "taps": ["tap100"],
+        "addresses": ["10.0.0.2"],
+    }
+
+
+def test_what_is_not_a_record_of_that_unit_is_skipped():
+    other = json.dumps({**json.loads(RECORD), "unit": "unikernel-x.service"})
+    text = "\n".join(
+        [
+            block("unikernel-hello.service", "\x1b]0;PWNED\x07"),
+            block("unikernel-hello.service", other),  # the file name and the record disagree
+            block("unikernel-x.service", other, release_dir="/elsewhere"),
+        ]
+    )
+    rows = parse_ps(text)
+    assert [o.unit for o, _ in rows] == ["unikernel-x.service"]
+    assert rows[0][1]["release"] is None  # its `current` was read from another directory
+
+
+def test_a_host_with_no_records_has_no_rows():
+    assert parse_ps("") == [] and parse_ps("\n\n") == []
