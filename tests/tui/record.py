@@ -70,6 +70,9 @@ def main() -> None:
         record("check", "check", *lab, ok=(0, 4))
     finally:
         on_target("chmod 0660 /dev/kvm")
+    record("stop", "stop", *lab)
+    record("start", "start", *lab)
+    record("remove", "remove", *lab, "--yes")
     print(f"written to {OUT.relative_to(ROOT)}")
 
 

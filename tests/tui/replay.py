@@ -47,6 +47,9 @@ class ReplayBackend:
             "plan": "plan",
             "rollback": "rollback",
             "restart": "restart",
+            "stop": "stop",
+            "start": "start",
+            "remove": "remove",
             **(streams or {}),
         }
         self.calls: list[tuple[str, str, list[str]]] = []
@@ -95,6 +98,15 @@ class ReplayBackend:
 
     def restart(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         return self._play("restart", profile, hosts)
+
+    def stop(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        return self._play("stop", profile, hosts)
+
+    def start(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        return self._play("start", profile, hosts)
+
+    def remove(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        return self._play("remove", profile, hosts)
 
     async def close(self) -> None:
         self.closed = True

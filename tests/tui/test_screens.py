@@ -179,8 +179,10 @@ async def test_cancelling_a_running_deploy_stops_its_stream(backend, app):
         assert isinstance(app.screen, DashboardScreen)
 
 
-@pytest.mark.parametrize("key,kind", [("r", "restart"), ("b", "rollback")])
-async def test_restart_and_rollback_ask_first(backend, app, key, kind):
+@pytest.mark.parametrize(
+    "key,kind", [("r", "restart"), ("b", "rollback"), ("s", "stop"), ("X", "remove")]
+)
+async def test_restart_rollback_stop_and_remove_ask_first(backend, app, key, kind):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press(key)
@@ -193,6 +195,26 @@ async def test_restart_and_rollback_ask_first(backend, app, key, kind):
         assert isinstance(app.screen, RunScreen) and app.screen.kind == kind
         assert backend.calls[-1] == (kind, "lab", ["target"])
         assert app.screen.query_one(StepTable).states[("target", "done")] == "done"
+
+
+async def test_start_destroys_nothing_so_it_goes_without_a_question(backend, app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("S")
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.kind == "start"
+        assert backend.calls[-1] == ("start", "lab", ["target"])
+        assert app.screen.query_one(StepTable).states[("target", "done")] == "done"
+
+
+async def test_the_remove_question_says_what_goes_and_what_stays(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("X")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "Remove lab on target?"
+        assert "Releases are kept" in app.screen.detail
+        assert "the bridge and NAT too if no other unikernel uses them" in app.screen.detail
 
 
 async def test_an_engine_error_is_a_notification_not_a_crash():
@@ -474,6 +496,9 @@ async def test_every_action_is_in_the_command_palette(app):
             "Logs lab on target",
             "Restart lab on target",
             "Rollback lab on target",
+            "Stop lab on target",
+            "Start lab on target",
+            "Remove lab from target",
             "Help: keys",
         ):
             assert title in titles

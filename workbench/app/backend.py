@@ -41,6 +41,9 @@ class Backend(Protocol):
     def plan(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def rollback(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def restart(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def stop(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def start(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def remove(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     async def close(self) -> None: ...
 
 
@@ -158,6 +161,22 @@ class EngineBackend:
         from workbench.engine import restart
 
         return self._each(profile, hosts, restart.restart)
+
+    def stop(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        from workbench.engine import lifecycle
+
+        return self._each(profile, hosts, lifecycle.stop)
+
+    def start(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        from workbench.engine import lifecycle
+
+        return self._each(profile, hosts, lifecycle.start)
+
+    def remove(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        """Releases are kept: a purge is for the command line, where it is typed out."""
+        from workbench.engine import remove
+
+        return self._each(profile, hosts, remove.remove)
 
     async def close(self) -> None:
         for pool in self._pools.values():

@@ -21,6 +21,17 @@ from workbench.textsafe import sanitize, sanitize_lines
 
 _CONFIRM = {
     "restart": ("Restart", "The unikernel stops and boots again on its current release."),
+    "stop": (
+        "Stop",
+        "The unikernel stops and stays stopped, across reboots too, until Start. Its release, "
+        "unit and network stay.",
+    ),
+    "remove": (
+        "Remove",
+        "Its unit, its taps and their files and its owner record are deleted on the host; "
+        "the bridge and NAT too if no other unikernel uses them. Releases are kept "
+        "(`workbench remove --purge` deletes them).",
+    ),
     "rollback": (
         "Roll back",
         "current goes back to the previous release, which is restarted and health-checked.",
@@ -28,7 +39,7 @@ _CONFIRM = {
 }
 _SCREENS: list[tuple[str, type[Screen[None]]]] = [
     ("Dashboard", DashboardScreen),
-    ("Deploy / restart / rollback", RunScreen),
+    ("Deploy / restart / rollback / stop / start / remove", RunScreen),
     ("Logs", LogsScreen),
     ("Check", CheckScreen),
     ("Plan", PlanScreen),
@@ -196,6 +207,21 @@ class WorkbenchApp(App[int]):
                     f"Rollback {p} on {host}",
                     "asks first",
                     lambda p=p, h=h: self.confirm_run("rollback", p, h),
+                )
+                yield SystemCommand(
+                    f"Stop {p} on {host}",
+                    "asks first; stays stopped across reboots",
+                    lambda p=p, h=h: self.confirm_run("stop", p, h),
+                )
+                yield SystemCommand(
+                    f"Start {p} on {host}",
+                    "enable and start on its current release",
+                    lambda p=p, h=h: self.open_run("start", p, h),
+                )
+                yield SystemCommand(
+                    f"Remove {p} from {host}",
+                    "asks first; releases are kept",
+                    lambda p=p, h=h: self.confirm_run("remove", p, h),
                 )
 
 

@@ -69,6 +69,9 @@ class DashboardScreen(WorkbenchScreen):
         Binding("p", "plan", "Plan"),
         Binding("r", "restart", "Restart"),
         Binding("b", "rollback", "Rollback"),
+        Binding("s", "stop", "Stop", show=False),
+        Binding("S", "start", "Start", show=False),
+        Binding("X", "remove", "Remove", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
     ]
 
@@ -278,3 +281,15 @@ class DashboardScreen(WorkbenchScreen):
     def action_rollback(self) -> None:
         if target := self._target():
             self.app.confirm_run("rollback", *target)  # type: ignore[attr-defined]
+
+    def action_stop(self) -> None:
+        if target := self._target():
+            self.app.confirm_run("stop", *target)  # type: ignore[attr-defined]
+
+    def action_start(self) -> None:
+        if target := self._target():
+            self.app.open_run("start", *target)  # type: ignore[attr-defined]
+
+    def action_remove(self) -> None:
+        if target := self._target():
+            self.app.confirm_run("remove", *target)  # type: ignore[attr-defined]

@@ -28,7 +28,14 @@ from workbench.events import (
     UploadProgress,
 )
 
-TITLES = {"deploy": "Deploy", "restart": "Restart", "rollback": "Rollback"}
+TITLES = {
+    "deploy": "Deploy",
+    "restart": "Restart",
+    "rollback": "Rollback",
+    "stop": "Stop",
+    "start": "Start",
+    "remove": "Remove",
+}
 
 
 class RunScreen(WorkbenchScreen):
@@ -70,6 +77,9 @@ class RunScreen(WorkbenchScreen):
             "deploy": lambda: backend.deploy(profile, hosts, restart=False),
             "restart": lambda: backend.restart(profile, hosts),
             "rollback": lambda: backend.rollback(profile, hosts),
+            "stop": lambda: backend.stop(profile, hosts),
+            "start": lambda: backend.start(profile, hosts),
+            "remove": lambda: backend.remove(profile, hosts),
         }
         self.running = True
         self._state(f"{self.kind} running…", "text-accent")
