@@ -51,7 +51,7 @@ def owner_of(loaded: LoadedProfile) -> Owner:
         addresses=(str(uk.ipv4.ip),) if uk.ipv4 else (),
         bridge=p.network.bridge if p.network.mode != "tap-only" else "",
         release_dir=p.release_dir,
-        block=tuple(sorted(set(uk.block.values()))),
+        block=tuple(sorted(set(p.block_paths.values()))),
     )
 
 

@@ -67,7 +67,7 @@ def exec_argv(
         info=facts,
         memory=uk.memory,
         networks=uk.networks,
-        block=uk.block,
+        block=profile.block_paths,
         args=uk.args,
         version=tender,
         profile=f"profile '{profile_label}'" if profile_label != "the profile" else profile_label,
@@ -81,7 +81,7 @@ def render_unit(
     profile_label: str = "the profile",
 ) -> RenderedFile:
     argv = exec_argv(profile, info, tender, profile_label)
-    block_paths = sorted(set(profile.unikernel.block.values()))
+    block_paths = sorted(set(profile.block_paths.values()))
     rw = "".join(f"ReadWritePaths={p}\n" for p in block_paths)
     svc = profile.service
     text = template("unikernel.service").substitute(

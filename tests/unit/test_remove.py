@@ -10,6 +10,7 @@ import sys
 from tests.unit.test_decide import LOADED, ROOT
 from workbench import owners
 from workbench.engine.remove import plan_removal
+from workbench.profiles.models import BlockImage
 
 
 def test_its_own_files_go_and_the_shared_ones_only_when_nobody_else_is_on_the_bridge():
@@ -49,7 +50,8 @@ def test_a_bridge_with_the_hosts_uplink_is_never_taken_down():
 
 def test_purge_adds_the_releases_and_the_block_images():
     p = LOADED.profile
-    uk = p.unikernel.model_copy(update={"block": {"storage": "/var/lib/uk/disk.img"}})
+    image = BlockImage(path="/var/lib/uk/disk.img")
+    uk = p.unikernel.model_copy(update={"block": {"storage": image}})
     loaded = dataclasses.replace(LOADED, profile=p.view(uk))
     plan, _ = plan_removal(loaded, [], purge=True)
     assert plan.purge_dir == "/var/lib/workbench/hello"

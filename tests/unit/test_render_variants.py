@@ -17,6 +17,7 @@ from workbench import profiles, render
 from workbench.artifacts import inspect, parse_tender_version
 from workbench.errors import WorkbenchError
 from workbench.lab import solo5elf
+from workbench.profiles.models import BlockImage
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "render-variants.txt"
@@ -71,7 +72,10 @@ def cases(tmp: Path) -> Iterator[tuple[str, Callable[[], list[render.RenderedFil
     two = variant(
         unikernel={
             "networks": {"service0": "tap100", "service1": "tap101"},
-            "block": {"storage": "/srv/hello/disk.img", "logs": "/srv/hello/logs.img"},
+            "block": {
+                "storage": BlockImage(path="/srv/hello/disk.img"),
+                "logs": BlockImage(path="/srv/hello/logs.img"),
+            },
             "args": ['--motd=Hello, "World"', "--pattern=a\\d+"],
         }
     )

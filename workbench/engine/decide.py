@@ -20,6 +20,7 @@ from workbench import owners, render
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.artifacts.tender import TenderVersion, check_compatible, parse_tender_version
 from workbench.engine import preflight
+from workbench.engine.blocks import BlockWork, block_work, describe
 from workbench.engine.release import TenderSource, release_id
 from workbench.errors import ArtifactError, RemoteCommandError, WorkbenchError
 from workbench.profiles.loader import LoadedProfile
@@ -28,7 +29,7 @@ from workbench.remote.facts import HostFacts
 # Stands for "some tender before 0.6.0" when only that is known: it selects the legacy argv.
 MANIFEST_SINCE_BEFORE = (0, 5, 0)
 
-STEPS = ("upload", "user", "network", "unit", "enable", "owner", "switch", "restart")
+STEPS = ("upload", "user", "block", "network", "unit", "enable", "owner", "switch", "restart")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Decision:
     tender_version: TenderVersion | None = None
     unit: render.RenderedFile | None = None
     owner: render.RenderedFile | None = None  # the host's record of who deployed this unikernel
+    blocks: tuple[BlockWork, ...] = ()  # block images to create or grow, in path order
+    has_blocks: bool = False  # the unikernel has block devices (plan shows the block step)
     network_files: tuple[render.RenderedFile, ...] = ()
     network_writes: tuple[render.RenderedFile, ...] = ()
     notes: tuple[str, ...] = field(default=())
@@ -104,6 +107,7 @@ def decide(
     try:
         version = version or _version_on_host(p.tender_name, tender, tender_sha, on_host, facts)
         unit = _unit(loaded, artifact, version, notes)
+        blocks = block_work(p, facts, host)
     except WorkbenchError as exc:
         return refuse(exc, rid)
     backend = preflight.backend_for(p, facts)
@@ -116,7 +120,9 @@ def decide(
     )
     writes = tuple(f for f in network if sha256_text(f.content) != facts.files.get(f.path))
     record = owners.render_record(loaded)
-    changes = _changes(loaded, facts, rid, intact, tender is None, backend, writes, unit, record)
+    changes = _changes(
+        loaded, facts, rid, intact, tender is None, backend, writes, unit, record, blocks
+    )
     uplink = p.network.uplink
     applies = any(c.step == "network" for c in changes)
     if p.network.mode == "bridge-uplink" and uplink and uplink not in facts.links and applies:
@@ -140,6 +146,8 @@ def decide(
         tender_version=version,
         unit=unit,
         owner=record,
+        blocks=blocks,
+        has_blocks=bool(p.block_paths),
         network_files=network,
         network_writes=writes,
         notes=tuple(notes),
@@ -233,6 +241,7 @@ def _changes(
     writes: tuple[render.RenderedFile, ...],
     unit: render.RenderedFile,
     record: render.RenderedFile,
+    blocks: tuple[BlockWork, ...],
 ) -> list[Change]:
     """Every change but the restart, in the order deploy makes them."""
     p = loaded.profile
@@ -253,6 +262,8 @@ def _changes(
                 "the unit runs the tender as that user, and it does not exist",
             )
         )
+    if blocks:  # owned by that user
+        changes.append(Change("block", *describe(blocks)))
     taps = list(dict.fromkeys(p.unikernel.networks.values()))
     missing = [t for t in taps if not facts.links.get(t)]
     if writes or missing:
@@ -308,6 +319,7 @@ def _restart(
 
 
 _RESTART_BECAUSE = {
+    "block": "a block image was created or grown (a unikernel reads its size at boot)",
     "network": "its network changed",
     "unit": "its unit changed",
     "enable": "it was enabled",

@@ -36,7 +36,7 @@ from workbench.events import (
     UploadProgress,
 )
 from workbench.profiles.loader import LoadedProfile
-from workbench.remote import files, release, systemd
+from workbench.remote import blockimg, files, release, systemd
 from workbench.remote.connection import Pool
 from workbench.remote.facts import HostFacts
 
@@ -174,6 +174,15 @@ class HostDeploy:
             )
         else:
             yield self._done(f"{p.service.user} exists")
+
+        if d.has_blocks:
+            yield self._start("block")
+            if change := d.change("block"):
+                images = [(b.path, b.size) for b in d.blocks]
+                await blockimg.make_or_grow(conn, p.service.user, p.service.group, images)
+                yield self._done(change.what, "block")
+            else:
+                yield self._done(f"{len(p.block_paths)} image(s) in place")
 
         yield self._start("network")
         if d.changes_at("network"):

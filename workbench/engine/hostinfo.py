@@ -42,5 +42,6 @@ async def gather(
             artifact_sha=artifact.sha256 if artifact else "",
             kernel=render.kernel_name(p),
             tender_sha=tender_sha,
+            blocks=sorted(set(p.block_paths.values())),
         ),
     )

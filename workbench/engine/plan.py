@@ -58,6 +58,8 @@ def decision_events(host: str, decision: Decision) -> list[Event]:
         Fact(host=host, step="plan", name="note", value=note) for note in decision.notes
     ]
     for step in STEPS:
+        if step == "block" and not decision.has_blocks:
+            continue  # a unikernel without block devices has no such step
         change = decision.change(step)
         events.append(
             StepFinished(

@@ -52,7 +52,7 @@ def plan_removal(
         tap_files=tuple(sorted(mine)),
         shared_files=tuple(sorted(every - mine)),
         purge_dir=p.release_dir if purge else "",
-        block=tuple(sorted(set(p.unikernel.block.values()))) if purge else (),
+        block=tuple(sorted(set(p.block_paths.values()))) if purge else (),
     )
     return plan, keep
 
@@ -93,7 +93,7 @@ async def _remove(
     why_kept = keep or done.kept_bridge
     if plan.bridge and why_kept:
         yield StepFinished(host=host, step="bridge", detail=f"kept: {why_kept}")
-    purged = [*done.did("purge"), *done.did("block")]
+    purged = [*done.did("block"), *done.did("purge")]
     if purge:
         detail = f"deleted {', '.join(purged)}" if purged else "nothing to delete"
         yield StepFinished(host=host, step="purge", changed=bool(purged), detail=detail)

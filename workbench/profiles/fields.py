@@ -144,6 +144,30 @@ def _memory_mib(value: object) -> object:
     return value
 
 
+_SIZE = re.compile(r"\s*([0-9]{1,12})\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
+_SIZE_UNIT = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _block_size(value: object) -> object:
+    """A block image size: bytes, or a number with K/M/G/T (powers of 1024). Solo5 refuses a
+    backing file that is not a whole number of 512-byte sectors, or smaller than one."""
+    if isinstance(value, bool):
+        raise ValueError("a size is bytes, or a number with K, M, G or T (e.g. 64M)")
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value)
+        if not match:
+            raise ValueError(f"'{value}' is not a size: write bytes, or e.g. 64M or 1G")
+        value = int(match.group(1)) * _SIZE_UNIT[match.group(2).upper()]
+    if not isinstance(value, int):
+        raise ValueError("a size is bytes, or a number with K, M, G or T (e.g. 64M)")
+    if value < 512 or value % 512:
+        raise ValueError(
+            f"{value} bytes is not a whole number of 512-byte sectors (at least one): "
+            "solo5-hvt refuses it ('Backing storage size must be block aligned')"
+        )
+    return value
+
+
 def _boot_arg(value: str) -> str:
     if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029" for ch in value):
         raise ValueError("boot arguments must not contain control characters (newline, tab, ESC)")
@@ -189,6 +213,7 @@ InterfaceCIDR = Annotated[str, AfterValidator(_interface_cidr)]
 HostName = Annotated[str, AfterValidator(_hostname)]
 UserName = Annotated[str, AfterValidator(_user_name)]
 MemoryMiB = Annotated[int, BeforeValidator(_memory_mib)]
+BlockSize = Annotated[int, BeforeValidator(_block_size)]
 BootArg = Annotated[str, AfterValidator(_boot_arg)]
 DeviceName = Annotated[str, AfterValidator(_device_name)]
 IPv4Gateway = Annotated[str, AfterValidator(_ipv4)]

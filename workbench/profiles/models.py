@@ -13,9 +13,17 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from workbench.profiles.fields import (
+    BlockSize,
     BootArg,
     DeviceName,
     HostName,
@@ -108,6 +116,18 @@ class LogCheck(_Model):
 HealthCheck = Annotated[TcpCheck | HttpCheck | PingCheck | LogCheck, Field(discriminator="kind")]
 
 
+def _path_form(value: object) -> object:
+    """`DEVICE: /path` is short for `DEVICE: {path: /path}`."""
+    return {"path": value} if isinstance(value, str) else value
+
+
+class BlockImage(_Model):
+    path: RemotePath | None = Field(None, description="default: RELEASES_ROOT/NAME/block/DEV.img")
+    size: BlockSize | None = Field(
+        None, description="created this size on first deploy, grown (never shrunk) after"
+    )
+
+
 UnikernelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
 
 
@@ -122,8 +142,9 @@ class Unikernel(_Model):
         default_factory=lambda: {"service": "tap100"},
         description="manifest NET_BASIC device -> tap interface",
     )
-    block: dict[DeviceName, RemotePath] = Field(
-        default_factory=dict, description="manifest BLOCK_BASIC device -> image file on the host"
+    block: dict[DeviceName, Annotated[BlockImage, BeforeValidator(_path_form)]] = Field(
+        default_factory=dict,
+        description="manifest BLOCK_BASIC device -> image file on the host, or {path, size}",
     )
     health: HealthCheck | None = Field(None, description="default: the profile's `health`")
     after: tuple[UnikernelName, ...] = Field(
@@ -236,6 +257,25 @@ class Profile(_Model):
     @property
     def tender_name(self) -> str:
         return f"solo5-{self.build.target}"
+
+    @property
+    def block_paths(self) -> dict[str, str]:
+        """Each block device's image on the host. Ones given only a size live next to the
+        releases (kept across releases and rollbacks, never inside one)."""
+        out = {}
+        for device, image in self.unikernel.block.items():
+            out[device] = image.path or f"{self.release_dir}/block/{device}.img"
+        return out
+
+    @property
+    def block_sizes(self) -> dict[str, int]:
+        """Image path -> the size deploy creates it at (or grows it to)."""
+        paths = self.block_paths
+        return {
+            paths[device]: image.size
+            for device, image in self.unikernel.block.items()
+            if image.size is not None
+        }
 
     @property
     def release_dir(self) -> str:

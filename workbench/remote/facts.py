@@ -14,10 +14,11 @@ from workbench.remote.connection import HostConnection
 
 # $1 release dir, $2 unit name, $3 service user, $4 tender name, $5 the artifact's sha256,
 # $6 the kernel's file name in a release, $7 the sha256 of the tender deploy brings ("" when it
-# takes the host's own); then managed file paths. With $5 the host names the release these make
-# and says what of it it has, so deciding needs no second round trip.
+# takes the host's own), $8 block image paths (space-separated); then managed file paths. With
+# $5 the host names the release these make and says what of it it has, so deciding needs no
+# second round trip.
 FACTS_SCRIPT = r"""
-rel=$1 unit=$2 user=$3 tender=$4 artifact=$5 kernel=$6 brought=$7; shift 7
+rel=$1 unit=$2 user=$3 tender=$4 artifact=$5 kernel=$6 brought=$7 blocks=$8; shift 8
 # printf, not echo: dash's echo would interpret backslashes in what the host reports.
 kv() { printf '%s=%s\n' "$1" "$2"; }
 kv arch "$(uname -m)"
@@ -82,6 +83,10 @@ kv unit_enabled "$(systemctl is-enabled "$unit" 2>/dev/null)"
 for f in "$@"; do
   if [ -f "$f" ]; then kv "file:$f" "$(sha256sum "$f" | cut -d' ' -f1)"; else kv "file:$f" ""; fi
 done
+# Block images (paths without spaces, checked by the profile): size in bytes and owner.
+for b in $blocks; do
+  if [ -e "$b" ]; then kv "block:$b" "$(stat -L -c '%s %U %F' "$b")"; else kv "block:$b" ""; fi
+done
 # Every unikernel's owner record (workbench/owners.py), whoever deployed it: one line each.
 for f in /etc/workbench/owners/*.json; do
   if [ -f "$f" ]; then printf 'owner %s\n' "$(head -c 4096 "$f" | tr -d '\n\r')"; fi
@@ -122,6 +127,7 @@ class HostFacts:
     tender_version: str = ""  # `--version` of that release's tender (or the host's own)
     links: dict[str, bool] = field(default_factory=dict)  # interface -> IFF_UP
     owners: list[str] = field(default_factory=list)  # owner records as the host has them
+    blocks: dict[str, str] = field(default_factory=dict)  # path -> "SIZE OWNER TYPE", "" absent
 
     @property
     def current_release(self) -> str | None:
@@ -141,6 +147,7 @@ def parse_facts(text: str) -> HostFacts:
     values: dict[str, str] = {}
     files: dict[str, str] = {}
     release_files: dict[str, str] = {}
+    blocks: dict[str, str] = {}
     version: list[str] = []
     links: list[str] = []
     owners: list[str] = []
@@ -162,6 +169,8 @@ def parse_facts(text: str) -> HostFacts:
             files.setdefault(key[5:], value.strip())
         elif key.startswith("release_file:"):
             release_files.setdefault(key[13:], value.strip())
+        elif key.startswith("block:"):
+            blocks.setdefault(key[6:], value.strip())
         else:
             values.setdefault(key, value.strip())
     groups = values.get("user_groups", "-")
@@ -197,6 +206,7 @@ def parse_facts(text: str) -> HostFacts:
         tender_version="\n".join(version),
         links=parse_link_flags("\n".join(links)),
         owners=owners,
+        blocks=blocks,
     )
 
 
@@ -222,6 +232,7 @@ def facts_argv(
     artifact_sha: str = "",
     kernel: str = "",
     tender_sha: str = "",
+    blocks: Sequence[str] = (),
 ) -> list[str]:
     return [
         "sh",
@@ -235,6 +246,7 @@ def facts_argv(
         artifact_sha,
         kernel,
         tender_sha,
+        " ".join(blocks),
         *files,
     ]
 

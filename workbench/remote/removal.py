@@ -46,8 +46,9 @@ fi
 if systemctl is-active -q systemd-networkd 2>/dev/null; then networkctl reload; fi
 [ -e "$record" ] && rm -f "$record" && say "done owner"
 if [ -n "$purge" ]; then
-  [ -e "$purge" ] && rm -rf "$purge" && say "done purge $purge"
+  # The images first, each named (a default one lives inside the release dir).
   for f in "$@"; do [ -e "$f" ] && rm -f "$f" && say "done block $f"; done
+  [ -e "$purge" ] && rm -rf "$purge" && say "done purge $purge"
 fi
 true
 """
