@@ -263,6 +263,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "block",
+        parents=[common],
+        help="copy a unikernel's block image off its host (pull) or back (push)",
+        description="Hash-verified at both ends, under the deploy lock. pull of a running "
+        "unikernel's image needs --live (the copy may be torn: say so, or stop it first); "
+        "push only while the unikernel is stopped, and replaces the image in one rename.",
+    )
+    bsub = p.add_subparsers(dest="block_command", metavar="pull|push", required=True)
+    for verb, what in (("pull", "copy the image here"), ("push", "put FILE in its place")):
+        b = bsub.add_parser(verb, parents=[common, remote], help=what)
+        b.add_argument("--device", required=True, help="the manifest's BLOCK_BASIC device")
+        b.add_argument("file", metavar="FILE", help="the local image file")
+        if verb == "pull":
+            b.add_argument(
+                "--live",
+                action="store_true",
+                help="copy while the unikernel runs (the copy may not be consistent)",
+            )
+
+    p = sub.add_parser(
         "remove",
         parents=[common, remote],
         help="take the unikernel off its hosts (asks first)",

@@ -86,6 +86,7 @@ HANDLERS = {
     "rollback": "hostops_cmd:run_rollback",
     "remove": "remove_cmd:run",
     "ps": "ps_cmd:run",
+    "block": "block_cmd:run",
     "status": "hostops_cmd:run_status",
     "lab": "lab_cmd:run",
     "profiles": "profiles_cmd:run",

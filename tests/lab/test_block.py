@@ -5,6 +5,7 @@ grows, never shrunk, and deleted (named) only by `remove --purge`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -97,6 +98,33 @@ def test_a_block_image_is_made_kept_grown_never_shrunk(lab, tmp_path):
         assert code == 2
         assert "is 2 MiB, and the profile asks for 1 MiB: deploy never shrinks an image" in err
         assert on_target(f"stat -c %s {IMG}").stdout.strip() == "2097152"
+
+        # Pull and push: a running unikernel's image only --live (and said so), a push only
+        # while stopped; both verified, the round trip byte-exact.
+        copy = tmp_path / "storage.img"
+        cmd = ["block", "pull", "--profile", str(v.path), "--device", "storage", str(copy)]
+        result = wb(*cmd)
+        assert result.returncode == 2 and "may be torn" in result.stderr, result.stderr
+        assert not copy.exists()
+        result = wb(*cmd, "--live")
+        assert result.returncode == 0, result.stderr
+        assert "a LIVE copy of a running unikernel: it may not be consistent" in result.stdout
+        assert wb("stop", "--profile", str(v.path)).returncode == 0
+        result = wb(*cmd, "--json")
+        assert result.returncode == 0, result.stderr
+        host_sum = on_target(f"sha256sum {IMG}").stdout.split()[0]
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == host_sum
+        data = bytearray(copy.read_bytes())
+        data[8192:8200] = b"restored"
+        copy.write_bytes(bytes(data))
+        push = ["block", "push", "--profile", str(v.path), "--device", "storage", str(copy)]
+        result = wb(*push, "--json")
+        assert result.returncode == 0, result.stderr
+        assert on_target(f"sha256sum {IMG}").stdout.split()[0] == hashlib.sha256(data).hexdigest()
+        assert on_target(f"stat -c '%U %a' {IMG}").stdout.split() == ["unikernel", "600"]
+        assert wb("start", "--profile", str(v.path)).returncode == 0
+        result = wb(*push)
+        assert result.returncode == 2 and "would replace its disk under it" in result.stderr
 
         # Only --purge deletes it, and says so.
         result = wb("remove", "--profile", str(v.path), "--purge", "--yes", "--json")
