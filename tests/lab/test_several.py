@@ -52,18 +52,26 @@ health: {{kind: http, port: 8080, path: /health, timeout: 30}}
 
 
 @pytest.fixture
-def three(lab, tmp_path):
-    """The two-unikernel profile M and the one-unikernel profile S, nothing deployed."""
+def three(lab, tmp_path, request):
+    """The two-unikernel profile M and the one-unikernel profile S, nothing deployed; on the
+    network backend the test asks for (systemd-networkd unless told)."""
+    backend = getattr(request, "param", "systemd-networkd")
     m = tmp_path / "m6.yaml"
     a, b = artifact(tmp_path, "a", HEALTHY), artifact(tmp_path, "b", HEALTHY)
-    m.write_text(PROFILE.format(a=a, b=b, tender=tender()))
+    m.write_text(PROFILE.format(a=a, b=b, tender=tender()).replace("systemd-networkd", backend))
     s = variant(tmp_path, 6)
-    s.path.write_text(s.path.read_text().replace("--ipv4=10.0.6.2/24", "--ipv4=10.0.6.4/24"))
+    text = s.path.read_text().replace("--ipv4=10.0.6.2/24", "--ipv4=10.0.6.4/24")
+    s.path.write_text(text.replace("backend: systemd-networkd", f"backend: {backend}"))
     parts = [Variant(m, name, tap, "br16", 6) for name, tap in (("m6a", "tap61"), ("m6b", "tap62"))]
     everything = [*parts, s]
     for v in everything:
         remove(v)
     yield m, parts, s
+    on_target(
+        "ifdown --force tap61 tap62 tap16 br16 2>/dev/null; rm -f "
+        "/etc/network/interfaces.d/workbench-br16* /etc/workbench/nat-br16.nft "
+        "/etc/workbench/owners/unikernel-m6?.json /etc/workbench/owners/unikernel-t6.json"
+    )
     for v in everything:
         remove(v)
 
@@ -81,7 +89,8 @@ def state(units: list[str]) -> list[str]:
     )
     return on_target(
         f"{show}; stat -c '%n %Y' /etc/systemd/network/10-workbench-*6* /etc/systemd/system/"
-        "unikernel-*6*.service | sort"
+        "unikernel-*6*.service /etc/network/interfaces.d/workbench-br16* "
+        "/etc/workbench/nat-br16.nft 2>/dev/null | sort"
     ).stdout.splitlines()
 
 
@@ -93,6 +102,7 @@ def changed(events: list[dict]) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.parametrize("three", ["systemd-networkd", "ifupdown"], indirect=True)
 def test_three_unikernels_two_profiles_one_bridge(three, tmp_path):
     m, (ma, mb), s = three
     units = [ma.unit, mb.unit, s.unit]
@@ -175,10 +185,13 @@ def sums(v: Variant) -> list[str]:
     """Every file of a unikernel's, with its content's hash: byte-identical means same list."""
     return on_target(
         f"sha256sum /etc/systemd/system/{v.unit} /etc/systemd/network/10-workbench-{v.tap}.* "
-        f"/etc/workbench/owners/unikernel-{v.name}.json /etc/systemd/network/10-workbench-br16.*"
+        f"/etc/workbench/owners/unikernel-{v.name}.json /etc/systemd/network/10-workbench-br16.* "
+        "/etc/network/interfaces.d/workbench-br16 "
+        f"/etc/network/interfaces.d/workbench-br16-{v.tap} /etc/workbench/nat-br16.nft 2>/dev/null"
     ).stdout.splitlines()
 
 
+@pytest.mark.parametrize("three", ["systemd-networkd", "ifupdown"], indirect=True)
 def test_remove_takes_one_off_and_the_bridge_only_with_the_last(three, tmp_path):
     m, (ma, mb), s = three
     assert run("deploy", "--profile", str(m))[0] == 0
@@ -212,13 +225,15 @@ def test_remove_takes_one_off_and_the_bridge_only_with_the_last(three, tmp_path)
     code, events, err = run("remove", "--profile", str(m), "--unikernel", "m6b", "--yes")
     assert code == 0, err
     steps = {e["step"]: e["detail"] for e in events if e["event"] == "step_finished"}
+    files = 1 if "backend: ifupdown" in m.read_text() else 2  # its tap's: one, or .netdev+.network
     assert steps["remove"] == (
-        "unit stopped, disabled, deleted; taps tap62 deleted; 2 network file(s) deleted; "
+        f"unit stopped, disabled, deleted; taps tap62 deleted; {files} network file(s) deleted; "
         "owner record deleted"
     )
     assert steps["bridge"].startswith("kept: br16 is used by unikernel-")
     gone = on_target(
         f"systemctl cat {mb.unit}; ls /etc/systemd/network/10-workbench-tap62.* "
+        "/etc/network/interfaces.d/workbench-br16-tap62 "
         "/etc/workbench/owners/unikernel-m6b.json; ip link show tap62"
     )
     assert gone.stdout == "", gone.stdout
@@ -239,8 +254,8 @@ def test_remove_takes_one_off_and_the_bridge_only_with_the_last(three, tmp_path)
     )
     assert done["m6a"].startswith("removed unikernel-m6a.service")
     left = on_target(
-        "ip link show br16; ls /etc/systemd/network/ | grep -e 'workbench-.*6' ; "
-        "ls /etc/workbench/owners/"
+        "ip link show br16; ls /etc/systemd/network/ /etc/network/interfaces.d/ "
+        "| grep -e 'workbench-.*6' ; ls /etc/workbench/owners/; nft list table ip workbench_br16"
     )
     assert left.stdout.strip() == "" or "unikernel-hello.json" in left.stdout, left.stdout
     assert "br16" not in left.stdout and "m6" not in left.stdout

@@ -27,9 +27,12 @@ if systemctl cat "$unit" >/dev/null 2>&1 || [ -e "$unitfile" ]; then
   systemctl reset-failed "$unit" >/dev/null 2>&1
   say "done unit"
 fi
+# ifdown first where ifupdown made it (its post-down deletes the tap), then whatever is left.
 for t in $taps; do
+  ip link show dev "$t" >/dev/null 2>&1 || continue
   command -v ifdown >/dev/null 2>&1 && ifdown --force "$t" >/dev/null 2>&1
-  ip link show dev "$t" >/dev/null 2>&1 && ip link del dev "$t" && say "done tap $t"
+  ip link show dev "$t" >/dev/null 2>&1 && ip link del dev "$t"
+  say "done tap $t"
 done
 for f in $tapfiles; do [ -e "$f" ] && rm -f "$f" && say "done file $f"; done
 if [ -n "$bridge" ] && [ "$shared" = shared ]; then
@@ -37,9 +40,11 @@ if [ -n "$bridge" ] && [ "$shared" = shared ]; then
   if [ -n "$others" ]; then
     say "kept-bridge ports still on it: $others"
   else
+    had=; ip link show dev "$bridge" >/dev/null 2>&1 && had=yes
     command -v ifdown >/dev/null 2>&1 && ifdown --force "$bridge" >/dev/null 2>&1
     nft delete table ip "$table" >/dev/null 2>&1 && say "done nat $table"
-    ip link show dev "$bridge" >/dev/null 2>&1 && ip link del dev "$bridge" && say "done bridge"
+    ip link show dev "$bridge" >/dev/null 2>&1 && ip link del dev "$bridge"
+    [ -n "$had" ] && say "done bridge"
     for f in $sharedfiles; do [ -e "$f" ] && rm -f "$f" && say "done file $f"; done
   fi
 fi
