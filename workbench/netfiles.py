@@ -9,6 +9,7 @@ to the unikernel that uses it, and a tap attaches itself to its bridge.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -119,11 +120,11 @@ def _ifupdown(profile: Profile, label: str) -> list[RenderedFile]:
     return files
 
 
-def tap_paths(profile: Profile) -> set[str]:
-    """The network files that are this unikernel's own (its taps'), on either backend; the
-    rest of what `render_network` gives (bridge, NAT, uplink) is shared."""
+def tap_paths(profile: Profile, taps: Iterable[str] | None = None) -> set[str]:
+    """The network files of the unikernel's taps (or of `taps`), on either backend; the rest
+    of what `render_network` gives (bridge, NAT, uplink) is shared."""
     out: set[str] = set()
-    for tap in profile.unikernel.networks.values():
+    for tap in profile.unikernel.networks.values() if taps is None else taps:
         out |= {
             f"{NETWORKD_DIR}/10-workbench-{tap}.netdev",
             f"{NETWORKD_DIR}/10-workbench-{tap}.network",

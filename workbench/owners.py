@@ -76,7 +76,7 @@ def parse_record(text: str) -> Owner | None:
     host's file is skipped, never trusted into a crash)."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." from a hostile host
         return None
     if not isinstance(data, dict):
         return None
@@ -131,5 +131,11 @@ def clash(loaded: LoadedProfile, owners: list[Owner], host: str) -> ConfigError 
             return ConfigError(
                 f"address {taken[0]} on bridge {me.bridge} of {host} is {other.who}'s",
                 f"give this unikernel another --ipv4 in unikernel.args; {hint}",
+            )
+        shared = [x for x in (me.release_dir, *me.block) if x in (other.release_dir, *other.block)]
+        if shared:
+            return ConfigError(
+                f"{shared[0]} on {host} is {other.who}'s (its releases or a block image)",
+                f"give this unikernel another name, or its own block image paths; {hint}",
             )
     return None

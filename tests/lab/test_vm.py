@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 import time
 
 import pytest
 
 from tests.lab.deploykit import (
     HEALTHY,
+    ROOT,
     artifact,
     deploy_acting,
     deploy_args,
@@ -117,3 +119,71 @@ def test_the_target_rebooted_mid_deploy(full_vm, tmp_path):
         host_back_after_s=back,
         recovery_deploy_s=round(time.monotonic() - start, 1),
     )
+
+
+# -- several unikernels across a reboot (issue: many unikernels per host) ----------------------
+
+
+def multi_profile(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """lab-vm.yaml with three unikernels on br100: web after db, and spare."""
+    text = (ROOT / "profiles" / "lab-vm.yaml").read_text()
+    head = text[: text.index("\nbuild:")]
+    tail = text[text.index("\nnetwork:") :]
+    tender = tender_double.build("x86_64")
+    items = []
+    for n, (name, after) in enumerate((("web", "[db]"), ("db", "[]"), ("spare", "[]")), start=3):
+        art = artifact(tmp_path, name, HEALTHY)
+        items.append(
+            f"  - name: {name}\n    artifact: {art}\n    tender: {tender}\n    memory: 32\n"
+            f'    args: ["--ipv4=10.0.0.{n}/24", "--ipv4-gateway=10.0.0.1"]\n'
+            f"    networks: {{service: tap10{n}}}\n    after: {after}\n"
+        )
+    path = tmp_path / "vm-multi.yaml"
+    path.write_text(head + "\n\nunikernels:\n" + "".join(items) + tail)
+    return str(path)
+
+
+def units(*names: str) -> str:
+    return " ".join(f"unikernel-{n}.service" for n in names)
+
+
+def test_after_a_reboot_every_enabled_unikernel_is_back_in_order(full_vm, tmp_path):
+    path = multi_profile(tmp_path)
+    result = workbench("deploy", "--profile", path, "--json", "--quiet", timeout=900)
+    done = [
+        (e["unikernel"], e["ok"]) for e in json_events(result.stdout) if e["event"] == "host_done"
+    ]
+    assert result.returncode == 0 and done == [("db", True), ("web", True), ("spare", True)], (
+        result.stderr
+    )
+    stop = workbench("stop", "--profile", path, "--unikernel", "spare", timeout=300)
+    assert stop.returncode == 0, stop.stderr
+
+    boot = on_vm("cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    on_vm("nohup sh -c 'sleep 0.5; systemctl reboot' >/dev/null 2>&1 &", timeout=30)
+    time.sleep(5)
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        try:
+            state = on_vm("systemctl is-system-running --wait", timeout=120).stdout.strip()
+        except subprocess.TimeoutExpired:
+            continue
+        if state in ("running", "degraded"):
+            break
+        time.sleep(3)
+    assert on_vm("cat /proc/sys/kernel/random/boot_id").stdout.strip() not in ("", boot)
+    show = on_vm(
+        f"systemctl show -P ActiveState -P NRestarts -P ActiveEnterTimestampMonotonic "
+        f"{units('db', 'web', 'spare')}"
+    ).stdout.split()
+    # systemctl prints each unit's properties in its own order; read them by unit.
+    per_unit = [show[i : i + 3] for i in range(0, 9, 3)]
+    states = [next(w for w in u if not w.isdigit()) for u in per_unit]
+    assert states == ["active", "active", "inactive"], show
+    started = [max(int(w) for w in u if w.isdigit()) for u in per_unit[:2]]
+    assert started[0] <= started[1], "web started before db, which it is after"
+    restarts = [min(int(w) for w in u if w.isdigit()) for u in per_unit[:2]]
+    assert restarts == [0, 0], "a unikernel needed a restart to come back (its tap?)"
+    journal = on_vm("journalctl -b -q -o cat -u unikernel-db -u unikernel-web").stdout
+    assert "Could not" not in journal and "ENOENT" not in journal, journal
+    assert on_vm("systemctl is-enabled unikernel-spare").stdout.strip() == "disabled"

@@ -56,6 +56,7 @@ def test_sizes_read_as_people_write_them(tmp_path):
         ("1000", "1000 bytes is not a whole number of 512-byte sectors (at least one)"),
         ("0", "0 bytes is not a whole number of 512-byte sectors"),
         ("lots", "'lots' is not a size: write bytes, or e.g. 64M or 1G"),
+        ("999999999999T", "bytes is more than 1 PiB: write a size a disk can hold"),
     ],
 )
 def test_a_size_solo5_would_refuse_is_refused_at_its_line(tmp_path, size, message):
@@ -111,6 +112,22 @@ def test_a_missing_image_without_a_size_is_refused_with_both_fixes():
     assert (
         "{storage: {size: 64M}}" in d.refusal.hint
         and "truncate -s 64M /srv/disk.img" in d.refusal.hint
+    )
+
+
+def test_an_empty_image_is_a_file_to_grow_and_one_not_the_users_is_refused():
+    loaded = with_block(storage={"size": "64M"})
+    d = decided(loaded, {IMG: "0 unikernel regular empty file"})
+    assert d.refusal is None and d.change("block").what == f"grow {IMG} (64 MiB)"
+    d = decided(loaded, {IMG: f"{64 << 20} root regular file"})
+    assert d.refusal is not None
+    assert d.refusal.message.endswith("belongs to root, and the unikernel runs as unikernel: "
+                                      "it could not open it")  # fmt: skip
+    assert d.refusal.hint == f"on target: chown unikernel {IMG} (deploy made it as that user)"
+    # A path you manage is yours to give rights on (a group, an ACL): not checked.
+    assert (
+        decided(with_block(storage="/srv/x.img"), {"/srv/x.img": "512 root regular file"}).refusal
+        is None
     )
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.unit.test_decide import LOADED, ROOT, decided, recording
+from tests.unit.test_decide import LOADED, decided, recording
 from workbench import owners, profiles
 from workbench.engine.decide import decide, sha256_text
 from workbench.errors import ConfigError
@@ -119,21 +119,41 @@ def test_taking_what_another_profile_has_is_refused_naming_the_owner(theirs, mes
 
 def test_the_same_address_on_another_bridge_is_not_a_clash():
     line = as_host_has_it(
-        LOADED, profile="web", unit="unikernel-site.service", taps=["tap9"], bridge="br9"
+        LOADED,
+        profile="web",
+        unit="unikernel-site.service",
+        taps=["tap9"],
+        bridge="br9",
+        release_dir="/var/lib/workbench/site",
     )
     assert decided("deployed", owners=[line]).refusal is None
 
 
 def test_hostile_records_are_skipped_not_trusted():
-    lines = ["\x1b]0;PWNED\x07", "{" * 5000, json.dumps({"profile": ["x"], "unit": "y"})]
+    lines = [
+        "\x1b]0;PWNED\x07",
+        "{" * 5000,
+        "[" * 5000,  # json.loads raises RecursionError, not ValueError, on deep nesting
+        json.dumps({"profile": ["x"], "unit": "y"}),
+    ]
     assert decided("deployed", owners=lines).refusal is None
+    assert owners.parse_record("[" * 100_000) is None
+
+
+def test_sharing_another_unikernels_releases_or_image_is_refused():
+    line = as_host_has_it(
+        LOADED, profile="web", unit="unikernel-other.service", taps=["tap9"], bridge="br9"
+    )
+    d = decided("deployed", owners=[line])
+    assert d.refusal is not None
+    assert d.refusal.message.startswith("/var/lib/workbench/hello on the host is ")
 
 
 def test_the_record_is_a_managed_file_so_the_facts_say_whether_it_is_current():
     from workbench.engine import hostinfo
 
-    paths = hostinfo.managed_paths(LOADED)
-    assert owners.render_record(LOADED).path in paths
-    text = owners.render_record(LOADED).content
-    assert sha256_text(text) == sha256_text(owners.render_record(other("lab")).content)
-    assert ROOT.exists()
+    assert owners.render_record(LOADED).path in hostinfo.managed_paths(LOADED)
+    # The same unikernel deployed from a profile of another name is another owner.
+    assert sha256_text(owners.render_record(other("web")).content) != sha256_text(
+        owners.render_record(LOADED).content
+    )

@@ -187,3 +187,32 @@ def test_one_that_starts_after_a_failed_one_is_not_deployed_there(tmp_path, monk
         ("web", False),
         ("fw", True),
     ]
+
+
+def test_two_unikernels_left_on_the_default_tap_clash(tmp_path):
+    text = HEAD + "unikernels:\n  - {name: a, artifact: a.hvt}\n  - {name: b, artifact: b.hvt}\n"
+    assert problems(write(tmp_path, text)) == [
+        "7: unikernels[1].networks.service: tap 'tap100' is already used by unikernel 'a' "
+        "(device 'service')"
+    ]
+
+
+def test_tap_only_is_for_one_unikernel(tmp_path):
+    text = THREE + "network: {mode: tap-only, address: 10.0.0.1/24}\n"
+    found = problems(write(tmp_path, text))
+    assert any("network.mode: 'tap-only' gives the one tap the host address" in p for p in found)
+
+
+def test_one_image_file_for_two_devices_is_refused(tmp_path):
+    text = THREE.replace(
+        "    networks: {service: tap103}\n",
+        "    networks: {service: tap103}\n    block: {data: /srv/d.img}\n",
+    ).replace(
+        "    networks: {service: tap101}\n",
+        "    networks: {service: tap101}\n    block: {data: {path: /srv/d.img, size: 1M}}\n",
+    )
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1 and found[0].endswith(
+        "unikernels[2].block.data: /srv/d.img is already the image of device 'data' of "
+        "unikernel 'dns'"
+    ), found

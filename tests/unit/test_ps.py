@@ -64,3 +64,17 @@ def test_what_is_not_a_record_of_that_unit_is_skipped():
 
 def test_a_host_with_no_records_has_no_rows():
     assert parse_ps("") == [] and parse_ps("\n\n") == []
+
+
+def test_a_record_cannot_add_rows_or_escapes_to_the_table():
+    import io
+
+    from workbench.commands.ps_cmd import _table
+    from workbench.events import Status
+    from workbench.headless import Output
+
+    fields = {"profile": "web\nfake  row\x1b[31m", "state": "active/running", "enabled": "enabled"}
+    out = io.StringIO()
+    _table([Status(host="target", step="ps", unikernel="x", fields=fields)], Output(False, out))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "\x1b" not in out.getvalue(), lines

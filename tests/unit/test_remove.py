@@ -58,9 +58,20 @@ def test_purge_adds_the_releases_and_the_block_images():
     assert plan.block == ("/var/lib/uk/disk.img",)
 
 
-def test_with_no_terminal_and_no_yes_it_refuses_before_connecting():
+def unreachable(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """A profile whose one target is a closed port on this machine: never a real host."""
+    text = (ROOT / "profiles" / "rpi3b.yaml").read_text()
+    text = text.replace(
+        "address: rpi3b.local", "address: 127.0.0.1\n    port: 9\n    connect_timeout: 5"
+    )
+    path = tmp_path / "nowhere.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_with_no_terminal_and_no_yes_it_refuses_before_connecting(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "workbench", "remove", "--profile", "rpi3b"],
+        [sys.executable, "-m", "workbench", "remove", "--profile", unreachable(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -75,15 +86,17 @@ def test_with_no_terminal_and_no_yes_it_refuses_before_connecting():
     ]
 
 
-def test_on_a_terminal_it_asks_and_only_yes_goes_on():
+def test_on_a_terminal_it_asks_and_only_yes_goes_on(tmp_path):
     import os
+
+    profile = unreachable(tmp_path)
 
     def ask(answer: bytes) -> subprocess.CompletedProcess[str]:
         main, side = os.openpty()
         os.write(main, answer)
         try:
             return subprocess.run(
-                [sys.executable, "-m", "workbench", "remove", "--profile", "rpi3b"],
+                [sys.executable, "-m", "workbench", "remove", "--profile", profile],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
@@ -100,5 +113,21 @@ def test_on_a_terminal_it_asks_and_only_yes_goes_on():
         "Remove unikernel-hello.service from rpi3b, with their taps (their releases are kept)? "
         "[y/N] error: not removed: the answer was not yes"
     )
-    yes = ask(b"yes\n")  # goes on, to a host that this machine cannot reach
+    yes = ask(b"yes\n")  # goes on, to a port where nothing listens
     assert yes.returncode == 3, yes.stderr
+    assert "127.0.0.1:9" in yes.stderr
+
+
+def test_a_tap_or_an_image_another_record_lists_is_never_deleted():
+    p = LOADED.profile
+    image = BlockImage(path="/srv/shared.img")
+    uk = p.unikernel.model_copy(update={"block": {"storage": image}})
+    loaded = dataclasses.replace(LOADED, profile=p.view(uk))
+    other = owners.Owner(
+        "web", "site", "unikernel-site.service", ("tap100",), (), "br100",
+        "/var/lib/workbench/hello", ("/srv/shared.img",),
+    )  # fmt: skip
+    plan, keep = plan_removal(loaded, [other], purge=True)
+    assert plan.taps == () and plan.tap_files == ()
+    assert plan.purge_dir == "" and plan.block == ()
+    assert not plan.drop_shared and keep is not None

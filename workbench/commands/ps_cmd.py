@@ -18,6 +18,7 @@ from workbench.headless import Output
 from workbench.numbers import human_seconds
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
+from workbench.textsafe import sanitize
 
 HEADER = (
     "HOST", "UNIKERNEL", "PROFILE", "STATE", "RELEASE", "UPTIME", "RESTARTS", "MEMORY", "TAPS"
@@ -101,8 +102,11 @@ def _table(rows: list[Status], out: Output) -> None:
                 _words(f.get("taps")),
             )
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
-    for row in table:
+    # Cells hold what hosts said: cleaned before they are measured, so a line break or an
+    # escape in a record can neither add a row nor skew the columns.
+    cells = [[sanitize(cell) for cell in row] for row in table]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
+    for row in cells:
         out.line("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 

@@ -36,7 +36,7 @@ def block_work(p: Profile, facts: HostFacts, host: str) -> tuple[BlockWork, ...]
         have = facts.blocks.get(path, "")
         words = have.split(" ", 2)
         size = to_int(words[0]) if have else None
-        if have and (size is None or len(words) < 3 or words[2] != "regular file"):
+        if have and (size is None or len(words) < 3 or "regular" not in words[2]):
             kind = words[2] if len(words) == 3 else have
             raise ConfigError(
                 f"block image {path} (device {device}) on {host} is not a regular file ({kind})",
@@ -52,6 +52,12 @@ def block_work(p: Profile, facts: HostFacts, host: str) -> tuple[BlockWork, ...]
                     f"chown {p.service.user} {path}",
                 )
             continue
+        if have and path in sizes and words[1] != p.service.user:  # ours: made as that user
+            raise ConfigError(
+                f"block image {path} (device {device}) on {host} belongs to {words[1]}, and "
+                f"the unikernel runs as {p.service.user}: it could not open it",
+                f"on {host}: chown {p.service.user} {path} (deploy made it as that user)",
+            )
         if size is None:
             out.append(BlockWork(path, want, None))
         elif size < want:

@@ -64,16 +64,17 @@ async def deploy_all(
     """Each unikernel in turn (`after:` ones first) on every host; one that starts after another
     is not deployed on a host where that other one failed."""
     failed: dict[str, set[str]] = {h: set() for h in hosts}
+    missing: dict[str, set[str]] = {h: set() for h in hosts}  # not tried: build, rolling stop
     for job in jobs:
         uk = job.loaded.profile.unikernel
         go = []
         for host in hosts:
-            blocker = next((a for a in uk.after if a in failed[host]), None)
+            blocker = next((a for a in uk.after if a in failed[host] | missing[host]), None)
             if blocker is None:
                 go.append(host)
                 continue
-            failed[host].add(uk.name)
-            for event in _not_after(host, uk.name, blocker):
+            missing[host].add(uk.name)
+            for event in _not_after(host, uk.name, blocker, blocker in failed[host]):
                 yield event
         if not go:
             continue
@@ -87,12 +88,13 @@ async def deploy_all(
             yield event
         for host in go:
             if host not in done:  # a failed build, or a rolling deploy that stopped before it
-                failed[host].add(uk.name)
+                missing[host].add(uk.name)
 
 
-def _not_after(host: str, name: str, blocker: str) -> tuple[Event, ...]:
+def _not_after(host: str, name: str, blocker: str, failed: bool) -> tuple[Event, ...]:
+    what = "failed" if failed else "was not deployed either"
     exc = WorkbenchError(
-        f"{name} was not deployed: it starts after {blocker}, which failed on {host}",
+        f"{name} was not deployed: it starts after {blocker}, which {what} on {host}",
         f"fix {blocker} (above), then deploy again",
     )
     return tuple(replace(event, unikernel=name) for event in failure(host, "order", exc))

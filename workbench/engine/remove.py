@@ -6,6 +6,7 @@ images, naming them). Another profile's unikernel of the same unit name is refus
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from workbench import netfiles, owners, render
 from workbench.engine import hostinfo
@@ -29,8 +30,14 @@ def plan_removal(
     """What to delete, and why the bridge stays (None: it goes if no port is left on it)."""
     p = loaded.profile
     net = p.network
-    mine = netfiles.tap_paths(p)
+    # A tap, an image or a release dir another record lists is that unikernel's: never ours to
+    # delete, whatever this profile says (every profile defaults to tap100).
+    theirs_taps = {t for o in others for t in o.taps}
+    theirs_paths = {path for o in others for path in (*o.block, o.release_dir)}
+    taps = [t for t in dict.fromkeys(p.unikernel.networks.values()) if t not in theirs_taps]
+    mine = netfiles.tap_paths(p, taps)
     every = {f.path for b in render.BACKENDS for f in render.render_network(p, b, loaded.name)}
+    every -= netfiles.tap_paths(p)
     bridge = net.bridge if net.mode != "tap-only" else ""
     users = [o for o in others if bridge and o.bridge == bridge]
     keep: str | None = None
@@ -48,11 +55,11 @@ def plan_removal(
         bridge=bridge,
         drop_shared=keep is None,
         nat_table=netfiles.nat_table(p),
-        taps=tuple(dict.fromkeys(p.unikernel.networks.values())),
+        taps=tuple(taps),
         tap_files=tuple(sorted(mine)),
-        shared_files=tuple(sorted(every - mine)),
-        purge_dir=p.release_dir if purge else "",
-        block=tuple(sorted(set(p.block_paths.values()))) if purge else (),
+        shared_files=tuple(sorted(every)),
+        purge_dir=p.release_dir if purge and p.release_dir not in theirs_paths else "",
+        block=tuple(sorted(set(p.block_paths.values()) - theirs_paths)) if purge else (),
     )
     return plan, keep
 
@@ -73,6 +80,11 @@ async def _remove(
         )
     others = [o for o in records if o.unit != p.unit_name]
     plan, keep = plan_removal(loaded, others, purge)
+    if theirs is None and not facts.files.get(render.unit_path(p)):
+        # Neither a record nor a unit of ours: a tap of our tap's name, and the bridge, are
+        # not ours to delete. (--purge still deletes our releases and images.)
+        plan = replace(plan, taps=(), tap_files=(), drop_shared=False)
+        keep = keep or f"{p.unit_name} is not on {host}, so its network is not either"
     held.step = "remove"
     done = await removal.remove(held.conn, plan)
     held.changed = bool(done.lines)

@@ -114,7 +114,7 @@ def _text(value: object) -> str | None:
 def _json(text: str) -> dict[str, object]:
     try:
         value = json.loads(text) if text else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." from a hostile host
         return {}
     return value if isinstance(value, dict) else {}
 

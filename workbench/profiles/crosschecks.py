@@ -76,7 +76,8 @@ def _unikernel_checks(data: dict[str, Any]) -> list[tuple[Loc, str]]:
             if name in names:
                 problems.append(((*loc, "name"), f"'{name}' is already the name of another"))
             names.setdefault(name, len(names))
-        networks = uk.get("networks")
+        # Unset, it is the model's default (service: tap100): two such items clash too.
+        networks = uk.get("networks", {"service": "tap100"})
         for device, tap in networks.items() if isinstance(networks, dict) else ():
             if not isinstance(tap, str):
                 continue
@@ -109,6 +110,15 @@ def _unikernel_checks(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                 )
             )
     problems.extend(_after_checks(items, names))
+    problems.extend(_shared_images(items))
+    if len(items) > 1 and net.get("mode") == "tap-only":
+        problems.append(
+            (
+                ("network", "mode"),
+                "'tap-only' gives the one tap the host address, so it is for one unikernel; "
+                "several need a bridge: use mode 'nat'",
+            )
+        )
     if len(items) > 1 and _section(data, "service").get("unit") is not None:
         problems.append(
             (
@@ -209,3 +219,23 @@ def _ipv4_in_subnet(loc: Loc, uk: dict[str, Any], net: dict[str, Any]) -> list[t
         if ip.ip == host_if.ip:
             return [((*loc, "args", i), f"--ipv4={ip} is the host's own address")]
     return []
+
+
+def _shared_images(items: list[tuple[Loc, dict[str, Any]]]) -> list[tuple[Loc, str]]:
+    """No two block devices (of one unikernel or of two) on one image file: two writers would
+    corrupt it. Default paths are per unikernel and device, so only given paths can clash."""
+    problems: list[tuple[Loc, str]] = []
+    seen: dict[str, str] = {}
+    for loc, uk in items:
+        block = uk.get("block")
+        for device, image in block.items() if isinstance(block, dict) else ():
+            path = image.get("path") if isinstance(image, dict) else image
+            if not isinstance(path, str):
+                continue
+            who = f"device '{device}' of unikernel '{uk.get('name')}'"
+            if path in seen:
+                problems.append(
+                    ((*loc, "block", device), f"{path} is already the image of {seen[path]}")
+                )
+            seen.setdefault(path, who)
+    return problems

@@ -160,6 +160,8 @@ def _block_size(value: object) -> object:
         value = int(match.group(1)) * _SIZE_UNIT[match.group(2).upper()]
     if not isinstance(value, int):
         raise ValueError("a size is bytes, or a number with K, M, G or T (e.g. 64M)")
+    if value > 1 << 50:
+        raise ValueError(f"{value} bytes is more than 1 PiB: write a size a disk can hold")
     if value < 512 or value % 512:
         raise ValueError(
             f"{value} bytes is not a whole number of 512-byte sectors (at least one): "

@@ -20,8 +20,9 @@ from workbench.remote.connection import HostConnection
 
 Progress = Callable[[int, int], None]
 
-# $1 image, $2 stage, $3 login user: copy the image to a stage only the login user can read.
-STAGE_OUT = 'set -e; umask 077; cp --sparse=always "$1" "$2"; chown "$3" "$2"; sha256sum "$1"'
+# $1 image, $2 stage, $3 login user: copy the image to a stage only the login user can read,
+# and hash that copy (a --live image changes after it is copied).
+STAGE_OUT = 'set -e; umask 077; cp --sparse=always "$1" "$2"; chown "$3" "$2"; sha256sum "$2"'
 # $1 stage, $2 image, $3 sha256, $4 user, $5 group: verify, then one rename over the image.
 PUT_BACK = r"""
 set -e

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 
 from workbench.remote.connection import HostConnection
 
-# $1 user, $2 group; then PATH SIZE pairs. `set -C` makes `>` refuse an existing file, so a
-# deploy never truncates an image someone (or another deploy) made meanwhile; growing only
-# ever extends (truncate to a larger size keeps every byte).
+# $1 user, $2 group; then PATH SIZE pairs. A deploy never truncates an image someone (or
+# another deploy) made meanwhile; growing only ever extends (a larger size keeps every byte).
 BLOCK_SCRIPT = r"""
 set -e
 user=$1 group=$2; shift 2
@@ -20,10 +19,15 @@ while [ $# -gt 1 ]; do
     have=$(stat -L -c %s "$path")
     if [ "$have" -lt "$size" ]; then truncate -s "$size" "$path"; fi
   else
-    (set -C; umask 077; : > "$path")
-    truncate -s "$size" "$path"
-    chown "$user:$group" "$path"
-    chmod 0600 "$path"
+    # Made whole beside it, then linked into place: `ln` never replaces an existing file,
+    # and a failure part way leaves no half-made image under the real name.
+    tmp="$path.workbench-new.$$"
+    rm -f "$tmp"
+    (set -C; umask 077; : > "$tmp")
+    if ! { truncate -s "$size" "$tmp" && chown "$user:$group" "$tmp" && chmod 0600 "$tmp"; }
+    then rm -f "$tmp"; exit 1; fi
+    if ! ln "$tmp" "$path"; then rm -f "$tmp"; exit 1; fi
+    rm -f "$tmp"
   fi
 done
 """

@@ -33,7 +33,7 @@ def parse_entry(line: str) -> JournalEntry | None:
     """One line of `journalctl -o json`; None for anything that is not an entry."""
     try:
         data = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." from a hostile host
         return None
     if not isinstance(data, dict) or "__CURSOR" not in data:
         return None

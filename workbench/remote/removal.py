@@ -22,6 +22,10 @@ sharedfiles=; while [ "$1" != -- ]; do sharedfiles="$sharedfiles $1"; shift; don
 say() { printf '%s\n' "$*"; }
 if systemctl cat "$unit" >/dev/null 2>&1 || [ -e "$unitfile" ]; then
   systemctl disable --now "$unit" >/dev/null 2>&1
+  if systemctl is-active -q "$unit"; then
+    echo "$unit is still running after systemctl disable --now: nothing was removed" >&2
+    exit 3
+  fi
   rm -f "$unitfile"
   systemctl daemon-reload
   systemctl reset-failed "$unit" >/dev/null 2>&1

@@ -191,7 +191,8 @@ class LogsScreen(WorkbenchScreen):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for n in range(100):
             suffix = f"-{n}" if n else ""
-            path = self.save_dir / f"workbench-logs-{self.profile}-{stamp}{suffix}.log"
+            name = self.profile.replace("/", "-")  # PROFILE/UNIKERNEL: one file name
+            path = self.save_dir / f"workbench-logs-{name}-{stamp}{suffix}.log"
             try:
                 count = self.query_one(LogView).save(path)
                 break
