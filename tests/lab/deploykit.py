@@ -158,6 +158,7 @@ def remove(v: Variant) -> None:
     on_target(
         f"systemctl disable --now {v.unit} 2>/dev/null; rm -f /etc/systemd/system/{v.unit}; "
         f"rm -rf {v.release_dir} /etc/systemd/network/10-workbench-{v.tap}.* "
+        f"/etc/workbench/owners/unikernel-{v.name}.json "
         f"/etc/systemd/network/10-workbench-{v.bridge}.*; systemctl daemon-reload; "
         f"ip link del {v.tap} 2>/dev/null; ip link del {v.bridge} 2>/dev/null; "
         "networkctl reload 2>/dev/null; true"

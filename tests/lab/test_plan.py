@@ -33,8 +33,8 @@ def planned(v, art) -> list[str]:
     assert result.returncode == 0, result.stderr
     events = json_events(result.stdout)
     changed = [e["step"] for e in events if e["event"] == "step_finished" and e["changed"]]
-    # deploy reports enabling the unit in its "unit" step
-    return list(dict.fromkeys("unit" if s == "enable" else s for s in changed))
+    # deploy reports enabling the unit and recording its owner in its "unit" step
+    return list(dict.fromkeys("unit" if s in ("enable", "owner") else s for s in changed))
 
 
 def _inputs(art) -> list[str]:
