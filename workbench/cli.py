@@ -72,12 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--profile", required=True, help="profile name or path")
     p.add_argument("--artifact", help="a built .hvt/.spt to take devices from (its manifest)")
-    p.add_argument(
-        "--unikernel",
-        action="append",
-        metavar="NAME",
-        help="only this one of the profile's unikernels (repeatable; default: all)",
-    )
+    _unikernel_option(p)
     p.add_argument(
         "--backend",
         choices=["ifupdown", "systemd-networkd"],
@@ -102,17 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this target (repeatable; default: all targets)",
     )
-    remote.add_argument(
-        "--unikernel",
-        action="append",
-        metavar="NAME",
-        help="only this one of the profile's unikernels (repeatable; default: all)",
-    )
-    remote.add_argument(
-        "--accept-new-host-key",
-        action="store_true",
-        help="trust a host key that known_hosts does not have yet (never a changed one)",
-    )
+    _unikernel_option(remote)
+    _host_key_option(remote)
 
     p = sub.add_parser(
         "build",
@@ -256,11 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--host", action="append", metavar="NAME", help="only this target of the profile"
     )
-    p.add_argument(
-        "--accept-new-host-key",
-        action="store_true",
-        help="trust a host key that known_hosts does not have yet (never a changed one)",
-    )
+    _host_key_option(p)
 
     p = sub.add_parser(
         "block",
@@ -316,11 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this profile (repeatable; default: every profile found)",
     )
-    p.add_argument(
-        "--accept-new-host-key",
-        action="store_true",
-        help="trust a host key that known_hosts does not have yet (never a changed one)",
-    )
+    _host_key_option(p)
 
     p = sub.add_parser(
         "lab",
@@ -361,6 +339,23 @@ def build_parser() -> argparse.ArgumentParser:
     ssh.add_argument("host", choices=["target", "builder", "pi", "vm"])
     ssh.add_argument("remote_command", nargs=argparse.REMAINDER, help="command to run there")
     return parser
+
+
+def _unikernel_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--unikernel",
+        action="append",
+        metavar="NAME",
+        help="only this one of the profile's unikernels (repeatable; default: all)",
+    )
+
+
+def _host_key_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--accept-new-host-key",
+        action="store_true",
+        help="trust a host key that known_hosts does not have yet (never a changed one)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,11 @@ shrunk, never taken for something that is not a file; and where they live by def
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.unit.test_decide import LOADED, ROOT, recording
+from tests.unit.test_cli import wb
+from tests.unit.test_decide import LOADED, recording
 from tests.unit.test_profiles import MINIMAL, problems, write
 from workbench import profiles, render
 from workbench.artifacts.elf import Device
@@ -144,26 +141,13 @@ def test_plan_shows_the_block_step_only_for_a_unikernel_with_block_devices():
     assert "block" in steps(decided(with_block(storage={"size": "64M"}), {IMG: ""}))
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-
-
 def test_block_commands_refuse_what_cannot_work_before_connecting(tmp_path):
     path = write(tmp_path, MINIMAL + "  block:\n    storage: {size: 1M}\n")
     bad = tmp_path / "odd.img"
     bad.write_bytes(b"x" * 1000)
-    result = cli(
-        "block", "push", "--profile", str(path), "--device", "storage", str(bad), cwd=tmp_path
-    )
+    result = wb("block", "push", "--profile", str(path), "--device", "storage", str(bad))
     assert result.returncode == 2
     assert "odd.img is 1000 bytes: not whole 512-byte sectors" in result.stderr
-    result = cli("block", "pull", "--profile", str(path), "--device", "disk", "x", cwd=tmp_path)
+    result = wb("block", "pull", "--profile", str(path), "--device", "disk", "x")
     assert result.returncode == 2
     assert "unikernel 'hello' has no block device 'disk' (it has: storage)" in result.stderr

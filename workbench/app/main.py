@@ -37,6 +37,14 @@ _CONFIRM = {
         "current goes back to the previous release, which is restarted and health-checked.",
     ),
 }
+# Per-host actions on a run screen: title, kind, asks first, what the palette says of it.
+_HOST_ACTIONS = (
+    ("Restart {p} on {host}", "restart", True, "asks first"),
+    ("Rollback {p} on {host}", "rollback", True, "asks first"),
+    ("Stop {p} on {host}", "stop", True, "asks first; stays stopped across reboots"),
+    ("Start {p} on {host}", "start", False, "enable and start on its current release"),
+    ("Remove {p} from {host}", "remove", True, "asks first; releases are kept"),
+)
 _SCREENS: list[tuple[str, type[Screen[None]]]] = [
     ("Dashboard", DashboardScreen),
     ("Deploy / restart / rollback / stop / start / remove", RunScreen),
@@ -198,31 +206,13 @@ class WorkbenchApp(App[int]):
                 yield SystemCommand(
                     f"Logs {p} on {host}", "live journal", lambda p=p, h=h: self.open_logs(p, h)
                 )
-                yield SystemCommand(
-                    f"Restart {p} on {host}",
-                    "asks first",
-                    lambda p=p, h=h: self.confirm_run("restart", p, h),
-                )
-                yield SystemCommand(
-                    f"Rollback {p} on {host}",
-                    "asks first",
-                    lambda p=p, h=h: self.confirm_run("rollback", p, h),
-                )
-                yield SystemCommand(
-                    f"Stop {p} on {host}",
-                    "asks first; stays stopped across reboots",
-                    lambda p=p, h=h: self.confirm_run("stop", p, h),
-                )
-                yield SystemCommand(
-                    f"Start {p} on {host}",
-                    "enable and start on its current release",
-                    lambda p=p, h=h: self.open_run("start", p, h),
-                )
-                yield SystemCommand(
-                    f"Remove {p} from {host}",
-                    "asks first; releases are kept",
-                    lambda p=p, h=h: self.confirm_run("remove", p, h),
-                )
+                for title, kind, asks, help in _HOST_ACTIONS:
+                    act = self.confirm_run if asks else self.open_run
+                    yield SystemCommand(
+                        title.format(p=p, host=host),
+                        help,
+                        lambda act=act, kind=kind, p=p, h=h: act(kind, p, h),
+                    )
 
 
 def _keys(bindings: Iterable[object]) -> list[tuple[str, str]]:

@@ -7,11 +7,10 @@ import shutil
 from pathlib import Path
 
 from workbench import aio, profiles
-from workbench.commands.deploy_cmd import select_hosts
+from workbench.commands.deploy_cmd import printer_for, select_hosts
 from workbench.engine.build import Build
 from workbench.engine.runner import tagged
 from workbench.errors import ConfigError
-from workbench.eventprint import EventPrinter
 from workbench.headless import Output
 from workbench.remote.connection import Pool
 
@@ -24,8 +23,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             f"profile '{loaded.name}' deploys a prebuilt artifact; there is nothing to build",
             "set unikernel.source to a MirageOS directory (with config.ml) to build it",
         )
-    several = len(loaded.profile.all_unikernels) > 1
-    printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet, several=several)
+    printer = printer_for(loaded, out, show_logs=not args.quiet)
     pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
     targets = select_hosts(loaded, args.host)
     built: list[Build] = []

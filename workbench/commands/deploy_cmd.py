@@ -29,12 +29,17 @@ def select_hosts(loaded: LoadedProfile, wanted: list[str] | None) -> list[str]:
     return wanted
 
 
+def printer_for(loaded: LoadedProfile, out: Output, show_logs: bool = True) -> EventPrinter:
+    """The printer for a whole profile's run: lines say [host/unikernel] when it has several."""
+    several = len(loaded.profile.all_unikernels) > 1
+    return EventPrinter(out.json, out.out, out.err, show_logs=show_logs, several=several)
+
+
 def run(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
     todo = jobs(loaded, args.unikernel or (), args.artifact, args.tender)
     hosts = select_hosts(loaded, args.host)
-    several = len(loaded.profile.all_unikernels) > 1
-    printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet, several=several)
+    printer = printer_for(loaded, out, show_logs=not args.quiet)
 
     async def main() -> None:
         pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)

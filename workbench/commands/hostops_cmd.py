@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Literal
 
 from workbench import aio, profiles
-from workbench.commands.deploy_cmd import select_hosts
+from workbench.commands.deploy_cmd import printer_for, select_hosts
 from workbench.engine import check, lifecycle, logs, restart, rollback, status
 from workbench.engine.pipeline import plan_all
 from workbench.engine.release import jobs
 from workbench.engine.runner import run_hosts, tagged
-from workbench.eventprint import EventPrinter
 from workbench.events import Event
 from workbench.headless import Output
 from workbench.profiles.loader import LoadedProfile
@@ -38,8 +37,7 @@ def run_streams(
     loaded = profiles.load(args.profile)
     views = loaded.views(args.unikernel or ())
     hosts = select_hosts(loaded, args.host) + list(extra_hosts)
-    several = len(loaded.profile.all_unikernels) > 1
-    printer = EventPrinter(out.json, out.out, out.err, show_logs=show_logs, several=several)
+    printer = printer_for(loaded, out, show_logs=show_logs)
     parallel = getattr(args, "parallel", 8)
 
     def one(pool: Pool, host: str, view: LoadedProfile) -> AsyncIterator[Event]:
@@ -99,8 +97,7 @@ def run_plan(args: argparse.Namespace, out: Output) -> int:
     loaded = profiles.load(args.profile)
     todo = jobs(loaded, args.unikernel or (), args.artifact, args.tender)
     hosts = select_hosts(loaded, args.host)
-    several = len(loaded.profile.all_unikernels) > 1
-    printer = EventPrinter(out.json, out.out, out.err, show_logs=not args.quiet, several=several)
+    printer = printer_for(loaded, out, show_logs=not args.quiet)
 
     async def main() -> None:
         pool = Pool(loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key)
