@@ -27,6 +27,7 @@ import requests.exceptions
 
 from workbench.errors import BuildError, ConnectError, RemoteTimeout
 from workbench.remote.connection import HostConnection
+from workbench.remote.dockerstream import exec_output
 
 T = TypeVar("T")
 REMOTE_SOCKET = "/var/run/docker.sock"
@@ -227,15 +228,12 @@ class DockerHost:
         exec_id = created["Id"]
         buffers = {"stdout": b"", "stderr": b""}
         stream = self._stream
-        async for out, err in self._iterate(
-            f"running {argv[0]}", lambda: stream.exec_start(exec_id, stream=True, demux=True)
+        async for name, chunk in self._iterate(
+            f"running {argv[0]}", lambda: exec_output(stream, exec_id)
         ):
-            for name, chunk in (("stdout", out), ("stderr", err)):
-                if not chunk:
-                    continue
-                *lines, buffers[name] = (buffers[name] + chunk).split(b"\n")
-                for line in lines:
-                    yield name, line.decode(errors="replace").rstrip("\r")
+            *lines, buffers[name] = (buffers[name] + chunk).split(b"\n")
+            for line in lines:
+                yield name, line.decode(errors="replace").rstrip("\r")
         for name, rest in buffers.items():
             if rest:
                 yield name, rest.decode(errors="replace")
