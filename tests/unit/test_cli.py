@@ -163,11 +163,24 @@ def test_render_with_artifact_checks_devices(tmp_path):
     ]
 
 
-def test_render_wrong_target_artifact(tmp_path):
+def test_the_artifact_picks_the_tender_not_build_target(tmp_path):
+    # rpi3b says build.target: hvt (for source builds); an .spt artifact runs under solo5-spt.
     art = solo5elf.write(tmp_path / "hello.spt", target="spt", devices=[("service", "NET_BASIC")])
     result = wb("render", "--profile", "rpi3b", "--artifact", str(art))
+    assert result.returncode == 0, result.stderr
+    start = next(ln for ln in result.stdout.splitlines() if ln.startswith("ExecStart="))
+    assert start.startswith("ExecStart=/var/lib/workbench/hello/current/solo5-spt --mem=")
+    assert "/current/hello.spt " in start
+    # spt maps the unikernel's code executable: no MemoryDenyWriteExecute, no KVM module.
+    assert "MemoryDenyWriteExecute" not in result.stdout and "modprobe@kvm" not in result.stdout
+
+
+def test_a_target_workbench_does_not_run_is_refused_with_the_ones_it_does(tmp_path):
+    art = solo5elf.write(tmp_path / "hello.virtio", target="virtio", devices=[])
+    result = wb("render", "--profile", "rpi3b", "--artifact", str(art))
     assert result.returncode == 7
-    assert "rebuild with `mirage configure -t hvt`" in result.stderr
+    assert "built for solo5-virtio, which workbench does not deploy" in result.stderr
+    assert "`mirage configure -t hvt` (KVM hosts) or `-t spt`" in result.stderr
 
 
 def test_no_command_without_a_terminal_says_so_instead_of_hanging():

@@ -113,3 +113,11 @@ def test_without_an_artifact_the_host_names_no_release_but_hashes_its_own_tender
     assert f.installed_tender == str(tender)
     assert f.installed_tender_sha == sha(TENDER.encode())
     assert (f.release, f.release_files, f.tender_version) == ("", {}, "")
+
+
+def test_the_kernel_says_whether_it_has_seccomp_filters(rel):
+    # This machine's kernel (Debian 12's) has filter mode, as solo5-spt needs; the kernel's own
+    # word for it is /proc/sys/kernel/seccomp, which only filter-capable kernels have.
+    _rid, tender_sha = release(rel)
+    expected = "filter" if Path("/proc/sys/kernel/seccomp/actions_avail").exists() else "strict"
+    assert facts(rel, tender_sha).seccomp == expected

@@ -269,3 +269,32 @@ def test_every_check_of_a_failing_host_in_full():
             "lower unikernel.memory or free memory on the host",
         ),
     ]
+
+
+def spt(profile):
+    return profile.model_copy(update={"build": profile.build.model_copy(update={"target": "spt"})})
+
+
+def test_spt_asks_for_seccomp_filters_not_kvm():
+    # A cloud VM without nested virtualisation: no /dev/kvm, a stock kernel.
+    facts = dataclasses.replace(DEPLOYED.facts, kvm="", user_kvm=None, seccomp="filter")
+    checks = {c.name: c for c in preflight.checks(spt(LOADED.profile), facts)}
+    assert "kvm" not in checks
+    assert checks["seccomp"].ok is True
+    assert all(c.ok is not False for c in checks.values()), checks
+
+
+@pytest.mark.parametrize("mode, said", [("strict", "strict mode only"), ("no", "no seccomp")])
+def test_spt_on_a_kernel_without_filter_mode_says_what_to_do(mode, said):
+    facts = dataclasses.replace(DEPLOYED.facts, seccomp=mode)
+    check = {c.name: c for c in preflight.checks(spt(LOADED.profile), facts)}["seccomp"]
+    assert check.ok is False and said in check.value
+    assert check.hint is not None and "CONFIG_SECCOMP_FILTER" in check.hint
+
+
+def test_no_kvm_points_to_spt_where_the_kernel_can_run_it():
+    facts = dataclasses.replace(DEPLOYED.facts, kvm="", user_kvm=None, seccomp="filter")
+    hint = verdicts(facts)["kvm"].hint
+    assert hint is not None and "solo5-spt: `build.target: spt` (mirage configure -t spt)" in hint
+    facts = dataclasses.replace(facts, seccomp="no")
+    assert "spt" not in (verdicts(facts)["kvm"].hint or "")

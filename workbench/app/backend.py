@@ -119,10 +119,9 @@ class EngineBackend:
 
     @staticmethod
     def _job(loaded: LoadedProfile) -> Job:
-        from workbench.engine.release import Job, resolve_artifact, resolve_tender
+        from workbench.engine.release import job
 
-        artifact = resolve_artifact(loaded, None)
-        return Job(loaded, artifact, resolve_tender(loaded, None) if artifact else None)
+        return job(loaded)
 
     def logs(self, profile: str, hosts: list[str], *, lines: int = 200) -> AsyncIterator[Event]:
         from workbench.engine import logs

@@ -38,7 +38,7 @@ def checks(
     return [
         _arch(facts, artifact),
         _word_size(facts),
-        _kvm(profile, facts),
+        _seccomp(facts) if profile.build.target == "spt" else _kvm(profile, facts),
         Check(
             "tun",
             bool(facts.tun),
@@ -89,6 +89,13 @@ def _word_size(facts: HostFacts) -> Check:
     return Check("64-bit", True, f"kernel {arch}, userland {facts.dpkg_arch or '?'}")
 
 
+# Where KVM cannot be had (a cloud VM without nested virtualisation, a board without it).
+SPT_WAY = (
+    "; or run it without KVM under solo5-spt: `build.target: spt` (mirage configure -t spt), "
+    "or deploy an .spt artifact"
+)
+
+
 def _kvm(profile: Profile, facts: HostFacts) -> Check:
     user = profile.service.user
     if not facts.kvm:
@@ -96,6 +103,8 @@ def _kvm(profile: Profile, facts: HostFacts) -> Check:
             "no /dev/kvm: on a Pi this needs the 64-bit kernel (arm_64bit=1); on x86 enable "
             "VT-x/AMD-V in the firmware and load kvm_intel or kvm_amd"
         )
+        if facts.seccomp == "filter":
+            hint += SPT_WAY
         return Check("kvm", False, "/dev/kvm missing", hint)
     if facts.user_groups is None:
         in_group = "kvm" in facts.kvm.split(":")[1:2]
@@ -111,6 +120,23 @@ def _kvm(profile: Profile, facts: HostFacts) -> Check:
         False,
         f"/dev/kvm {facts.kvm}; {user} cannot open it",
         f"add {user} to group kvm: usermod -aG kvm {user}",
+    )
+
+
+def _seccomp(facts: HostFacts) -> Check:
+    """solo5-spt needs no /dev/kvm: it runs the unikernel as a process under a seccomp filter
+    it loads itself, so the kernel must have filter mode."""
+    if facts.seccomp == "filter":
+        return Check("seccomp", True, "seccomp filters available (solo5-spt needs no /dev/kvm)")
+    if not facts.seccomp:
+        return Check("seccomp", None, "not known (the host did not say)")
+    what = "strict mode only" if facts.seccomp == "strict" else "no seccomp"
+    return Check(
+        "seccomp",
+        False,
+        f"kernel {facts.kernel}: {what}",
+        "solo5-spt loads its own seccomp filter: it needs a kernel with CONFIG_SECCOMP_FILTER "
+        "(Debian's and Raspberry Pi OS's have it); or use hvt on a host with KVM",
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from workbench.artifacts.elf import ArtifactInfo, inspect, require_target
+from workbench.artifacts.elf import ArtifactInfo, inspect
 from workbench.errors import ArtifactError, ConfigError
 from workbench.profiles.loader import LoadedProfile
 
@@ -31,6 +31,10 @@ def local_tender(path: Path) -> TenderSource:
             "pass the solo5-hvt program that was built with the unikernel",
         )
     return TenderSource(path=path, sha256=info.sha256, size=info.size, machine=info.machine)
+
+
+# The Solo5 targets workbench runs (the artifact's ABI note names one).
+RUNTIMES = ("hvt", "spt")
 
 
 def release_id(artifact_sha: str, tender_sha: str) -> str:
@@ -64,13 +68,41 @@ def release_metadata(
 
 def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo | None:
     """The artifact to use: --artifact, else unikernel.artifact; None when it is to be built."""
-    p = loaded.profile
-    path = Path(arg) if arg else p.unikernel.artifact
+    path = Path(arg) if arg else loaded.profile.unikernel.artifact
     if path is None:
         return None
     info = inspect(path)
-    require_target(info, p.build.target)
+    assert info.abi is not None  # inspect() refuses a file without the Solo5 ABI note
+    if info.abi.target not in RUNTIMES:
+        raise ArtifactError(
+            f"{path} is built for solo5-{info.abi.target}, which workbench does not deploy; "
+            f"it runs {' and '.join(RUNTIMES)} unikernels",
+            "rebuild with `mirage configure -t hvt` (KVM hosts) or `-t spt` (no KVM needed)",
+        )
     return info
+
+
+def runs(loaded: LoadedProfile, artifact: ArtifactInfo | None) -> LoadedProfile:
+    """The profile as the artifact runs: its Solo5 target picks the tender (`--artifact X.spt`
+    runs under solo5-spt whatever build.target says, which is for source builds)."""
+    target = artifact.abi.target if artifact is not None and artifact.abi else None
+    p = loaded.profile
+    if target is None or target == p.build.target:
+        return loaded
+    build = p.build.model_copy(update={"target": target})
+    return replace(loaded, profile=p.model_copy(update={"build": build}))
+
+
+def job(loaded: LoadedProfile, artifact: str | None = None, tender: str | None = None) -> Job:
+    """One unikernel's job: --artifact/--tender, else its own `artifact`/`tender`, else built."""
+    info = resolve_artifact(loaded, artifact)
+    if info is None and tender:
+        raise ConfigError(
+            "--tender goes with --artifact: a source build brings its own tender",
+            "drop --tender, or pass both --artifact and --tender",
+        )
+    runner = runs(loaded, info)
+    return Job(runner, info, resolve_tender(runner, tender) if info else None)
 
 
 def resolve_tender(loaded: LoadedProfile, arg: str | None) -> TenderSource | None:
@@ -104,13 +136,4 @@ def jobs(
             f"{given} is one unikernel's, and profile '{loaded.name}' has several ({names})",
             "say which with --unikernel NAME",
         )
-    out = []
-    for view in views:
-        info = resolve_artifact(view, artifact)
-        if info is None and tender:
-            raise ConfigError(
-                "--tender goes with --artifact: a source build brings its own tender",
-                "drop --tender, or pass both --artifact and --tender",
-            )
-        out.append(Job(view, info, resolve_tender(view, tender) if info else None))
-    return out
+    return [job(view, artifact, tender) for view in views]

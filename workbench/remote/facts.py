@@ -27,6 +27,11 @@ kv long_bit "$(getconf LONG_BIT 2>/dev/null)"
 kv dpkg_arch "$(dpkg --print-architecture 2>/dev/null)"
 kv model "$(tr -d '\0\n' </proc/device-tree/model 2>/dev/null)"
 if [ -e /dev/kvm ]; then kv kvm "$(stat -c '%U:%G:%a' /dev/kvm)"; else kv kvm ""; fi
+# solo5-spt loads a seccomp filter of its own: the kernel needs filter mode, which is what
+# /proc/sys/kernel/seccomp exists for (4.14 and later); "Seccomp:" alone is strict mode only.
+if [ -r /proc/sys/kernel/seccomp/actions_avail ]; then kv seccomp filter
+elif grep -q '^Seccomp:' /proc/self/status 2>/dev/null; then kv seccomp strict
+else kv seccomp no; fi
 if [ -e /dev/net/tun ]; then kv tun "$(stat -c '%U:%G:%a' /dev/net/tun)"; else kv tun ""; fi
 kv pid1 "$(cat /proc/1/comm 2>/dev/null)"
 kv systemd "$(systemctl is-system-running 2>/dev/null)"
@@ -128,6 +133,7 @@ class HostFacts:
     links: dict[str, bool] = field(default_factory=dict)  # interface -> IFF_UP
     owners: list[str] = field(default_factory=list)  # owner records as the host has them
     blocks: dict[str, str] = field(default_factory=dict)  # path -> "SIZE OWNER TYPE", "" absent
+    seccomp: str = ""  # "filter", "strict" (no filter mode), "no"; "" when not asked
 
     @property
     def current_release(self) -> str | None:
@@ -193,6 +199,7 @@ def parse_facts(text: str) -> HostFacts:
         mem_available_kb=to_int(values.get("mem_available_kb")),
         user_groups=None if groups == "-" else groups.split(),
         user_kvm={"yes": True, "no": False}.get(values.get("user_kvm", "")),
+        seccomp=values.get("seccomp", ""),
         installed_tender=values.get("installed_tender", ""),
         current=values.get("current", ""),
         releases=values.get("releases", "").split(),
