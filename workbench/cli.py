@@ -155,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, remote],
         help="preflight facts of the targets and builder",
         description="Read-only: arch, 64-bit kernel and userland, /dev/kvm and whether the "
-        "service user can open it, /dev/net/tun, systemd, network backend, disk, memory, the "
-        "installed tender; the build host's docker. Each failure comes with a fix.",
+        "service user can open it (hvt) or seccomp filters (spt), /dev/net/tun, systemd, "
+        "network backend, disk, memory, the installed tender; the build host's docker. Each "
+        "failure comes with a fix.",
     )
     p.add_argument("--artifact", help="also check against this unikernel (arch, ABI)")
 
@@ -333,10 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="also N more targets like `target` (fleet01..), and the profile "
         "/var/lib/workbench-lab/lab-fleet.yaml deploying to all of them",
     )
+    up.add_argument(
+        "--nokvm",
+        action="store_true",
+        help="also `nokvm` (10.213.0.4): a target without /dev/kvm, as a cloud VM without "
+        "nested virtualisation is, where solo5-spt runs and solo5-hvt cannot",
+    )
     lsub.add_parser("down", parents=[common], help="remove everything the lab created")
     lsub.add_parser("status", parents=[common], help="what runs, and whether it answers")
     ssh = lsub.add_parser("ssh", parents=[common], help="ssh into a lab host")
-    ssh.add_argument("host", choices=["target", "builder", "pi", "vm"])
+    ssh.add_argument("host", choices=["target", "builder", "nokvm", "pi", "vm"])
     ssh.add_argument("remote_command", nargs=argparse.REMAINDER, help="command to run there")
     return parser
 

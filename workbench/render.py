@@ -95,6 +95,9 @@ def render_unit(
         wait_for_taps=_wait_for_taps(sorted(set(profile.unikernel.networks.values()))),
         kvm_first=_KVM_FIRST if profile.build.target == "hvt" else "",
         after_unikernels=_after_unikernels(profile.after_units),
+        # What each tender needs, and the directives it cannot take (docs/HARDENING.md).
+        hardening_why=template(f"hardening-{profile.build.target}.txt").substitute(user=svc.user),
+        device_allow_kvm="DeviceAllow=/dev/kvm rw\n" if profile.build.target == "hvt" else "",
         # hvt maps guest memory RW and never exec on the host; spt runs the unikernel as host
         # code, and its loader mprotect()s the text PROT_EXEC, which this directive refuses.
         memory_deny_write_execute=(

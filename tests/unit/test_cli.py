@@ -172,7 +172,9 @@ def test_the_artifact_picks_the_tender_not_build_target(tmp_path):
     assert start.startswith("ExecStart=/var/lib/workbench/hello/current/solo5-spt --mem=")
     assert "/current/hello.spt " in start
     # spt maps the unikernel's code executable: no MemoryDenyWriteExecute, no KVM module.
-    assert "MemoryDenyWriteExecute" not in result.stdout and "modprobe@kvm" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert "MemoryDenyWriteExecute=yes" not in lines and "DeviceAllow=/dev/kvm rw" not in lines
+    assert "modprobe@kvm" not in result.stdout
 
 
 def test_a_target_workbench_does_not_run_is_refused_with_the_ones_it_does(tmp_path):

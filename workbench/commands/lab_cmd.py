@@ -18,6 +18,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             install=args.install_deps,
             tiers=tuple(args.with_tier or ()),
             fleet_size=args.fleet,
+            nokvm=args.nokvm,
         )
         return _status(out, state)
     if action == "down":

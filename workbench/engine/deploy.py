@@ -23,7 +23,7 @@ from workbench.engine import bootwatch, configure, health, hostinfo
 from workbench.engine.decide import Decision, decide
 from workbench.engine.locked import Held, locked
 from workbench.engine.release import TenderSource, release_metadata
-from workbench.engine.switch import switch_and_restart
+from workbench.engine.switch import UNIT_RUNS_ONE, runtime_clash, switch_and_restart
 from workbench.errors import ArtifactError, HealthError, WorkbenchError
 from workbench.events import (
     Event,
@@ -324,7 +324,10 @@ class HostDeploy:
         """Roll back to the release that ran before, when there is one and we restarted."""
         d, p, conn = self.decision, self.profile, self.held.conn
         previous, rid = d.rollback_to, d.release
+        clash = None
         if restarted and self.options.rollback and previous:
+            clash = await runtime_clash(conn, p, previous, rid)
+        if clash is None and restarted and self.options.rollback and previous:
             self._start("rollback")
             rb_cursor, rb_started = await shielded(switch_and_restart(conn, p, previous, rid))
             # Go on from the failed boot's last line shown, not from the restart: the lines in
@@ -357,8 +360,9 @@ class HostDeploy:
                 outcome.hint,
             )
         verdict = "did not start" if outcome.before_start else "is not healthy"
+        kept = f"; not rolled back: {clash}, and {UNIT_RUNS_ONE}" if clash else ""
         raise HealthError(
-            f"{rid} {verdict}: {outcome.reason}",
+            f"{rid} {verdict}: {outcome.reason}{kept}",
             outcome.hint or f"journalctl -u {p.unit_name} on the host",
         )
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from workbench.aio import shielded
 from workbench.engine import bootwatch
 from workbench.engine.locked import Held, locked
-from workbench.engine.switch import switch_and_restart
+from workbench.engine.switch import UNIT_RUNS_ONE, runtime_clash, switch_and_restart
 from workbench.errors import HealthError, RemoteCommandError
 from workbench.events import Event, HostDone, RolledBack, StepFinished
 from workbench.profiles.loader import LoadedProfile
@@ -26,6 +26,13 @@ async def _rollback(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterat
         raise RemoteCommandError(
             f"no previous release to roll back to (current: {current or 'none'})",
             f"releases on the host: {' '.join(on_host) or 'none'}",
+        )
+    clash = await runtime_clash(conn, p, previous, current)
+    if clash:
+        raise RemoteCommandError(
+            f"not rolling back: {clash}; {UNIT_RUNS_ONE}",
+            f"deploy {previous}'s artifact again (`workbench deploy --artifact FILE`): "
+            "the unit follows the artifact's runtime",
         )
     cursor, started = await shielded(switch_and_restart(conn, p, previous, current))
     yield StepFinished(

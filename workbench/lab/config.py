@@ -41,6 +41,9 @@ TARGET = LabHost("target", "10.213.0.2", "nspawn")
 BUILDER = LabHost("builder", "10.213.0.3", "netns")
 HOSTS = {h.name: h for h in (TARGET, BUILDER)}
 
+# `lab up --nokvm`: a target like `target` but without /dev/kvm, for solo5-spt.
+NOKVM = LabHost("nokvm", "10.213.0.4", "nspawn")
+
 # `lab up --fleet N`: more targets like `target`, for fleet deploys (fleet01 at .101, ...).
 FLEET_MAX = 64
 

@@ -30,7 +30,7 @@ def up(n: int, rootfs: Path, tender: Path, progress=print) -> list[config.LabHos
     wanted = [config.fleet_host(i) for i in range(1, n + 1)]
     for host in existing():
         if host not in wanted:
-            _down(host)
+            host_down(host)
     _raise_inotify_limits(n)
     progress(f"booting {n} fleet host(s) (systemd-nspawn)")
     for host in wanted:
@@ -100,7 +100,10 @@ def profile_text(hosts: list[config.LabHost]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _down(host: config.LabHost) -> None:
+def host_down(host: config.LabHost) -> None:
+    """One such extra host gone: its target, namespace and state (if it was there at all)."""
+    if not host.state.exists() and not network.netns_exists(host.netns):
+        return
     target.down(host)
     network.host_down(host)
     if host.state.exists() and not (host.state / "root").is_mount():
@@ -109,5 +112,5 @@ def _down(host: config.LabHost) -> None:
 
 def down() -> None:
     for host in existing():
-        _down(host)
+        host_down(host)
     PROFILE.unlink(missing_ok=True)

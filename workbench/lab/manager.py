@@ -76,6 +76,7 @@ def up(
     install: bool = False,
     tiers: tuple[str, ...] = (),
     fleet_size: int = 0,
+    nokvm: bool = False,
 ) -> dict[str, object]:
     if install:
         install_deps(progress)
@@ -98,6 +99,12 @@ def up(
     progress("starting the builder (sshd + dockerd) and its build image")
     builder.up(tender)
     timings["builder"] = time.monotonic() - t
+    if nokvm:
+        t = time.monotonic()
+        progress("booting nokvm, a target without /dev/kvm (systemd-nspawn)")
+        network.host_up(config.NOKVM)
+        target.up(base, tender, host=config.NOKVM, kvm=False)
+        timings["nokvm"] = time.monotonic() - t
     if fleet_size:
         t = time.monotonic()
         fleet.up(fleet_size, base, tender, progress)
@@ -122,6 +129,7 @@ def down(progress: Progress = print) -> None:
     for spec in vm.SPECS.values():
         vm.down(spec)
     fleet.down()
+    fleet.host_down(config.NOKVM)
     target.down()
     builder.down()
     for host in config.HOSTS.values():
@@ -146,7 +154,8 @@ def _unmount_under(path: Path) -> None:
 
 def status() -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
-    for host in [*config.HOSTS.values(), *fleet.existing()]:
+    nokvm = [config.NOKVM] if config.NOKVM.state.exists() else []
+    for host in [*config.HOSTS.values(), *nokvm, *fleet.existing()]:
         alive = target.running(host) if host.kind == "nspawn" else builder.running()
         info: dict[str, object] = {
             "address": host.address,
@@ -198,6 +207,7 @@ def _probe(host: config.LabHost) -> dict[str, object]:
 def ssh_command(name: str, command: list[str]) -> list[str]:
     if name in vm.SPECS:
         return [*vm.ssh_argv(vm.SPECS[name]), *command]
-    if name not in config.HOSTS:
-        raise LabError(f"no lab host named '{name}'", f"hosts: {', '.join(config.HOSTS)}")
-    return [*hostkeys.ssh_argv(config.HOSTS[name].address), *command]
+    hosts = {**config.HOSTS, config.NOKVM.name: config.NOKVM}
+    if name not in hosts:
+        raise LabError(f"no lab host named '{name}'", f"hosts: {', '.join(hosts)}")
+    return [*hostkeys.ssh_argv(hosts[name].address), *command]

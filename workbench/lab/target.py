@@ -20,7 +20,7 @@ from workbench.lab.sysrun import run
 
 HOST = config.TARGET
 # Bump when _personalise changes, so `lab up` replaces a target made the old way.
-SETUP_VERSION = 2
+SETUP_VERSION = 3
 # One such host is `target`; `lab up --fleet N` makes more of them (fleet01..) the same way.
 
 
@@ -47,10 +47,14 @@ def running(host: LabHost = HOST) -> bool:
     return procs.alive(pid(host))
 
 
-def up(rootfs: Path, tender: Path, boot_timeout: float = 90, host: LabHost = HOST) -> None:
+def up(
+    rootfs: Path, tender: Path, boot_timeout: float = 90, host: LabHost = HOST, kvm: bool = True
+) -> None:
+    """Boot `host` from the rootfs; `kvm=False`: without /dev/kvm, as a cloud VM without
+    nested virtualisation is (spt runs there, hvt does not)."""
     root, pidfile, log = _root(host), _pidfile(host), _log(host)
     stamp = host.state / "made-from"
-    made_from = f"{rootfs.name} {tender.name} setup-{SETUP_VERSION}"
+    made_from = f"{rootfs.name} {tender.name} setup-{SETUP_VERSION}{'' if kvm else ' no-kvm'}"
     current = stamp.read_text().strip() if stamp.exists() else ""
     if running(host) and procs.ssh_banner(host.address) and current == made_from:
         return
@@ -73,7 +77,7 @@ def up(rootfs: Path, tender: Path, boot_timeout: float = 90, host: LabHost = HOS
     )
     _personalise(tender, host)
     stamp.write_text(made_from + "\n")
-    binds = _device_binds(host)
+    binds = _device_binds(host, kvm)
     argv = [
         "systemd-nspawn",
         "-D",
@@ -140,11 +144,13 @@ def _personalise(tender: Path, host: LabHost) -> None:
     (root / "etc" / "hosts").write_text(
         f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
     )
-    # A solo5-hvt "installed on the host" (the lab double), for deploys of prebuilt artifacts.
+    # solo5-hvt and solo5-spt "installed on the host" (the lab double plays the tender it is
+    # named after), as `opam install solo5` installs both, for deploys of prebuilt artifacts.
     local_bin = root / "usr" / "local" / "bin"
     local_bin.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tender, local_bin / "solo5-hvt")
-    (local_bin / "solo5-hvt").chmod(0o755)
+    for name in ("solo5-hvt", "solo5-spt"):
+        shutil.copy(tender, local_bin / name)
+        (local_bin / name).chmod(0o755)
     hostkeys.record(host.address, public)
 
 
@@ -156,7 +162,7 @@ def _kvm_gid(host: LabHost) -> int:
     raise LabError("the lab rootfs has no kvm group", "rebuild it: rm -r the rootfs cache")
 
 
-def _device_binds(host: LabHost) -> list[str]:
+def _device_binds(host: LabHost, kvm: bool = True) -> list[str]:
     """Own device nodes (same majors/minors) with the owners a Pi has, bound into the target.
 
     Binding the machine's nodes would make a chown inside the target change them for the whole
@@ -166,10 +172,10 @@ def _device_binds(host: LabHost) -> list[str]:
     dev = host.state / "dev"
     if not Path("/dev/net/tun").exists():
         raise LabError("this machine has no /dev/net/tun", "modprobe tun")
-    for name, source, mode, gid in (
-        ("tun", "/dev/net/tun", 0o666, 0),
-        ("kvm", "/dev/kvm", 0o660, None),
-    ):
+    nodes: list[tuple[str, str, int, int | None]] = [("tun", "/dev/net/tun", 0o666, 0)]
+    if kvm:
+        nodes.append(("kvm", "/dev/kvm", 0o660, None))
+    for name, source, mode, gid in nodes:
         if not Path(source).exists():
             continue  # no KVM here: the tender reports it, as on a Pi without a 64-bit kernel
         node = dev / name

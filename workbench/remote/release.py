@@ -111,3 +111,20 @@ async def pointers(conn: HostConnection, release_dir: str) -> tuple[str, str, li
         info.get("previous", "").rsplit("/", 1)[-1],
         info.get("releases", "").split(),
     )
+
+
+# The tender each release holds (solo5-hvt, solo5-spt): the runtime it was deployed for.
+TENDERS_SCRIPT = (
+    'rel=$1; shift; for r in "$@"; do t=; for f in "$rel/releases/$r"/solo5-*; do '
+    '[ -f "$f" ] && t=${f##*/}; done; printf "%s=%s\\n" "$r" "$t"; done'
+)
+
+
+async def tenders(conn: HostConnection, release_dir: str, *rids: str) -> dict[str, str]:
+    """Release -> the name of the tender in it ("" when it has none, or is not there)."""
+    out = await conn.run(
+        ["sh", "-c", TENDERS_SCRIPT, "workbench-tenders", release_dir, *rids],
+        what="reading the releases' tenders",
+    )
+    found = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    return {rid: found.get(rid, "") for rid in rids}
