@@ -131,9 +131,12 @@ def test_three_unikernels_two_profiles_one_bridge(three, tmp_path):
     assert rows["t6"] == ("t6", "active/running", ["tap16"])
     table = wb("ps", "--profile", str(m)).stdout.splitlines()
     assert table[0].split() == [
-        "HOST", "UNIKERNEL", "PROFILE", "STATE", "RELEASE", "UPTIME", "RESTARTS", "MEMORY", "TAPS"
+        "HOST", "UNIKERNEL", "PROFILE", "STATE", "RUNTIME", "RELEASE", "UPTIME", "RESTARTS",
+        "MEMORY", "TAPS",
     ]  # fmt: skip
-    assert any(line.split()[:4] == ["target", "t6", "t6", "active/running"] for line in table)
+    assert any(
+        line.split()[:5] == ["target", "t6", "t6", "active/running", "hvt"] for line in table
+    )
 
     # Nothing changed: nothing written, nothing restarted, on any of the three.
     code, events, err = run("deploy", "--profile", str(m))

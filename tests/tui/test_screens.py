@@ -49,7 +49,7 @@ async def test_dashboard_shows_each_hosts_live_state():
             "target",
             "yes",
             "x86_64",
-            "ok",
+            "hvt",  # the runtime of its release, KVM usable
             "active/running",
         ]
         (status,) = recording("status")
@@ -520,3 +520,20 @@ async def test_the_current_screens_actions_are_in_the_palette(tmp_path, monkeypa
         await pilot.press("ctrl+p", *"Save (this", "enter")
         await settle(pilot)
     assert len(list(tmp_path.glob("workbench-logs-lab-*.log"))) == 1
+
+
+def test_the_runtime_column_says_what_runs_it_and_flags_hvt_without_kvm():
+    from workbench.app.screens.dashboard import runtime_cell
+
+    assert runtime_cell({"runtime": "spt", "kvm": "missing"}) == ("spt", "text-success")
+    assert runtime_cell({"runtime": "hvt", "kvm": "ok"}) == ("hvt", "text-success")
+    assert runtime_cell({"runtime": "hvt", "kvm": "missing"}) == ("hvt !kvm", "text-warning")
+    assert runtime_cell({"runtime": "hvt", "kvm": "no access for unikernel"}) == (
+        "hvt !kvm",
+        "text-warning",
+    )
+    # Nothing deployed yet: the host's KVM, in the column's nine characters.
+    assert runtime_cell({"kvm": "missing"}) == ("no kvm", "text-warning")
+    assert runtime_cell({"kvm": "ok"}) == ("kvm ok", "text-success")
+    assert runtime_cell({"kvm": "no access for unikernel"}) == ("no access", "text-warning")
+    assert runtime_cell({}) == (None, None)

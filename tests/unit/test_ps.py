@@ -27,6 +27,7 @@ def block(unit: str, record: str, release_dir: str = "/var/lib/workbench/hello")
             "Now=65.5",
             f"ReleaseDir={release_dir}",
             "Current=releases/abc123",
+            "Tender=solo5-spt",
         ]
     )
 
@@ -40,6 +41,7 @@ def test_a_record_and_its_unit_make_a_row():
         "state": "active/running",
         "enabled": "enabled",
         "release": "abc123",
+        "runtime": "spt",
         "uptime_s": 60.5,
         "restarts": 2,
         "memory_kib": 11264,
@@ -78,3 +80,11 @@ def test_a_record_cannot_add_rows_or_escapes_to_the_table():
     _table([Status(host="target", step="ps", unikernel="x", fields=fields)], Output(False, out))
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and "\x1b" not in out.getvalue(), lines
+
+
+def test_the_runtime_is_read_from_the_release_s_tender_and_nothing_else():
+    text = block("unikernel-hello.service", RECORD).replace("solo5-spt", "solo5-evil\x1b[2J")
+    assert parse_ps(text)[0][1]["runtime"] is None
+    # A record whose release dir is not the one read: neither its release nor its tender.
+    other = block("unikernel-hello.service", RECORD, release_dir="/elsewhere")
+    assert parse_ps(other)[0][1]["runtime"] is None

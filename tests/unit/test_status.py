@@ -106,3 +106,13 @@ def test_an_uncaught_exception_loop_names_the_exception():
     )
     assert fields["last_exit"] == 'Fatal error: exception Failure("boom")'
     assert fields["crash_loop"].endswith(", last: OCaml exception")
+
+
+def test_the_runtime_is_the_current_release_s_solo5_target():
+    text = (DATA / "status-crash-loop.txt").read_text()
+    assert parse_status(text)["runtime"] == "hvt"  # as recorded on the lab target
+    spt = text.replace('"target": "hvt"', '"target": "spt"')
+    assert spt != text and parse_status(spt)["runtime"] == "spt"
+    # Never deployed: no release, no runtime (not a guess from the profile).
+    bare = "\n".join(ln for ln in text.splitlines() if not ln.startswith("Release="))
+    assert parse_status(bare)["runtime"] is None

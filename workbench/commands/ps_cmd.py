@@ -21,7 +21,8 @@ from workbench.remote.connection import Pool
 from workbench.textsafe import sanitize
 
 HEADER = (
-    "HOST", "UNIKERNEL", "PROFILE", "STATE", "RELEASE", "UPTIME", "RESTARTS", "MEMORY", "TAPS"
+    "HOST", "UNIKERNEL", "PROFILE", "STATE", "RUNTIME", "RELEASE", "UPTIME", "RESTARTS",
+    "MEMORY", "TAPS",
 )  # fmt: skip
 
 
@@ -95,6 +96,7 @@ def _table(rows: list[Status], out: Output) -> None:
                 r.unikernel,
                 str(f.get("profile")),
                 state,
+                str(f.get("runtime") or "-"),
                 str(f.get("release") or "-"),
                 human_seconds(f.get("uptime_s")),
                 str(f.get("restarts") if f.get("restarts") is not None else "-"),

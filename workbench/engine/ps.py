@@ -13,6 +13,8 @@ from workbench.remote import inventory
 from workbench.remote.connection import Pool
 from workbench.textsafe import sanitize
 
+RUNTIME = {"solo5-hvt": "hvt", "solo5-spt": "spt"}  # the tender in a release -> its runtime
+
 
 def parse_ps(text: str) -> list[tuple[owners.Owner, dict[str, object]]]:
     """(record, fields) per unikernel; a block whose record does not parse is skipped."""
@@ -29,7 +31,8 @@ def parse_ps(text: str) -> list[tuple[owners.Owner, dict[str, object]]]:
         raw = [line for line in body if not line.startswith("Record=")]
         rel = next((line[11:] for line in raw if line.startswith("ReleaseDir=")), "")
         if rel != owner.release_dir:
-            raw = [line for line in raw if not line.startswith("Current=")]
+            raw = [line for line in raw if not line.startswith(("Current=", "Tender="))]
+        tender = next((line[7:] for line in raw if line.startswith("Tender=")), "")
         status = parse_status("\n".join(raw))
         enabled = sanitize(
             next((line[14:] for line in raw if line.startswith("UnitFileState=")), "")
@@ -40,6 +43,7 @@ def parse_ps(text: str) -> list[tuple[owners.Owner, dict[str, object]]]:
             "state": status["unit"],
             "enabled": enabled or None,
             "release": status.get("release"),
+            "runtime": RUNTIME.get(tender),
             "uptime_s": status.get("uptime_s"),
             "restarts": status.get("restarts"),
             "memory_kib": status.get("memory_kib"),

@@ -27,6 +27,7 @@ def parse_status(text: str) -> dict[str, object]:
     fields: dict[str, object] = {
         "arch": raw.get("Arch") or None,
         "kvm": raw.get("Kvm") or None,
+        "runtime": None,  # the current release's Solo5 target (hvt, spt): its tender
         "unit": f"{raw.get('ActiveState', '?')}/{raw.get('SubState', '?')}",
     }
     current = raw.get("Current", "").rsplit("/", 1)[-1]
@@ -36,6 +37,8 @@ def parse_status(text: str) -> dict[str, object]:
         fields["release_created"] = _text(release.get("created"))
         artifact = release.get("artifact") or {}
         fields["artifact"] = _text(artifact.get("name")) if isinstance(artifact, dict) else None
+        abi = artifact.get("abi") if isinstance(artifact, dict) else None
+        fields["runtime"] = _text(abi.get("target")) if isinstance(abi, dict) else None
     fields["previous"] = raw.get("Previous", "").rsplit("/", 1)[-1] or None
     now = raw.get("Now", "")
     start = raw.get("ExecMainStartTimestampMonotonic", "0")

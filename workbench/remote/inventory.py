@@ -23,6 +23,8 @@ for f in /etc/workbench/owners/*.json; do
   echo "Now=$now"
   echo "ReleaseDir=$rel"
   [ -n "$rel" ] && echo "Current=$(readlink "$rel/current" 2>/dev/null)"
+  # The tender in the current release names its runtime (solo5-hvt, solo5-spt).
+  for t in "$rel"/current/solo5-*; do [ -n "$rel" ] && [ -f "$t" ] && echo "Tender=${t##*/}"; done
 done
 true
 """

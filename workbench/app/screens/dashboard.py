@@ -25,7 +25,7 @@ COLUMN_WIDTHS = {  # fits 120 columns; the address and the rest are in the detai
     "host": 8,
     "reach": 5,
     "arch": 7,
-    "kvm": 9,
+    "runtime": 9,
     "unit": 14,
     "release": 16,
     "uptime": 7,
@@ -35,6 +35,26 @@ COLUMN_WIDTHS = {  # fits 120 columns; the address and the rest are in the detai
 }
 COLUMNS = tuple(COLUMN_WIDTHS)
 REFRESH_SECONDS = 15.0
+
+
+def runtime_cell(fields: dict[str, object]) -> tuple[str | None, str | None]:
+    """What runs the unikernel (hvt, spt), flagged when hvt has no usable KVM; before a first
+    deploy, the host's KVM as far as the service user goes. Text and its colour."""
+    runtime, kvm = fields.get("runtime"), fields.get("kvm")
+    kvm_text = "no access" if str(kvm).startswith("no access") else str(kvm)
+    kvm_ok = kvm == "ok"
+    kvm_bad = kvm in ("missing", "no access") or str(kvm).startswith("no access")
+    if runtime == "spt":
+        return "spt", "text-success"  # no KVM needed
+    if isinstance(runtime, str):
+        if kvm_bad:
+            return f"{runtime} !kvm", "text-warning"
+        return runtime, "text-success" if kvm_ok else None
+    if kvm is None:
+        return None, None
+    if kvm_ok:
+        return "kvm ok", "text-success"
+    return ("no kvm" if kvm == "missing" else kvm_text), "text-warning" if kvm_bad else None
 
 
 @dataclass
@@ -166,17 +186,13 @@ class DashboardScreen(WorkbenchScreen):
             if f.get("restarts"):
                 unit += f" ×{f['restarts']}"
             unit_colour = "text-error"
-        kvm = f.get("kvm")
         memory = f.get("memory_kib")
         return [
             t(entry.name, "text-primary", bold=True),
             t(row.host),
             reach,
             t(f.get("arch")),
-            t(
-                "no access" if str(kvm).startswith("no access") else kvm,
-                "text-success" if kvm == "ok" else "text-warning" if kvm else None,
-            ),
+            t(*runtime_cell(f)),
             t(unit, unit_colour),
             t(f.get("release")),
             t(human_seconds(f.get("uptime_s"))),
@@ -215,6 +231,10 @@ class DashboardScreen(WorkbenchScreen):
         out.append(f" / {row.host} ({address})  unikernel {e.unikernel}")
         if e.builder:
             out.append(f", built on {e.builder}")
+        if row.fields.get("runtime"):
+            out.append(f"; runs under solo5-{row.fields['runtime']}")
+        if row.fields.get("kvm"):
+            out.append(f"; /dev/kvm: {row.fields['kvm']}")
         out.append(f"\n{e.description}\n", themed.style(self, "text-muted"))
         if row.error:
             out.append(f"{row.error}\n", themed.style(self, "text-error", bold=True))
