@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from workbench import __version__
+from workbench.cli_lab import lab_parser
 
 EXIT_CODES = """\
 exit codes:
@@ -245,6 +246,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _host_key_option(p)
 
+    for name, summary, text in (
+        (
+            "metrics",
+            "sample what each unikernel uses: plain, --json, or a Prometheus endpoint",
+            "Every INTERVAL seconds, one command per host reads every workbench unikernel "
+            "there (from the owner records): CPU time and %, memory (the unit's cgroup), its "
+            "taps' bytes, packets, errors and drops with rates, restarts, uptime; and the "
+            "host's load, memory, temperatures and (on a Raspberry Pi) throttling. --json: "
+            "host_metrics and unikernel_metrics events (README). --serve ADDR:PORT: the latest "
+            "samples in Prometheus' text format at /metrics.",
+        ),
+        (
+            "top",
+            "a live table of what each unikernel uses",
+            "As `metrics`, refreshed in place on a terminal; plain lines when piped.",
+        ),
+    ):
+        p = sub.add_parser(name, parents=[common], help=summary, description=text)
+        p.add_argument("--profile", help="this profile's targets (default: every profile's)")
+        p.add_argument(
+            "--host", action="append", metavar="NAME", help="only this target of the profile"
+        )
+        p.add_argument(
+            "--interval", type=float, default=5.0, metavar="S", help="seconds between samples"
+        )
+        p.add_argument(
+            "--count", type=int, default=0, metavar="N", help="stop after N samples (0: never)"
+        )
+        if name == "metrics":
+            p.add_argument(
+                "--serve",
+                metavar="ADDR:PORT",
+                help="serve Prometheus metrics at http://ADDR:PORT/metrics; give a loopback "
+                "address unless the network in between is yours (the page names every host "
+                "and unikernel, and has no authentication)",
+            )
+        _host_key_option(p)
+
     p = sub.add_parser(
         "block",
         parents=[common],
@@ -301,50 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _host_key_option(p)
 
-    p = sub.add_parser(
-        "lab",
-        parents=[common],
-        help="local lab hosts to deploy to (root)",
-        description="Real hosts on this machine, in network namespaces: `target` (a booted "
-        "Debian, systemd-nspawn) and `builder` (sshd + dockerd with the lab build image). "
-        "Solo5 and the OPAM repository are not available here, so the lab supplies test "
-        "doubles for them (they say so on stderr). Needs root.",
-    )
-    lsub = p.add_subparsers(dest="lab_command", metavar="SUBCOMMAND", required=True)
-    up = lsub.add_parser("up", parents=[common], help="bring the lab up (idempotent, cached)")
-    up.add_argument(
-        "--install-deps",
-        action="store_true",
-        help="apt-get install the Debian packages the lab needs first",
-    )
-    up.add_argument(
-        "--with",
-        dest="with_tier",
-        action="append",
-        choices=["pi", "vm"],
-        help="also a slow tier (repeatable): pi = an arm64 Debian VM, the stand-in for a "
-        "Raspberry Pi; vm = an x86_64 Debian VM with dockerd. QEMU TCG; first build a few "
-        "minutes, boot under a minute",
-    )
-    up.add_argument(
-        "--fleet",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also N more targets like `target` (fleet01..), and the profile "
-        "/var/lib/workbench-lab/lab-fleet.yaml deploying to all of them",
-    )
-    up.add_argument(
-        "--nokvm",
-        action="store_true",
-        help="also `nokvm` (10.213.0.4): a target without /dev/kvm, as a cloud VM without "
-        "nested virtualisation is, where solo5-spt runs and solo5-hvt cannot",
-    )
-    lsub.add_parser("down", parents=[common], help="remove everything the lab created")
-    lsub.add_parser("status", parents=[common], help="what runs, and whether it answers")
-    ssh = lsub.add_parser("ssh", parents=[common], help="ssh into a lab host")
-    ssh.add_argument("host", choices=["target", "builder", "nokvm", "pi", "vm"])
-    ssh.add_argument("remote_command", nargs=argparse.REMAINDER, help="command to run there")
+    lab_parser(sub, common)
     return parser
 
 

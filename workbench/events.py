@@ -123,6 +123,20 @@ class Status(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HostMetrics(Event):
+    """A host's sample: load, memory, temperatures, throttling; `gaps` says what is missing."""
+
+    fields: dict[str, object]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnikernelMetrics(Event):
+    """One unikernel's sample (`unikernel` set): CPU, memory, restarts, uptime, its taps."""
+
+    fields: dict[str, object]
+
+
+@dataclass(frozen=True, kw_only=True)
 class BuildLine(Event):
     """A line of build output (stdout or stderr of a command in the container); untrusted."""
 

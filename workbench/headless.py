@@ -86,6 +86,8 @@ HANDLERS = {
     "rollback": "hostops_cmd:run_rollback",
     "remove": "remove_cmd:run",
     "ps": "ps_cmd:run",
+    "metrics": "metrics_cmd:run_metrics",
+    "top": "metrics_cmd:run_top",
     "block": "block_cmd:run",
     "status": "hostops_cmd:run_status",
     "lab": "lab_cmd:run",

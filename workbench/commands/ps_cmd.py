@@ -26,7 +26,7 @@ HEADER = (
 )  # fmt: skip
 
 
-def _hosts(args: argparse.Namespace) -> list[tuple[LoadedProfile, str]]:
+def hosts_of(args: argparse.Namespace) -> list[tuple[LoadedProfile, str]]:
     """(profile, host) to ask, each machine once (by address, port and user)."""
     if args.profile:
         loaded = profiles.load(args.profile)
@@ -49,7 +49,7 @@ def _hosts(args: argparse.Namespace) -> list[tuple[LoadedProfile, str]]:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    todo = _hosts(args)
+    todo = hosts_of(args)
     printer = EventPrinter(out.json, out.out, out.err)
     rows: list[Status] = []
 
