@@ -38,20 +38,19 @@ class Latest:
         self._pending: dict[str, list[Event]] = {}
 
     def add(self, event: Event) -> None:
-        """Feed events in order; a HostMetrics event starts a host's next sample."""
+        """Feed a host's events in order: its HostMetrics says how many unikernel events follow,
+        and the sample is published once they all came."""
         if isinstance(event, HostMetrics):
-            self._flush(event.host)
-        self._pending.setdefault(event.host, []).append(event)
-
-    def flush(self) -> None:
-        for host in list(self._pending):
-            self._flush(host)
-
-    def _flush(self, host: str) -> None:
-        events = self._pending.pop(host, None)
-        if events:
+            self._pending[event.host] = [event]
+        elif event.host in self._pending:
+            self._pending[event.host].append(event)
+        else:
+            return  # a unikernel event without its host's: not a sample
+        events = self._pending[event.host]
+        wanted = events[0].fields.get("unikernels") if isinstance(events[0], HostMetrics) else 0
+        if len(events) >= 1 + (wanted if isinstance(wanted, int) else 0):
             with self._lock:
-                self._hosts[host] = events
+                self._hosts[event.host] = self._pending.pop(event.host)
 
     def snapshot(self) -> dict[str, list[Event]]:
         with self._lock:

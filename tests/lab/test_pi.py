@@ -75,6 +75,17 @@ def test_arm64_deploy_end_to_end(pi, tmp_path):
     assert [e for e in evs if e["event"] == "health_result"][-1]["ok"]
     assert on_pi("systemctl is-active unikernel-hello; uname -m").split() == ["active", "aarch64"]
 
+    # The sampling script on a real arm64 Debian (cgroup v2, its own thermal zones, if any).
+    result = wb("metrics", "--profile", "lab-pi", "--count", "2", "--interval", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    evs = json_events(result.stdout)
+    host = [e["fields"] for e in evs if e["event"] == "host_metrics"]
+    uk = [e["fields"] for e in evs if e["event"] == "unikernel_metrics"]
+    assert len(host) == 2 and host[-1]["gaps"] == [] and host[-1]["cpus"], host
+    assert len(uk) == 2 and uk[-1]["state"] == "active/running", uk
+    assert uk[-1]["cpu_seconds"] > 0 and uk[-1]["memory_bytes"] > 0 and uk[-1]["gaps"] == [], uk
+    assert uk[-1]["cpu_percent"] is not None and "tap100" in uk[-1]["taps"]
+
 
 def test_x86_builder_for_an_arm64_target_is_refused_naming_the_host_to_use(pi, tmp_path):
     text = (ROOT / "profiles" / "lab-pi.yaml").read_text()

@@ -27,7 +27,6 @@ def fed(*texts: str) -> list[dict[str, tuple[str, list]]]:
         cur = parse_sample(text)
         for event in events_of("target", cur, prev):
             latest.add(event)
-        latest.flush()
         pages.append(scrape(latest))
         prev = cur
     return pages
@@ -71,8 +70,8 @@ def test_a_host_that_did_not_answer_says_so_and_keeps_no_stale_unikernels():
     latest = Latest()
     for event in events_of("target", parse_sample(ONE), None):
         latest.add(event)
-    latest.add(HostMetrics(host="target", step="metrics", fields={"gaps": ["not connected"]}))
-    latest.flush()
+    gap = {"unikernels": 0, "gaps": ["not connected"]}
+    latest.add(HostMetrics(host="target", step="metrics", fields=gap))
     page = scrape(latest)
     assert page["workbench_host_sample_ok"][1] == [
         ("workbench_host_sample_ok", {"host": "target"}, 0.0)
@@ -86,3 +85,15 @@ def test_throttling_is_one_series_per_condition():
     flags = {s[1]["condition"]: s[2] for s in page["workbench_host_throttled"][1]}
     assert flags["under-voltage now"] == 1.0 and flags["throttled since boot"] == 1.0
     assert flags["ARM frequency capped now"] == 0.0 and len(flags) == 8
+
+
+def test_a_scrape_never_sees_half_a_sample():
+    latest = Latest()
+    first = events_of("target", parse_sample(ONE), None)
+    for event in first:
+        latest.add(event)
+    second = events_of("target", parse_sample(TWO), parse_sample(ONE))
+    latest.add(second[0])  # the host's event of the next sample, its unikernel's not yet
+    assert latest.snapshot()["target"] == first
+    latest.add(second[1])
+    assert latest.snapshot()["target"] == second

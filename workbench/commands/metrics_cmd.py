@@ -178,7 +178,6 @@ def _serve(args: argparse.Namespace, out: Output, todo: list[tuple[LoadedProfile
             latest.add(event)
             if isinstance(event, HostMetrics) and event.fields.get("gaps"):
                 out.diag(host_line(event))
-            latest.flush()
 
     try:
         aio.run(main)

@@ -21,7 +21,11 @@ def events_of(host: str, cur: HostSample, prev: HostSample | None) -> list[Event
         dt = cur.now - prev.now
     before = {u.owner.unit: u for u in prev.units} if prev is not None else {}
     out: list[Event] = [
-        HostMetrics(host=host, step="metrics", fields={**host_fields(cur), "gaps": []})
+        HostMetrics(
+            host=host,
+            step="metrics",
+            fields={**host_fields(cur), "unikernels": len(cur.units), "gaps": []},
+        )
     ]
     for unit in cur.units:
         fields = unit_fields(unit, cur.now, before.get(unit.owner.unit), dt)
@@ -44,7 +48,7 @@ async def sample(
             cur = parse_sample(await sampling.read(pool.get(host)))
         except WorkbenchError as exc:
             gap = exc.message + (f" ({exc.hint})" if exc.hint else "")
-            yield HostMetrics(host=host, step="metrics", fields={"gaps": [gap]})
+            yield HostMetrics(host=host, step="metrics", fields={"unikernels": 0, "gaps": [gap]})
             prev = None  # rates across a gap would average over it
         else:
             for event in events_of(host, cur, prev):
