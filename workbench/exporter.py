@@ -95,12 +95,16 @@ class WorkbenchCollector(Collector):
                 *((m, f"{k} of the tap", [*UK, "tap"]) for k, m in TAP_COUNTERS.items()),
             )
         }
+        seen: set[tuple[str, str, str]] = set()
         for host, events in sorted(self.latest.snapshot().items()):
             for event in events:
                 if isinstance(event, HostMetrics):
                     self._host(g, host, event.fields)
                 elif isinstance(event, UnikernelMetrics):
-                    self._unikernel(g, c, host, event)
+                    key = (host, str(event.fields.get("profile", "")), event.unikernel)
+                    if key not in seen:  # two records naming one unikernel: the first only,
+                        seen.add(key)  # as Prometheus refuses a page with a series twice
+                        self._unikernel(g, c, host, event)
         yield from g.values()
         yield from c.values()
 

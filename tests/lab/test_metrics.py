@@ -72,7 +72,8 @@ def test_metrics_follow_traffic_crashes_and_scrapes(v, tmp_path):
     # A crash: systemd restarts it, and the sample says so.
     on_target(f"systemctl kill -s KILL {v.unit}")
     for _ in range(100):
-        if on_target(f"systemctl show -P NRestarts {v.unit}").stdout.strip() == "1":
+        state = on_target(f"systemctl show -P NRestarts -P ActiveState {v.unit}").stdout.split()
+        if state == ["1", "active"] or state == ["active", "1"]:
             break
         time.sleep(0.1)
     (after,) = samples(v, "--count", "1")

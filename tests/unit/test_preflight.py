@@ -298,3 +298,11 @@ def test_no_kvm_points_to_spt_where_the_kernel_can_run_it():
     assert hint is not None and "solo5-spt: `build.target: spt` (mirage configure -t spt)" in hint
     facts = dataclasses.replace(facts, seccomp="no")
     assert "spt" not in (verdicts(facts)["kvm"].hint or "")
+
+
+def test_a_kernel_before_4_14_cannot_say_whether_it_filters():
+    facts = dataclasses.replace(DEPLOYED.facts, seccomp="strict", kernel="4.9.0-19-arm64")
+    check = {c.name: c for c in preflight.checks(spt(LOADED.profile), facts)}["seccomp"]
+    assert check.ok is None and "before 4.14" in check.value
+    facts = dataclasses.replace(facts, kernel="4.14.0")
+    assert {c.name: c for c in preflight.checks(spt(LOADED.profile), facts)}["seccomp"].ok is False

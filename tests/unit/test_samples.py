@@ -88,12 +88,18 @@ def test_what_a_hostile_host_prints_is_kept_in_its_place():
     evil = ONE.replace("tap=br100 15502", "tap=eth0 1 2 3 4 5 6 7 8\ntap=br100 15502").replace(
         "state=active/running", "state=active/\x1b[2Jrunning"
     )
-    evil += "\ntemp:\x1b]0;pwn\x07zone=99999999999999999999\nnow=1\n"
+    # Host lines: a zone out of range, a zone name with escapes, and a second `now`.
+    evil = evil.replace(
+        "cpus=2\n",
+        "cpus=2\ntemp:hot=99999999999999999999\ntemp:\x1b]0;pwn\x07zone=45000\nnow=1\n",
+    )
     s = parse_sample(evil + "== unikernel-evil.service\nRecord=[[[[\n")
     (unit,) = s.units  # the block with no record is no unikernel
     assert list(unit.taps) == ["tap100"]  # eth0 is not in the record
     assert "\x1b" not in unit.state
-    assert s.temperatures == {} and s.now == 48022.71  # out of range; first `now` kept
+    assert s.now == 48022.71  # the first `now` counts
+    assert list(s.temperatures.values()) == [45.0]  # "hot" is out of range
+    assert "\x1b" not in next(iter(s.temperatures))
     huge = parse_sample(ONE.replace("cpu_usec=143549", "cpu_usec=" + "9" * 40))
     assert huge.units[0].cpu_usec is None
 

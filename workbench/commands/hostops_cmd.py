@@ -12,7 +12,7 @@ from workbench import aio, profiles
 from workbench.commands.deploy_cmd import printer_for, select_hosts
 from workbench.engine import check, lifecycle, logs, restart, rollback, status
 from workbench.engine.pipeline import plan_all
-from workbench.engine.release import jobs, runs
+from workbench.engine.release import jobs
 from workbench.engine.runner import run_hosts, tagged
 from workbench.events import Event
 from workbench.headless import Output
@@ -83,7 +83,7 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
             # One builder check for the profile, not one per unikernel.
             ours = lp.profile.unikernel.name == first
             return check.check_builder(pool, lp, host) if ours else _nothing()
-        return check.check_target(pool, runs(lp, artifact), host, artifact)
+        return check.check_target(pool, lp, host, artifact)
 
     return run_streams(args, out, stream, extra_hosts=extra)
 

@@ -114,6 +114,8 @@ async def _samples(
     args: argparse.Namespace, todo: list[tuple[LoadedProfile, str]], count: int
 ) -> AsyncIterator[Event]:
     pools: dict[str, Pool] = {}
+    # Two profiles may give two machines one name: such hosts are told apart as PROFILE:HOST.
+    names = [host for _loaded, host in todo]
 
     def one(pair: tuple[LoadedProfile, str]) -> AsyncIterator[Event]:
         loaded, host = pair
@@ -121,7 +123,10 @@ async def _samples(
             pools[loaded.name] = Pool(
                 loaded.profile.hosts, accept_new_host_key=args.accept_new_host_key
             )
-        return metrics.sample(pools[loaded.name], host, interval=args.interval, count=count)
+        label = host if names.count(host) == 1 else f"{loaded.name}:{host}"
+        return metrics.sample(
+            pools[loaded.name], host, interval=args.interval, count=count, label=label
+        )
 
     try:
         async for event in run_hosts(todo, one, parallel=len(todo) or 1):
@@ -136,15 +141,32 @@ def _check_interval(args: argparse.Namespace) -> None:
         raise ConfigError(f"--interval {args.interval}: between 0.2 and 3600 seconds", None)
 
 
-def run_metrics(args: argparse.Namespace, out: Output) -> int:
+def _todo(args: argparse.Namespace) -> list[tuple[LoadedProfile, str]]:
     _check_interval(args)
     todo = hosts_of(args)
-    if args.serve:
+    if not todo:
+        raise ConfigError(
+            "no hosts to sample: no profile with targets was found",
+            "pass --profile P, or add a profile to ./profiles (see `workbench profiles`)",
+        )
+    return todo
+
+
+# --count N: the exit code when a host's last sample did not come (as for any unreachable host).
+NO_SAMPLE_EXIT = 3
+
+
+def run_metrics(args: argparse.Namespace, out: Output) -> int:
+    todo = _todo(args)
+    if getattr(args, "serve", None):
         return _serve(args, out, todo)
     printer = EventPrinter(out.json, out.out, out.err)
+    gaps: dict[str, bool] = {}
 
     async def main() -> None:
         async for event in _samples(args, todo, args.count):
+            if isinstance(event, HostMetrics):
+                gaps[event.host] = "uptime_s" not in event.fields  # no sample came
             if out.json:
                 printer(event)
             elif isinstance(event, HostMetrics):
@@ -154,10 +176,11 @@ def run_metrics(args: argparse.Namespace, out: Output) -> int:
             out.out.flush()
 
     aio.run(main)
-    return 0
+    return NO_SAMPLE_EXIT if any(gaps.values()) else 0
 
 
 def _serve(args: argparse.Namespace, out: Output, todo: list[tuple[LoadedProfile, str]]) -> int:
+    """Serve until interrupted (or --count samples); the page keeps the last of each host."""
     from prometheus_client import start_http_server  # only this path needs it
 
     from workbench.exporter import Latest, registry
@@ -183,12 +206,12 @@ def _serve(args: argparse.Namespace, out: Output, todo: list[tuple[LoadedProfile
         aio.run(main)
     finally:
         server.shutdown()
+        server.server_close()
     return 0
 
 
 def run_top(args: argparse.Namespace, out: Output) -> int:
-    _check_interval(args)
-    todo = hosts_of(args)
+    todo = _todo(args)
     live = out.out.isatty() and not out.json
     if not live:
         return run_metrics(args, out)

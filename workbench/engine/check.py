@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.artifacts.tender import check_compatible, parse_tender_version
 from workbench.engine import hostinfo, preflight
+from workbench.engine.release import own_artifact, runs
 from workbench.errors import WorkbenchError
 from workbench.events import Event, Fact, HostDone, StepFinished, failure
 from workbench.profiles.loader import LoadedProfile
@@ -18,9 +19,14 @@ from workbench.remote.connection import Pool
 async def check_target(
     pool: Pool, loaded: LoadedProfile, host: str, artifact: ArtifactInfo | None = None
 ) -> AsyncIterator[Event]:
-    p = loaded.profile
+    """Preflight of one target for one unikernel: as the artifact (--artifact, else its own
+    when it is there) runs, which may not be build.target."""
     failed = 0
     try:
+        if artifact is None:
+            artifact = own_artifact(loaded)
+        loaded = runs(loaded, artifact)
+        p = loaded.profile
         conn = pool.get(host)
         await conn.connection()
         yield StepFinished(

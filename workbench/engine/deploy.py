@@ -326,7 +326,11 @@ class HostDeploy:
         previous, rid = d.rollback_to, d.release
         clash = None
         if restarted and self.options.rollback and previous:
-            clash = await runtime_clash(conn, p, previous, rid)
+            try:
+                found = await runtime_clash(conn, p, previous, rid)
+                clash = f"{found}, and {UNIT_RUNS_ONE}" if found else None
+            except WorkbenchError as exc:  # the health failure stays the news
+                clash = f"the releases' tenders could not be read ({exc.message})"
         if clash is None and restarted and self.options.rollback and previous:
             self._start("rollback")
             rb_cursor, rb_started = await shielded(switch_and_restart(conn, p, previous, rid))
@@ -360,11 +364,14 @@ class HostDeploy:
                 outcome.hint,
             )
         verdict = "did not start" if outcome.before_start else "is not healthy"
-        kept = f"; not rolled back: {clash}, and {UNIT_RUNS_ONE}" if clash else ""
-        raise HealthError(
-            f"{rid} {verdict}: {outcome.reason}{kept}",
-            outcome.hint or f"journalctl -u {p.unit_name} on the host",
-        )
+        kept = f"; not rolled back: {clash}" if clash else ""
+        hint = outcome.hint or f"journalctl -u {p.unit_name} on the host"
+        if clash:
+            hint += (
+                f"; to go back, deploy {previous}'s artifact again (`workbench deploy "
+                "--artifact FILE`): the unit follows its runtime"
+            )
+        raise HealthError(f"{rid} {verdict}: {outcome.reason}{kept}", hint)
 
     async def _check_running(self, outcome: bootwatch.Outcome) -> AsyncIterator[Event]:
         p, conn = self.profile, self.held.conn

@@ -38,9 +38,11 @@ def events_of(host: str, cur: HostSample, prev: HostSample | None) -> list[Event
 
 
 async def sample(
-    pool: Pool, host: str, *, interval: float = 5.0, count: int = 0
+    pool: Pool, host: str, *, interval: float = 5.0, count: int = 0, label: str = ""
 ) -> AsyncIterator[Event]:
-    """Samples of `host` forever (or `count` of them), `interval` seconds apart."""
+    """Samples of `host` forever (or `count` of them), `interval` seconds apart; the events
+    name it `label` (default: its name), for hosts of several profiles that share a name."""
+    name = label or host
     prev: HostSample | None = None
     taken = 0
     while True:
@@ -48,10 +50,10 @@ async def sample(
             cur = parse_sample(await sampling.read(pool.get(host)))
         except WorkbenchError as exc:
             gap = exc.message + (f" ({exc.hint})" if exc.hint else "")
-            yield HostMetrics(host=host, step="metrics", fields={"unikernels": 0, "gaps": [gap]})
+            yield HostMetrics(host=name, step="metrics", fields={"unikernels": 0, "gaps": [gap]})
             prev = None  # rates across a gap would average over it
         else:
-            for event in events_of(host, cur, prev):
+            for event in events_of(name, cur, prev):
                 yield event
             prev = cur
         taken += 1

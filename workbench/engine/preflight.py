@@ -6,6 +6,7 @@ failing one, before anything is written to the host.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from workbench.artifacts.elf import ArtifactInfo
@@ -130,6 +131,9 @@ def _seccomp(facts: HostFacts) -> Check:
         return Check("seccomp", True, "seccomp filters available (solo5-spt needs no /dev/kvm)")
     if not facts.seccomp:
         return Check("seccomp", None, "not known (the host did not say)")
+    if facts.seccomp == "strict" and _older_than(facts.kernel, (4, 14)):
+        # /proc/sys/kernel/seccomp, which says "filter", came with 4.14.
+        return Check("seccomp", None, f"kernel {facts.kernel}: too old to say (before 4.14)")
     what = "strict mode only" if facts.seccomp == "strict" else "no seccomp"
     return Check(
         "seccomp",
@@ -138,6 +142,11 @@ def _seccomp(facts: HostFacts) -> Check:
         "solo5-spt loads its own seccomp filter: it needs a kernel with CONFIG_SECCOMP_FILTER "
         "(Debian's and Raspberry Pi OS's have it); or use hvt on a host with KVM",
     )
+
+
+def _older_than(kernel: str, version: tuple[int, int]) -> bool:
+    numbers = re.match(r"(\d+)\.(\d+)", kernel)
+    return bool(numbers) and (int(numbers[1]), int(numbers[2])) < version  # type: ignore[index]
 
 
 def _systemd(facts: HostFacts) -> Check:

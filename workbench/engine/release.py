@@ -82,6 +82,13 @@ def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo | N
     return info
 
 
+def own_artifact(loaded: LoadedProfile) -> ArtifactInfo | None:
+    """The unikernel's own `artifact` when the file is there (`check` also runs before the
+    build that makes it)."""
+    path = loaded.profile.unikernel.artifact
+    return resolve_artifact(loaded, None) if path is not None and path.is_file() else None
+
+
 def runs(loaded: LoadedProfile, artifact: ArtifactInfo | None) -> LoadedProfile:
     """The profile as the artifact runs: its Solo5 target picks the tender (`--artifact X.spt`
     runs under solo5-spt whatever build.target says, which is for source builds)."""

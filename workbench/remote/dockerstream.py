@@ -18,7 +18,7 @@ from typing import Any
 import docker
 
 HEADER = struct.Struct(">BxxxL")
-STREAMS = {1: "stdout", 2: "stderr"}
+STREAMS = {1: "stdout", 2: "stderr", 3: "stderr"}  # 3: the daemon's own error ("systemerr")
 CHUNK = 65536
 
 

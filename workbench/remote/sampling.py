@@ -22,7 +22,7 @@ while read -r k v _; do
 done < /proc/meminfo
 for z in /sys/class/thermal/thermal_zone*; do
   [ -r "$z/temp" ] || continue
-  t=; ty=; read -r t < "$z/temp" 2>/dev/null; read -r ty < "$z/type" 2>/dev/null
+  t=; ty=; read -r t 2>/dev/null < "$z/temp"; read -r ty 2>/dev/null < "$z/type"
   [ -n "$t" ] && kv "temp:${ty:-${z##*/}}" "$t"
 done
 if command -v vcgencmd >/dev/null 2>&1; then kv throttled "$(vcgencmd get_throttled 2>&1)"; fi
@@ -31,12 +31,12 @@ for f in /etc/workbench/owners/*.json; do
   [ -f "$f" ] || continue; n=${f##*/}; set -- "$@" "${n%.json}.service"
 done
 [ $# -gt 0 ] || exit 0
-props=$(systemctl show "$@" -p Id -p ActiveState -p SubState -p NRestarts \
-  -p ExecMainStartTimestampMonotonic -p ControlGroup -p MainPID 2>/dev/null)
+props=$(systemctl show -p Id -p ActiveState -p SubState -p NRestarts \
+  -p ExecMainStartTimestampMonotonic -p ControlGroup -p MainPID -- "$@" 2>/dev/null)
 emit() {
   [ -n "$id" ] || return 0
   echo "== $id"
-  rec=; read -r rec < "/etc/workbench/owners/${id%.service}.json" 2>/dev/null
+  rec=; read -r rec 2>/dev/null < "/etc/workbench/owners/${id%.service}.json"
   kv Record "$rec"
   kv state "$as/$ss"; kv restarts "$nr"; kv started_usec "$st"
   # cgroup v2 (unified), or the v2 tree of a hybrid layout (cpu.stat) and v1's memory tree.
@@ -69,7 +69,7 @@ emit() {
     case $rec in *"\"$n\""*) ;; *) continue;; esac
     s=$t/statistics; line=$n
     for c in rx_bytes tx_bytes rx_packets tx_packets rx_errors tx_errors rx_dropped tx_dropped
-    do v=; read -r v < "$s/$c" 2>/dev/null; line="$line ${v:--}"; done
+    do v=; read -r v 2>/dev/null < "$s/$c"; line="$line ${v:--}"; done
     kv tap "$line"
   done
   id= as= ss= nr= st= cgroup= pid=
