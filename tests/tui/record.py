@@ -31,6 +31,18 @@ def record(name: str, *args: str, ok: tuple[int, ...] = (0,)) -> None:
     print(f"{name}: {len(lines)} events")
 
 
+def record_metrics(lab: list[str]) -> None:
+    """Three samples a second apart while the unikernel answers pings: rates that move."""
+    import subprocess
+
+    ping = ["ip", "netns", "exec", "wblab-target", "ping", "-q", "-i", "0.1", "-w", "5"]
+    pinger = subprocess.Popen([*ping, "10.0.0.2"], stdout=subprocess.DEVNULL)
+    try:
+        record("metrics", "metrics", *lab, "--count", "4", "--interval", "1")
+    finally:
+        pinger.wait(20)
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     lab = ["--profile", "lab"]
@@ -47,6 +59,7 @@ def main() -> None:
     record("status", "status", *lab)
     record("restart", "restart", *lab)
     record("logs", "logs", *lab, "--lines", "200")  # two boots: the deploy's and the restart's
+    record_metrics(lab)
     tmp = Path("/tmp")
     second = artifact(tmp, "workbench-tui-second", {**HEALTHY, "logs": [{"msg": "second"}]})
     # A second release, so that the rollback recorded next has one to go back to (not replayed).

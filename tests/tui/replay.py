@@ -50,6 +50,7 @@ class ReplayBackend:
             "stop": "stop",
             "start": "start",
             "remove": "remove",
+            "metrics": "metrics",
             **(streams or {}),
         }
         self.calls: list[tuple[str, str, list[str]]] = []
@@ -107,6 +108,9 @@ class ReplayBackend:
 
     def remove(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         return self._play("remove", profile, hosts)
+
+    def metrics(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        return self._play("metrics", profile, hosts)
 
     async def close(self) -> None:
         self.closed = True

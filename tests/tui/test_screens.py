@@ -24,7 +24,7 @@ from workbench.app.widgets.steps import StepTable
 from workbench.app.widgets.timeline import BootTimeline
 from workbench.engine.status import parse_status
 from workbench.errors import ConnectError
-from workbench.events import LogLine, Status, StepFailed
+from workbench.events import HostMetrics, LogLine, Status, StepFailed, UnikernelMetrics
 
 
 def cells(table: DataTable, key: str) -> list[str]:
@@ -523,7 +523,7 @@ async def test_the_current_screens_actions_are_in_the_palette(tmp_path, monkeypa
 
 
 def test_the_runtime_column_says_what_runs_it_and_flags_hvt_without_kvm():
-    from workbench.app.screens.dashboard import runtime_cell
+    from workbench.app.rowtext import runtime_cell
 
     assert runtime_cell({"runtime": "spt", "kvm": "missing"}) == ("spt", "text-success")
     assert runtime_cell({"runtime": "hvt", "kvm": "ok"}) == ("hvt", "text-success")
@@ -537,3 +537,35 @@ def test_the_runtime_column_says_what_runs_it_and_flags_hvt_without_kvm():
     assert runtime_cell({"kvm": "ok"}) == ("kvm ok", "text-success")
     assert runtime_cell({"kvm": "no access for unikernel"}) == ("no access", "text-warning")
     assert runtime_cell({}) == (None, None)
+
+
+async def test_dashboard_graphs_what_the_unikernel_uses_and_flags_a_throttled_board():
+    samples = recording("metrics")
+    throttled = HostMetrics(
+        host="target",
+        step="metrics",
+        fields={
+            **samples[-2].fields,  # type: ignore[attr-defined]
+            "throttled": "0x50005",
+            "throttled_words": ["under-voltage now", "throttled now"],
+            "temperatures_c": {"cpu-thermal": 81.2},
+            "unikernels": 1,
+        },
+    )
+    other = UnikernelMetrics(  # another profile's unikernel on the host: not this row's
+        host="target", step="metrics", unikernel="hello", fields={"profile": "elsewhere"}
+    )
+    stream = [*samples, other, throttled, samples[-1]]
+    app = WorkbenchApp(ReplayBackend({"metrics": stream}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        row = app.screen.rows["lab/target"]  # type: ignore[attr-defined]
+        assert len(row.series.get("cpu")) == 5  # the recording's four samples and the last
+        assert row.series.get("net")[0] is None and row.series.get("net")[-1] > 0
+        detail = plain(app.screen.query_one("#detail", Static))
+        lines = {line.split()[0]: line for line in detail.splitlines() if line.strip()}
+        assert lines["cpu"].endswith("%") and lines["memory"].endswith("MiB")
+        assert lines["net"].endswith("B/s") and any(ch in lines["net"] for ch in "▂▃▄▅▆▇█")
+        assert "cpu-thermal 81.2 °C" in detail
+        assert "THROTTLING: under-voltage now, throttled now" in detail
+        assert any("under-voltage now" in n.message for n in app._notifications)

@@ -44,7 +44,12 @@ class Backend(Protocol):
     def stop(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def start(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def remove(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def metrics(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     async def close(self) -> None: ...
+
+
+# The dashboard's metrics sampling: as `workbench metrics`' default.
+METRICS_SECONDS = 5.0
 
 
 class EngineBackend:
@@ -176,6 +181,17 @@ class EngineBackend:
         from workbench.engine import remove
 
         return self._each(profile, hosts, remove.remove)
+
+    def metrics(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
+        """Samples of the hosts, forever: every workbench unikernel on them, each event under
+        its own unikernel's name (not tagged with this profile's)."""
+        from workbench.engine import metrics
+        from workbench.engine.runner import run_hosts
+
+        _loaded, pool = self._get(profile)
+        return run_hosts(
+            hosts, lambda h: metrics.sample(pool, h, interval=METRICS_SECONDS), parallel=8
+        )
 
     async def close(self) -> None:
         for pool in self._pools.values():

@@ -14,9 +14,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from workbench.app.backend import ProfileEntry
 from workbench.app.messages import EngineEvents, JobEnded
+from workbench.app.rowtext import human_bytes, last_boot, net_rate, runtime_cell
 from workbench.app.screens.base import WorkbenchScreen
+from workbench.app.spark import Series, spark
 from workbench.app.widgets import themed
-from workbench.events import Status, StepFailed
+from workbench.events import Event, HostMetrics, Status, StepFailed, UnikernelMetrics
 from workbench.numbers import human_seconds
 
 # Widths fixed up front: a table sized to its first cells ("-", "…") would cut later values.
@@ -37,26 +39,6 @@ COLUMNS = tuple(COLUMN_WIDTHS)
 REFRESH_SECONDS = 15.0
 
 
-def runtime_cell(fields: dict[str, object]) -> tuple[str | None, str | None]:
-    """What runs the unikernel (hvt, spt), flagged when hvt has no usable KVM; before a first
-    deploy, the host's KVM as far as the service user goes. Text and its colour."""
-    runtime, kvm = fields.get("runtime"), fields.get("kvm")
-    kvm_text = "no access" if str(kvm).startswith("no access") else str(kvm)
-    kvm_ok = kvm == "ok"
-    kvm_bad = kvm in ("missing", "no access") or str(kvm).startswith("no access")
-    if runtime == "spt":
-        return "spt", "text-success"  # no KVM needed
-    if isinstance(runtime, str):
-        if kvm_bad:
-            return f"{runtime} !kvm", "text-warning"
-        return runtime, "text-success" if kvm_ok else None
-    if kvm is None:
-        return None, None
-    if kvm_ok:
-        return "kvm ok", "text-success"
-    return ("no kvm" if kvm == "missing" else kvm_text), "text-warning" if kvm_bad else None
-
-
 @dataclass
 class HostRow:
     profile: ProfileEntry
@@ -65,17 +47,8 @@ class HostRow:
     error: str | None = None
     hint: str | None = None
     at: float | None = None  # when the last answer (or failure) came
-
-
-def last_boot(fields: dict[str, object]) -> str:
-    boot = fields.get("last_boot")
-    if not isinstance(boot, dict):
-        return "-"
-    healthy = boot.get("healthy")
-    if isinstance(healthy, int | float):
-        return f"{healthy:.2f} s"
-    times = [v for v in boot.values() if isinstance(v, int | float)]
-    return f"{max(times):.2f} s" if times else "-"
+    series: Series = field(default_factory=Series)  # cpu %, memory, network bytes/s
+    host_metrics: dict[str, object] = field(default_factory=dict)  # the host's last sample
 
 
 class DashboardScreen(WorkbenchScreen):
@@ -119,7 +92,21 @@ class DashboardScreen(WorkbenchScreen):
         self._show_detail()
         # After the first paint: the first refresh imports the SSH stack (~0.15 s).
         self.call_after_refresh(self.action_refresh)
+        self.call_after_refresh(self._start_metrics)
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
+
+    def _start_metrics(self) -> None:
+        """One sampling stream per profile (its unikernels share its hosts), kept running."""
+        started: set[str] = set()
+        for entry in self.backend.profiles():
+            base = entry.name.partition("/")[0]
+            if entry.error is None and entry.targets and base not in started:
+                started.add(base)
+                self.start_job(
+                    f"metrics:{base}",
+                    partial(self.backend.metrics, entry.name, entry.targets),
+                    interval=0.2,
+                )
 
     # -- refresh -------------------------------------------------------------------------------
 
@@ -134,6 +121,9 @@ class DashboardScreen(WorkbenchScreen):
 
     def on_engine_events(self, message: EngineEvents) -> None:
         kind, _, profile = message.job.partition(":")
+        if kind == "metrics":
+            self._metrics(profile, message.events)
+            return
         if kind != "refresh":
             return
         table = self.query_one("#hosts", DataTable)
@@ -153,7 +143,40 @@ class DashboardScreen(WorkbenchScreen):
                 table.update_cell(key, column, value)
         self._show_detail()
 
+    def _metrics(self, base: str, events: list[Event]) -> None:
+        """A profile's samples into its rows: a host's figures to each of its rows there, a
+        unikernel's to its own row (other profiles' unikernels on the host are theirs)."""
+        for event in events:
+            for row in self.rows.values():
+                if row.host != event.host or row.profile.name.partition("/")[0] != base:
+                    continue
+                if isinstance(event, HostMetrics):
+                    words = event.fields.get("throttled_words")
+                    if (
+                        isinstance(words, list)
+                        and words != row.host_metrics.get("throttled_words")
+                        and words
+                    ):
+                        self.notify(
+                            f"{row.host}: {', '.join(str(w) for w in words)}",
+                            title="the board is throttling",
+                            severity="warning",
+                        )
+                    row.host_metrics = dict(event.fields)
+                elif (
+                    isinstance(event, UnikernelMetrics)
+                    and event.unikernel == row.profile.unikernel
+                    and event.fields.get("profile") == base
+                ):
+                    f = event.fields
+                    row.series.add("cpu", f.get("cpu_percent"))
+                    row.series.add("memory", f.get("memory_bytes"))
+                    row.series.add("net", net_rate(f))
+        self._show_detail()
+
     def on_job_ended(self, message: JobEnded) -> None:
+        if message.job.startswith("metrics:"):
+            return  # a host that does not answer is a gap in its graph, said in the pane
         if not message.job.startswith("refresh:"):
             super().on_job_ended(message)
         elif message.error:  # the rows say it; a toast every 15 s would not help
@@ -247,6 +270,7 @@ class DashboardScreen(WorkbenchScreen):
                 out.append(f"{f['last_exit']}\n")
             if f.get("last_exit_hint"):
                 out.append(f"fix: {f['last_exit_hint']}\n")
+        self._metrics_lines(out, row)
         if row.at is not None:
             stamp = time.strftime("%H:%M:%S UTC", time.gmtime(row.at))
             out.append(f"last answer {stamp}", themed.style(self, "text-muted"))
@@ -256,6 +280,29 @@ class DashboardScreen(WorkbenchScreen):
                     themed.style(self, "text-muted"),
                 )
         detail.update(out)
+
+    def _metrics_lines(self, out: themed.SafeText, row: HostRow) -> None:
+        """Sparklines of the last samples, the host's heat and, in words, its throttling."""
+        for name, unit, floor in (("cpu", "%", 5.0), ("memory", "B", 0.0), ("net", "B/s", 0.0)):
+            values = row.series.get(name)
+            if not any(v is not None for v in values):
+                continue
+            last = next((v for v in reversed(values) if v is not None), None)
+            shown = f"{last:.1f} %" if unit == "%" else human_bytes(last, unit)
+            out.append(f"{name:<7}{spark(values, 32, floor)} {shown}\n")
+        h = row.host_metrics
+        temps = h.get("temperatures_c")
+        if isinstance(temps, dict) and temps:
+            out.append(", ".join(f"{z} {d:.1f} °C" for z, d in temps.items()) + "\n")
+        words = h.get("throttled_words")
+        if isinstance(words, list) and words:
+            text = "THROTTLING: " + ", ".join(str(w) for w in words) + "\n"
+            out.append(text, themed.style(self, "text-warning", bold=True))
+        gaps = h.get("gaps")
+        if isinstance(gaps, list) and gaps:
+            out.append(
+                f"no metrics: {'; '.join(str(g) for g in gaps)}\n", themed.style(self, "text-muted")
+            )
 
     def _target(self, whole_profile: bool = False) -> tuple[str, list[str]] | None:
         row = self.selected()

@@ -1,0 +1,57 @@
+"""What a dashboard row says, as text: the runtime cell, the last boot, network rates, sizes.
+Pure: no textual."""
+
+from __future__ import annotations
+
+
+def runtime_cell(fields: dict[str, object]) -> tuple[str | None, str | None]:
+    """What runs the unikernel (hvt, spt), flagged when hvt has no usable KVM; before a first
+    deploy, the host's KVM as far as the service user goes. Text and its colour."""
+    runtime, kvm = fields.get("runtime"), fields.get("kvm")
+    kvm_text = "no access" if str(kvm).startswith("no access") else str(kvm)
+    kvm_ok = kvm == "ok"
+    kvm_bad = kvm in ("missing", "no access") or str(kvm).startswith("no access")
+    if runtime == "spt":
+        return "spt", "text-success"  # no KVM needed
+    if isinstance(runtime, str):
+        if kvm_bad:
+            return f"{runtime} !kvm", "text-warning"
+        return runtime, "text-success" if kvm_ok else None
+    if kvm is None:
+        return None, None
+    if kvm_ok:
+        return "kvm ok", "text-success"
+    return ("no kvm" if kvm == "missing" else kvm_text), "text-warning" if kvm_bad else None
+
+
+def last_boot(fields: dict[str, object]) -> str:
+    boot = fields.get("last_boot")
+    if not isinstance(boot, dict):
+        return "-"
+    healthy = boot.get("healthy")
+    if isinstance(healthy, int | float):
+        return f"{healthy:.2f} s"
+    times = [v for v in boot.values() if isinstance(v, int | float)]
+    return f"{max(times):.2f} s" if times else "-"
+
+
+def net_rate(fields: dict[str, object]) -> float | None:
+    """Bytes/s in and out over all the unikernel's taps; None when no tap has a rate yet."""
+    taps = fields.get("taps")
+    rates = [
+        r
+        for t in (taps.values() if isinstance(taps, dict) else ())
+        if isinstance(t, dict)
+        for r in (t.get("rx_bytes_per_s"), t.get("tx_bytes_per_s"))
+        if isinstance(r, int | float)
+    ]
+    return sum(rates) if rates else None
+
+
+def human_bytes(value: float | None, unit: str) -> str:
+    size = value or 0.0
+    for prefix in ("", "Ki", "Mi", "Gi"):
+        if size < 1024 or prefix == "Gi":
+            return f"{size:.0f} {prefix}{unit}" if not prefix else f"{size:.1f} {prefix}{unit}"
+        size /= 1024
+    raise AssertionError
