@@ -569,3 +569,28 @@ async def test_dashboard_graphs_what_the_unikernel_uses_and_flags_a_throttled_bo
         assert "cpu-thermal 81.2 °C" in detail
         assert "THROTTLING: under-voltage now, throttled now" in detail
         assert any("under-voltage now" in n.message for n in app._notifications)
+
+
+async def test_enter_shows_the_unikernel_up_close_and_escape_goes_back():
+    from workbench.app.screens.unikernel import UnikernelScreen
+
+    app = WorkbenchApp(ReplayBackend())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, UnikernelScreen)
+        plots = plain(screen.query_one("#plots", Static))
+        assert plots.splitlines()[0].startswith("CPU") and "4 sample(s)" in plots
+        assert "network" in plots and "B/s" in plots
+        (status,) = recording("status")
+        boot = status.fields["last_boot"]  # type: ignore[attr-defined]
+        assert plain(screen.query_one("#boot", Static)).startswith("last boot: ")
+        assert f"{boot['healthy']:.2f} s" in plain(screen.query_one("#boot", Static))
+        recent = plain(screen.query_one("#recent", Static)).splitlines()
+        logs = [e.text for e in recording("logs") if isinstance(e, LogLine)]
+        assert recent == logs[-12:]  # the newest, in order
+        assert ("logs", "lab", ["target"]) in app.backend.calls  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)

@@ -60,3 +60,7 @@ def test_confirm_rollback(snap_compare):
 
 def test_help(snap_compare):
     assert snap_compare(app(), terminal_size=SIZE, run_before=after("question_mark"))
+
+
+def test_unikernel_up_close(snap_compare):
+    assert snap_compare(app(), terminal_size=SIZE, run_before=after("enter"))

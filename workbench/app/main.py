@@ -17,6 +17,7 @@ from workbench.app.screens.dialogs import ConfirmScreen, HelpScreen
 from workbench.app.screens.logs import LogsScreen
 from workbench.app.screens.plan import PlanScreen
 from workbench.app.screens.run import RunScreen
+from workbench.app.screens.unikernel import UnikernelScreen
 from workbench.textsafe import sanitize, sanitize_lines
 
 _CONFIRM = {
@@ -51,6 +52,7 @@ _SCREENS: list[tuple[str, type[Screen[None]]]] = [
     ("Logs", LogsScreen),
     ("Check", CheckScreen),
     ("Plan", PlanScreen),
+    ("Unikernel (Enter on the dashboard)", UnikernelScreen),
 ]
 
 

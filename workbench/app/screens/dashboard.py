@@ -66,6 +66,7 @@ class DashboardScreen(WorkbenchScreen):
         Binding("S", "start", "Start", show=False),
         Binding("X", "remove", "Remove", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
+        Binding("enter", "details", "Details", show=False),
     ]
 
     def __init__(self) -> None:
@@ -235,6 +236,17 @@ class DashboardScreen(WorkbenchScreen):
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._show_detail()
+
+    def on_data_table_row_selected(self, _: DataTable.RowSelected) -> None:
+        self.action_details()  # Enter on the table
+
+    def action_details(self) -> None:
+        """The selected unikernel up close: graphs, the board, its last boot, its logs."""
+        from workbench.app.screens.unikernel import UnikernelScreen
+
+        row = self.selected()
+        if row is not None and row.profile.error is None and row.host != "-":
+            self.app.push_screen(UnikernelScreen(row))
 
     def _show_detail(self) -> None:
         row = self.selected()
