@@ -54,8 +54,9 @@ async def test_dashboard_shows_each_hosts_live_state():
         ]
         (status,) = recording("status")
         assert isinstance(status, Status)
-        assert row[6] == status.fields["release"] and row[8] == "0" and row[9].endswith("MiB")
-        assert row[10] == "0.20 s"
+        assert row[6] == status.fields["release"][:7] and row[8] == "0"  # type: ignore[index]
+        assert row[10].endswith("MiB") and row[11] == "0.20 s"
+        assert row[9].strip() and set(row[9].strip()) <= set("▁▂▃▄▅▆▇█")  # CPU sparkline
         assert cells(table, "broken/-")[5] == "bad profile"
         detail = plain(app.screen.query_one("#detail", Static))
         assert "target (10.213.0.2)  unikernel hello, built on builder" in detail

@@ -3,6 +3,8 @@ Pure: no textual."""
 
 from __future__ import annotations
 
+from workbench.app.spark import spark
+
 
 def runtime_cell(fields: dict[str, object]) -> tuple[str | None, str | None]:
     """What runs the unikernel (hvt, spt), flagged when hvt has no usable KVM; before a first
@@ -55,3 +57,8 @@ def human_bytes(value: float | None, unit: str) -> str:
             return f"{size:.0f} {prefix}{unit}" if not prefix else f"{size:.1f} {prefix}{unit}"
         size /= 1024
     raise AssertionError
+
+
+def cpu_cell(values: list[float | None]) -> str:
+    """The last 8 CPU samples as bars (at least 5 % high, so idle stays low); "-" before any."""
+    return spark(values, 8, 5.0) if any(v is not None for v in values) else "-"

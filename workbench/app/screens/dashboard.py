@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from workbench.app.backend import ProfileEntry
 from workbench.app.messages import EngineEvents, JobEnded
-from workbench.app.rowtext import human_bytes, last_boot, net_rate, runtime_cell
+from workbench.app.rowtext import cpu_cell, human_bytes, last_boot, net_rate, runtime_cell
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.spark import Series, spark
 from workbench.app.widgets import themed
@@ -22,16 +22,17 @@ from workbench.events import Event, HostMetrics, Status, StepFailed, UnikernelMe
 from workbench.numbers import human_seconds
 
 # Widths fixed up front: a table sized to its first cells ("-", "…") would cut later values.
-COLUMN_WIDTHS = {  # fits 120 columns; the address and the rest are in the detail pane
-    "profile": 9,
+COLUMN_WIDTHS = {  # with a cell's padding, 119 of 120 columns; the rest is in the detail pane
+    "profile": 8,
     "host": 8,
     "reach": 5,
     "arch": 7,
     "runtime": 9,
     "unit": 14,
-    "release": 16,
+    "release": 7,  # the id's first 7 characters, as git shows one; all of it in the detail pane
     "uptime": 7,
     "restarts": 8,
+    "cpu": 8,  # a sparkline of the last samples' CPU %
     "memory": 8,
     "boot": 6,
 }
@@ -173,6 +174,7 @@ class DashboardScreen(WorkbenchScreen):
                     row.series.add("cpu", f.get("cpu_percent"))
                     row.series.add("memory", f.get("memory_bytes"))
                     row.series.add("net", net_rate(f))
+                    self._update_cell(row, "cpu")
         self._show_detail()
 
     def on_job_ended(self, message: JobEnded) -> None:
@@ -182,6 +184,11 @@ class DashboardScreen(WorkbenchScreen):
             super().on_job_ended(message)
         elif message.error:  # the rows say it; a toast every 15 s would not help
             self.notify(message.error, severity="warning", timeout=5)
+
+    def _update_cell(self, row: HostRow, column: str) -> None:
+        key = f"{row.profile.name}/{row.host}"
+        cells = dict(zip(COLUMNS, self._cells(row), strict=True))
+        self.query_one("#hosts", DataTable).update_cell(key, column, cells[column])
 
     # -- cells -----------------------------------------------------------------------------------
 
@@ -218,9 +225,10 @@ class DashboardScreen(WorkbenchScreen):
             t(f.get("arch")),
             t(*runtime_cell(f)),
             t(unit, unit_colour),
-            t(f.get("release")),
+            t(str(f["release"])[:7] if f.get("release") else None),
             t(human_seconds(f.get("uptime_s"))),
             t(f.get("restarts")),
+            t(cpu_cell(row.series.get("cpu")), "text-accent"),
             t(f"{memory / 1024:.1f} MiB" if isinstance(memory, int) else "-"),
             t(last_boot(f)),
         ]
@@ -288,7 +296,7 @@ class DashboardScreen(WorkbenchScreen):
             out.append(f"last answer {stamp}", themed.style(self, "text-muted"))
             if row.fields.get("release_created"):
                 out.append(
-                    f"; release made {row.fields['release_created']}",
+                    f"; release {row.fields.get('release')} made {row.fields['release_created']}",
                     themed.style(self, "text-muted"),
                 )
         detail.update(out)
