@@ -44,22 +44,23 @@ async def test_dashboard_shows_each_hosts_live_state():
         await settle(pilot)
         table = app.screen.query_one("#hosts", DataTable)
         row = cells(table, "lab/target")
-        assert row[:6] == [
+        assert row[:5] == [
             "lab",
             "target",
             "yes",
-            "x86_64",
             "hvt",  # the runtime of its release, KVM usable
             "active/running",
         ]
         (status,) = recording("status")
         assert isinstance(status, Status)
-        assert row[6] == status.fields["release"][:7] and row[8] == "0"  # type: ignore[index]
+        assert row[5] == status.fields["release"][:7] and row[7] == "0"  # type: ignore[index]
         assert row[10].endswith("MiB") and row[11] == "0.20 s"
-        assert row[9].strip() and set(row[9].strip()) <= set("▁▂▃▄▅▆▇█")  # CPU sparkline
-        assert cells(table, "broken/-")[5] == "bad profile"
+        bars = set("▁▂▃▄▅▆▇█")
+        assert row[8].strip() and set(row[8].strip()) <= bars  # CPU
+        assert row[9].strip() and set(row[9].strip()) <= bars  # network
+        assert cells(table, "broken/-")[4] == "bad profile"
         detail = plain(app.screen.query_one("#detail", Static))
-        assert "target (10.213.0.2)  unikernel hello, built on builder" in detail
+        assert "target (10.213.0.2, x86_64)  unikernel hello, built on builder" in detail
         assert "last answer" in detail and "UTC" in detail
         await pilot.press("down")
         assert "hosts.pi.adress: unknown field" in plain(app.screen.query_one("#detail", Static))
@@ -91,7 +92,7 @@ async def test_dashboard_shows_a_tender_crash_loop_and_its_fix():
     app = WorkbenchApp(ReplayBackend({"status": [status]}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert cells(app.screen.query_one("#hosts", DataTable), "lab/target")[5] == (
+        assert cells(app.screen.query_one("#hosts", DataTable), "lab/target")[4] == (
             "restarting ×3"
         )
         detail = plain(app.screen.query_one("#detail", Static))

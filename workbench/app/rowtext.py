@@ -59,6 +59,7 @@ def human_bytes(value: float | None, unit: str) -> str:
     raise AssertionError
 
 
-def cpu_cell(values: list[float | None]) -> str:
-    """The last 8 CPU samples as bars (at least 5 % high, so idle stays low); "-" before any."""
-    return spark(values, 8, 5.0) if any(v is not None for v in values) else "-"
+def spark_cell(values: list[float | None], floor: float) -> str:
+    """The last 6 samples as bars (at least `floor` high, so an idle unikernel stays low);
+    "-" before any."""
+    return spark(values, 6, floor) if any(v is not None for v in values) else "-"

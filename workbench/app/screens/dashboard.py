@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from workbench.app.backend import ProfileEntry
 from workbench.app.messages import EngineEvents, JobEnded
-from workbench.app.rowtext import cpu_cell, human_bytes, last_boot, net_rate, runtime_cell
+from workbench.app.rowtext import human_bytes, last_boot, net_rate, runtime_cell, spark_cell
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.spark import Series, spark
 from workbench.app.widgets import themed
@@ -26,13 +26,13 @@ COLUMN_WIDTHS = {  # with a cell's padding, 119 of 120 columns; the rest is in t
     "profile": 8,
     "host": 8,
     "reach": 5,
-    "arch": 7,
     "runtime": 9,
     "unit": 14,
     "release": 7,  # the id's first 7 characters, as git shows one; all of it in the detail pane
     "uptime": 7,
     "restarts": 8,
-    "cpu": 8,  # a sparkline of the last samples' CPU %
+    "cpu": 6,  # sparklines of the last samples: CPU %,
+    "net": 6,  # and bytes/s in and out of its taps
     "memory": 8,
     "boot": 6,
 }
@@ -175,6 +175,7 @@ class DashboardScreen(WorkbenchScreen):
                     row.series.add("memory", f.get("memory_bytes"))
                     row.series.add("net", net_rate(f))
                     self._update_cell(row, "cpu")
+                    self._update_cell(row, "net")
         self._show_detail()
 
     def on_job_ended(self, message: JobEnded) -> None:
@@ -196,8 +197,9 @@ class DashboardScreen(WorkbenchScreen):
         t = lambda value, var=None, bold=False: themed.text(self, value, var, bold=bold)  # noqa: E731
         entry, f = row.profile, row.fields
         if entry.error:
-            head = [t(entry.name), t("-"), t("no", "text-error"), t(""), t("")]
-            return [*head, t("bad profile", "text-error", bold=True), *[t("")] * 5]
+            head = [t(entry.name), t("-"), t("no", "text-error"), t("")]  # up to the runtime
+            rest = [t("")] * (len(COLUMNS) - len(head) - 1)
+            return [*head, t("bad profile", "text-error", bold=True), *rest]
         if row.at is None:
             reach = t("…", "text-muted")
         elif row.error:
@@ -222,13 +224,13 @@ class DashboardScreen(WorkbenchScreen):
             t(entry.name, "text-primary", bold=True),
             t(row.host),
             reach,
-            t(f.get("arch")),
             t(*runtime_cell(f)),
             t(unit, unit_colour),
             t(str(f["release"])[:7] if f.get("release") else None),
             t(human_seconds(f.get("uptime_s"))),
             t(f.get("restarts")),
-            t(cpu_cell(row.series.get("cpu")), "text-accent"),
+            t(spark_cell(row.series.get("cpu"), 5.0), "text-accent"),
+            t(spark_cell(row.series.get("net"), 1024.0), "text-accent"),
             t(f"{memory / 1024:.1f} MiB" if isinstance(memory, int) else "-"),
             t(last_boot(f)),
         ]
@@ -271,7 +273,9 @@ class DashboardScreen(WorkbenchScreen):
             detail.update(out)
             return
         address = e.addresses.get(row.host, "-")
-        out.append(f" / {row.host} ({address})  unikernel {e.unikernel}")
+        out.append(f" / {row.host} ({address}")
+        out.append(f", {row.fields['arch']})" if row.fields.get("arch") else ")")
+        out.append(f"  unikernel {e.unikernel}")
         if e.builder:
             out.append(f", built on {e.builder}")
         if row.fields.get("runtime"):
