@@ -54,7 +54,8 @@ async def test_dashboard_shows_each_hosts_live_state():
         (status,) = recording("status")
         assert isinstance(status, Status)
         assert row[5] == status.fields["release"][:7] and row[7] == "0"  # type: ignore[index]
-        assert row[10].endswith("MiB") and row[11] == "0.20 s"
+        assert row[10].endswith("M") and row[11] == "0.20 s"
+        assert set(row[10].split()[0]) <= set("▁▂▃▄▅▆▇█")  # memory
         bars = set("▁▂▃▄▅▆▇█")
         assert row[8].strip() and set(row[8].strip()) <= bars  # CPU
         assert row[9].strip() and set(row[9].strip()) <= bars  # network

@@ -25,3 +25,13 @@ def test_a_series_keeps_an_hour_and_takes_only_numbers():
     values = s.get("cpu")
     assert len(values) == HISTORY and values[-2:] == [None, None] and values[0] == 7.0
     assert s.get("nothing") == []
+
+
+def test_the_memory_cell_has_bars_and_the_newest_figure():
+    from workbench.app.rowtext import memory_cell
+
+    mib = 1024 * 1024
+    assert memory_cell([10 * mib, 10 * mib, 12 * mib], None) == "▇▇█ 12.0M"
+    assert memory_cell([None, 2048 * mib], None) == "  █ 2.0G"
+    assert memory_cell([], 11776) == "    11.5M"  # status' figure before any sample
+    assert memory_cell([], None) == "-"

@@ -63,3 +63,17 @@ def spark_cell(values: list[float | None], floor: float) -> str:
     """The last 6 samples as bars (at least `floor` high, so an idle unikernel stays low);
     "-" before any."""
     return spark(values, 6, floor) if any(v is not None for v in values) else "-"
+
+
+def memory_cell(samples: list[float | None], status_kib: object) -> str:
+    """`▃▄▅ 11.4M`: the last three samples' memory as bars (scaled from zero: a leak climbs,
+    a steady unikernel stays level) and the newest figure; status' figure before any sample."""
+    last = next((v for v in reversed(samples) if v is not None), None)
+    if last is None:
+        if not isinstance(status_kib, int) or isinstance(status_kib, bool):
+            return "-"
+        last = status_kib * 1024.0
+    mib = last / (1024 * 1024)
+    figure = f"{mib:.1f}M" if mib < 1000 else f"{mib / 1024:.1f}G"
+    bars = spark(samples, 3) if any(v is not None for v in samples) else "   "
+    return f"{bars} {figure}"

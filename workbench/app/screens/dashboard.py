@@ -14,7 +14,14 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from workbench.app.backend import ProfileEntry
 from workbench.app.messages import EngineEvents, JobEnded
-from workbench.app.rowtext import human_bytes, last_boot, net_rate, runtime_cell, spark_cell
+from workbench.app.rowtext import (
+    human_bytes,
+    last_boot,
+    memory_cell,
+    net_rate,
+    runtime_cell,
+    spark_cell,
+)
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.spark import Series, spark
 from workbench.app.widgets import themed
@@ -33,7 +40,7 @@ COLUMN_WIDTHS = {  # with a cell's padding, 119 of 120 columns; the rest is in t
     "restarts": 8,
     "cpu": 6,  # sparklines of the last samples: CPU %,
     "net": 6,  # and bytes/s in and out of its taps
-    "memory": 8,
+    "memory": 10,  # three bars of the last samples and the latest figure
     "boot": 6,
 }
 COLUMNS = tuple(COLUMN_WIDTHS)
@@ -176,6 +183,7 @@ class DashboardScreen(WorkbenchScreen):
                     row.series.add("net", net_rate(f))
                     self._update_cell(row, "cpu")
                     self._update_cell(row, "net")
+                    self._update_cell(row, "memory")
         self._show_detail()
 
     def on_job_ended(self, message: JobEnded) -> None:
@@ -219,7 +227,6 @@ class DashboardScreen(WorkbenchScreen):
             if f.get("restarts"):
                 unit += f" ×{f['restarts']}"
             unit_colour = "text-error"
-        memory = f.get("memory_kib")
         return [
             t(entry.name, "text-primary", bold=True),
             t(row.host),
@@ -231,7 +238,7 @@ class DashboardScreen(WorkbenchScreen):
             t(f.get("restarts")),
             t(spark_cell(row.series.get("cpu"), 5.0), "text-accent"),
             t(spark_cell(row.series.get("net"), 1024.0), "text-accent"),
-            t(f"{memory / 1024:.1f} MiB" if isinstance(memory, int) else "-"),
+            t(memory_cell(row.series.get("memory"), f.get("memory_kib"))),
             t(last_boot(f)),
         ]
 
