@@ -277,10 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "metrics":
             p.add_argument(
                 "--serve",
-                metavar="ADDR:PORT",
-                help="serve Prometheus metrics at http://ADDR:PORT/metrics; give a loopback "
-                "address unless the network in between is yours (the page names every host "
-                "and unikernel, and has no authentication)",
+                metavar="[ADDR:]PORT",
+                help="serve Prometheus metrics at http://ADDR:PORT/metrics (a port alone: on "
+                "127.0.0.1); give another address only if the network in between is yours "
+                "(the page names every host and unikernel, and has no authentication)",
             )
         _host_key_option(p)
 

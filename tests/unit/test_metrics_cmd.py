@@ -53,3 +53,11 @@ def test_serve_wants_an_address_and_a_port(tmp_path):
     path = profile(tmp_path, "one", closed_port())
     result = wb("metrics", "--profile", str(path), "--serve", "localhost:9464")
     assert result.returncode == 2 and "an IP address, not a name" in result.stderr
+
+
+def test_a_port_alone_is_served_on_loopback():
+    from workbench.commands.metrics_cmd import parse_serve
+
+    assert parse_serve("9464") == ("127.0.0.1", 9464)
+    assert parse_serve("[::1]:9464") == ("::1", 9464)
+    assert parse_serve("0.0.0.0:80") == ("0.0.0.0", 80)  # asked for, in so many words

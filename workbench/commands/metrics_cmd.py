@@ -94,7 +94,10 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def parse_serve(text: str) -> tuple[str, int]:
-    """`ADDR:PORT` (`[v6]:PORT` for IPv6) with a literal address: 127.0.0.1:9464."""
+    """`ADDR:PORT` (`[v6]:PORT` for IPv6) with a literal address: 127.0.0.1:9464; a port alone
+    is on the loopback address (nothing else reaches it unless asked for)."""
+    if text.isdigit():
+        text = f"127.0.0.1:{text}"
     addr, sep, port = text.rpartition(":")
     addr = addr.removeprefix("[").removesuffix("]")
     try:
