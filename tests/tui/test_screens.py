@@ -558,20 +558,28 @@ async def test_dashboard_graphs_what_the_unikernel_uses_and_flags_a_throttled_bo
     other = UnikernelMetrics(  # another profile's unikernel on the host: not this row's
         host="target", step="metrics", unikernel="hello", fields={"profile": "elsewhere"}
     )
-    stream = [*samples, other, throttled, samples[-1]]
+    since_boot = HostMetrics(
+        host="target",
+        step="metrics",
+        fields={**throttled.fields, "throttled_words": ["under-voltage since boot"]},
+    )
+    # Throttling twice in a row, then only "since boot": one toast, not three.
+    stream = [*samples, other, throttled, samples[-1], throttled, samples[-1], since_boot,
+              samples[-1]]  # fmt: skip
     app = WorkbenchApp(ReplayBackend({"metrics": stream}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         row = app.screen.rows["lab/target"]  # type: ignore[attr-defined]
-        assert len(row.series.get("cpu")) == 5  # the recording's four samples and the last
+        assert len(row.series.get("cpu")) == 7  # the recording's four samples, three more
         assert row.series.get("net")[0] is None and row.series.get("net")[-1] > 0
         detail = plain(app.screen.query_one("#detail", Static))
         lines = {line.split()[0]: line for line in detail.splitlines() if line.strip()}
         assert lines["cpu"].endswith("%") and lines["memory"].endswith("MiB")
         assert lines["net"].endswith("B/s") and any(ch in lines["net"] for ch in "▂▃▄▅▆▇█")
         assert "cpu-thermal 81.2 °C" in detail
-        assert "THROTTLING: under-voltage now, throttled now" in detail
-        assert any("under-voltage now" in n.message for n in app._notifications)
+        assert "throttled before: under-voltage since boot" in detail
+        toasts = [n for n in app._notifications if "under-voltage now" in n.message]
+        assert len(toasts) == 1
 
 
 async def test_enter_shows_the_unikernel_up_close_and_escape_goes_back():

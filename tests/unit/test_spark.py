@@ -31,7 +31,16 @@ def test_the_memory_cell_has_bars_and_the_newest_figure():
     from workbench.app.rowtext import memory_cell
 
     mib = 1024 * 1024
-    assert memory_cell([10 * mib, 10 * mib, 12 * mib], None) == "▇▇█ 12.0M"
-    assert memory_cell([None, 2048 * mib], None) == "  █ 2.0G"
-    assert memory_cell([], 11776) == "    11.5M"  # status' figure before any sample
+    assert memory_cell([10 * mib, 10.3 * mib, 10.6 * mib], None) == "▁▅█ 10.6M"  # a leak
+    assert memory_cell([10 * mib, 10 * mib, 10 * mib], None) == "▄▄▄ 10.0M"  # level
+    assert memory_cell([None, 2048 * mib], None) == " ▄ 2.0G"
+    assert memory_cell([], 11776) == " 11.5M"  # status' figure before any sample
     assert memory_cell([], None) == "-"
+
+
+def test_what_is_no_sample_is_a_gap_and_never_breaks_a_graph():
+    s = Series()
+    for value in (float("nan"), float("inf"), -1.0, 5.0):
+        s.add("cpu", value)
+    assert s.get("cpu") == [None, None, None, 5.0]
+    assert spark([float("nan"), -3.0, 2.0], width=3) == "  █"

@@ -189,8 +189,11 @@ class EngineBackend:
         from workbench.engine.runner import run_hosts
 
         _loaded, pool = self._get(profile)
+        # Every host at once: each stream runs forever, so a limit would starve the rest.
         return run_hosts(
-            hosts, lambda h: metrics.sample(pool, h, interval=METRICS_SECONDS), parallel=8
+            hosts,
+            lambda h: metrics.sample(pool, h, interval=METRICS_SECONDS),
+            parallel=max(1, len(hosts)),
         )
 
     async def close(self) -> None:

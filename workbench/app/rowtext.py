@@ -75,5 +75,16 @@ def memory_cell(samples: list[float | None], status_kib: object) -> str:
         last = status_kib * 1024.0
     mib = last / (1024 * 1024)
     figure = f"{mib:.1f}M" if mib < 1000 else f"{mib / 1024:.1f}G"
-    bars = spark(samples, 3) if any(v is not None for v in samples) else "   "
-    return f"{bars} {figure}"
+    return f"{trend(samples[-3:])} {figure}"
+
+
+def trend(values: list[float | None]) -> str:
+    """Bars from the lowest to the highest of `values` (a leak climbs ▁▄█); level (within 1 %)
+    is a level line ▄▄▄; a gap is a space."""
+    numbers = [v for v in values if v is not None]
+    if not numbers:
+        return " " * len(values)
+    lo, hi = min(numbers), max(numbers)
+    if hi - lo <= 0.01 * hi:
+        return "".join("▄" if v is not None else " " for v in values)
+    return spark([None if v is None else v - lo for v in values], len(values))

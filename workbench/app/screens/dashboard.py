@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from workbench.app.backend import ProfileEntry
+from workbench.app.backend import METRICS_SECONDS, ProfileEntry
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.rowtext import (
     human_bytes,
@@ -80,6 +80,7 @@ class DashboardScreen(WorkbenchScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[str, HostRow] = {}
+        self._throttled: dict[str, set[str]] = {}  # host -> what it reported "now"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -106,7 +107,11 @@ class DashboardScreen(WorkbenchScreen):
 
     def _start_metrics(self) -> None:
         """One sampling stream per profile (its unikernels share its hosts), kept running."""
-        started: set[str] = set()
+        started = {
+            w.name.removeprefix("metrics:")
+            for w in self.workers
+            if w.is_running and w.name.startswith("metrics:")
+        }
         for entry in self.backend.profiles():
             base = entry.name.partition("/")[0]
             if entry.error is None and entry.targets and base not in started:
@@ -156,21 +161,12 @@ class DashboardScreen(WorkbenchScreen):
         """A profile's samples into its rows: a host's figures to each of its rows there, a
         unikernel's to its own row (other profiles' unikernels on the host are theirs)."""
         for event in events:
+            if isinstance(event, HostMetrics):
+                self._throttling(base, event)
             for row in self.rows.values():
                 if row.host != event.host or row.profile.name.partition("/")[0] != base:
                     continue
                 if isinstance(event, HostMetrics):
-                    words = event.fields.get("throttled_words")
-                    if (
-                        isinstance(words, list)
-                        and words != row.host_metrics.get("throttled_words")
-                        and words
-                    ):
-                        self.notify(
-                            f"{row.host}: {', '.join(str(w) for w in words)}",
-                            title="the board is throttling",
-                            severity="warning",
-                        )
                     row.host_metrics = dict(event.fields)
                 elif (
                     isinstance(event, UnikernelMetrics)
@@ -181,23 +177,44 @@ class DashboardScreen(WorkbenchScreen):
                     row.series.add("cpu", f.get("cpu_percent"))
                     row.series.add("memory", f.get("memory_bytes"))
                     row.series.add("net", net_rate(f))
-                    self._update_cell(row, "cpu")
-                    self._update_cell(row, "net")
-                    self._update_cell(row, "memory")
+                    self._update_cells(row, ("cpu", "net", "memory"))
         self._show_detail()
+
+    def _throttling(self, base: str, event: HostMetrics) -> None:
+        """A toast when a board starts throttling or under-volting now (not for what it did
+        since boot, and once per host however many rows show it)."""
+        words = event.fields.get("throttled_words")
+        if "uptime_s" not in event.fields or not isinstance(words, list):
+            return  # a gap says nothing about the board
+        key = event.host if base in ("", event.host) else f"{base}:{event.host}"
+        now = {str(w) for w in words if str(w).endswith(" now")}
+        new = now - self._throttled.get(key, set())
+        self._throttled[key] = now
+        if new:
+            self.notify(
+                f"{event.host}: {', '.join(sorted(now))}",
+                title="the board is throttling",
+                severity="warning",
+            )
 
     def on_job_ended(self, message: JobEnded) -> None:
         if message.job.startswith("metrics:"):
-            return  # a host that does not answer is a gap in its graph, said in the pane
+            # A stream that ended (its hosts' gaps are in the pane) starts again: the graphs
+            # must not freeze for good.
+            if not message.cancelled:
+                self.set_timer(METRICS_SECONDS, self._start_metrics)
+            return
         if not message.job.startswith("refresh:"):
             super().on_job_ended(message)
         elif message.error:  # the rows say it; a toast every 15 s would not help
             self.notify(message.error, severity="warning", timeout=5)
 
-    def _update_cell(self, row: HostRow, column: str) -> None:
+    def _update_cells(self, row: HostRow, columns: tuple[str, ...]) -> None:
         key = f"{row.profile.name}/{row.host}"
         cells = dict(zip(COLUMNS, self._cells(row), strict=True))
-        self.query_one("#hosts", DataTable).update_cell(key, column, cells[column])
+        table = self.query_one("#hosts", DataTable)
+        for column in columns:
+            table.update_cell(key, column, cells[column])
 
     # -- cells -----------------------------------------------------------------------------------
 
@@ -324,11 +341,13 @@ class DashboardScreen(WorkbenchScreen):
         h = row.host_metrics
         temps = h.get("temperatures_c")
         if isinstance(temps, dict) and temps:
-            out.append(", ".join(f"{z} {d:.1f} °C" for z, d in temps.items()) + "\n")
+            degrees = [(z, d) for z, d in temps.items() if isinstance(d, int | float)]
+            out.append(", ".join(f"{z} {d:.1f} °C" for z, d in degrees) + "\n")
         words = h.get("throttled_words")
         if isinstance(words, list) and words:
-            text = "THROTTLING: " + ", ".join(str(w) for w in words) + "\n"
-            out.append(text, themed.style(self, "text-warning", bold=True))
+            now = any(str(w).endswith(" now") for w in words)
+            text = ("THROTTLING: " if now else "throttled before: ") + ", ".join(map(str, words))
+            out.append(text + "\n", themed.style(self, "text-warning", bold=True) if now else None)
         gaps = h.get("gaps")
         if isinstance(gaps, list) and gaps:
             out.append(

@@ -78,13 +78,22 @@ class UnikernelScreen(WorkbenchScreen):
             out.append("load " + " ".join(str(v) for v in load) + "  ")
         temps = h.get("temperatures_c")
         if isinstance(temps, dict):
-            out.append(", ".join(f"{z} {d:.1f} °C" for z, d in temps.items()) or "no thermal zone")
+            degrees = [(z, d) for z, d in temps.items() if isinstance(d, int | float)]
+            out.append(", ".join(f"{z} {d:.1f} °C" for z, d in degrees) or "no thermal zone")
         words = h.get("throttled_words")
         if isinstance(words, list) and words:
-            out.append("\nTHROTTLING: " + ", ".join(str(w) for w in words),
-                       themed.style(self, "text-warning", bold=True))  # fmt: skip
+            now = any(str(w).endswith(" now") for w in words)
+            text = ("\nTHROTTLING: " if now else "\nthrottled before: ") + ", ".join(
+                map(str, words)
+            )
+            out.append(text, themed.style(self, "text-warning", bold=True) if now else None)
         elif h.get("throttled") is not None:
             out.append("\nnot throttled, no under-voltage since boot")
+        gaps = h.get("gaps")
+        if isinstance(gaps, list) and gaps:
+            out.append(
+                f"\nno sample: {'; '.join(map(str, gaps))}", themed.style(self, "text-muted")
+            )
         self.query_one("#board", Static).update(out)
 
     def _boot(self) -> None:
