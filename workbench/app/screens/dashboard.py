@@ -15,7 +15,6 @@ from textual.widgets import DataTable, Footer, Header, Static
 from workbench.app.backend import METRICS_SECONDS, ProfileEntry
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.rowtext import (
-    human_bytes,
     last_boot,
     memory_cell,
     net_rate,
@@ -23,8 +22,9 @@ from workbench.app.rowtext import (
     spark_cell,
 )
 from workbench.app.screens.base import WorkbenchScreen
-from workbench.app.spark import Series, spark
+from workbench.app.spark import Series
 from workbench.app.widgets import themed
+from workbench.app.widgets.metricspane import metrics_lines
 from workbench.events import Event, HostMetrics, Status, StepFailed, UnikernelMetrics
 from workbench.numbers import human_seconds
 
@@ -318,7 +318,7 @@ class DashboardScreen(WorkbenchScreen):
                 out.append(f"{f['last_exit']}\n")
             if f.get("last_exit_hint"):
                 out.append(f"fix: {f['last_exit_hint']}\n")
-        self._metrics_lines(out, row)
+        metrics_lines(self, out, row.series, row.host_metrics)
         if row.at is not None:
             stamp = time.strftime("%H:%M:%S UTC", time.gmtime(row.at))
             out.append(f"last answer {stamp}", themed.style(self, "text-muted"))
@@ -328,31 +328,6 @@ class DashboardScreen(WorkbenchScreen):
                     themed.style(self, "text-muted"),
                 )
         detail.update(out)
-
-    def _metrics_lines(self, out: themed.SafeText, row: HostRow) -> None:
-        """Sparklines of the last samples, the host's heat and, in words, its throttling."""
-        for name, unit, floor in (("cpu", "%", 5.0), ("memory", "B", 0.0), ("net", "B/s", 0.0)):
-            values = row.series.get(name)
-            if not any(v is not None for v in values):
-                continue
-            last = next((v for v in reversed(values) if v is not None), None)
-            shown = f"{last:.1f} %" if unit == "%" else human_bytes(last, unit)
-            out.append(f"{name:<7}{spark(values, 32, floor)} {shown}\n")
-        h = row.host_metrics
-        temps = h.get("temperatures_c")
-        if isinstance(temps, dict) and temps:
-            degrees = [(z, d) for z, d in temps.items() if isinstance(d, int | float)]
-            out.append(", ".join(f"{z} {d:.1f} °C" for z, d in degrees) + "\n")
-        words = h.get("throttled_words")
-        if isinstance(words, list) and words:
-            now = any(str(w).endswith(" now") for w in words)
-            text = ("THROTTLING: " if now else "throttled before: ") + ", ".join(map(str, words))
-            out.append(text + "\n", themed.style(self, "text-warning", bold=True) if now else None)
-        gaps = h.get("gaps")
-        if isinstance(gaps, list) and gaps:
-            out.append(
-                f"no metrics: {'; '.join(str(g) for g in gaps)}\n", themed.style(self, "text-muted")
-            )
 
     def _target(self, whole_profile: bool = False) -> tuple[str, list[str]] | None:
         row = self.selected()
