@@ -55,3 +55,15 @@ def human_seconds(value: object) -> str:
         if s >= size:
             return f"{s // size}{unit} {(s % size) // subsize}{sub}"
     return f"{s}s"
+
+
+def human_bytes(value: object, unit: str = "B") -> str:
+    """`11.4 MiB` (or `1.9 KiB/s` with unit "B/s"); "-" for anything but a number."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "-"
+    size = float(value)
+    for prefix in ("", "Ki", "Mi", "Gi"):
+        if size < 1024 or prefix == "Gi":
+            return f"{size:.0f} {unit}" if not prefix else f"{size:.1f} {prefix}{unit}"
+        size /= 1024
+    raise AssertionError

@@ -214,3 +214,17 @@ def unit_fields(
         "taps": taps,
         "gaps": list(cur.gaps),
     }
+
+
+def tap_rate(fields: dict[str, object], *keys: str) -> float | None:
+    """The sum of `keys` (rx_bytes_per_s, ...) over a unikernel's taps in its fields; None when
+    no tap has a rate yet."""
+    taps = fields.get("taps")
+    rates = [
+        r
+        for t in (taps.values() if isinstance(taps, dict) else ())
+        if isinstance(t, dict)
+        for r in (t.get(k) for k in keys)
+        if isinstance(r, int | float) and not isinstance(r, bool)
+    ]
+    return sum(rates) if rates else None

@@ -37,28 +37,6 @@ def last_boot(fields: dict[str, object]) -> str:
     return f"{max(times):.2f} s" if times else "-"
 
 
-def net_rate(fields: dict[str, object]) -> float | None:
-    """Bytes/s in and out over all the unikernel's taps; None when no tap has a rate yet."""
-    taps = fields.get("taps")
-    rates = [
-        r
-        for t in (taps.values() if isinstance(taps, dict) else ())
-        if isinstance(t, dict)
-        for r in (t.get("rx_bytes_per_s"), t.get("tx_bytes_per_s"))
-        if isinstance(r, int | float)
-    ]
-    return sum(rates) if rates else None
-
-
-def human_bytes(value: float | None, unit: str) -> str:
-    size = value or 0.0
-    for prefix in ("", "Ki", "Mi", "Gi"):
-        if size < 1024 or prefix == "Gi":
-            return f"{size:.0f} {prefix}{unit}" if not prefix else f"{size:.1f} {prefix}{unit}"
-        size /= 1024
-    raise AssertionError
-
-
 def spark_cell(values: list[float | None], floor: float) -> str:
     """The last 6 samples as bars (at least `floor` high, so an idle unikernel stays low);
     "-" before any."""

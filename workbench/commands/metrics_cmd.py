@@ -17,34 +17,15 @@ from workbench.errors import ConfigError
 from workbench.eventprint import EventPrinter
 from workbench.events import Event, HostMetrics, UnikernelMetrics
 from workbench.headless import Output
-from workbench.numbers import human_seconds
+from workbench.numbers import human_bytes, human_seconds
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
+from workbench.samples import tap_rate
 from workbench.textsafe import sanitize
 
 TOP_HEADER = (
     "HOST", "UNIKERNEL", "PROFILE", "STATE", "CPU", "MEMORY", "RX/S", "TX/S", "RESTARTS", "UPTIME",
 )  # fmt: skip
-
-
-def human_bytes(value: object, suffix: str = "") -> str:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return "-"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}{suffix}" if unit == "B" else f"{size:.1f} {unit}{suffix}"
-        size /= 1024
-    raise AssertionError
-
-
-def _rate_sum(fields: dict[str, object], key: str) -> float | None:
-    taps = fields.get("taps")
-    rates = [
-        t.get(key) for t in (taps.values() if isinstance(taps, dict) else ()) if isinstance(t, dict)
-    ]
-    numbers = [r for r in rates if isinstance(r, int | float)]
-    return sum(numbers) if numbers else None
 
 
 def unikernel_row(e: UnikernelMetrics) -> tuple[str, ...]:
@@ -57,8 +38,8 @@ def unikernel_row(e: UnikernelMetrics) -> tuple[str, ...]:
         str(f.get("state", "-")),
         f"{cpu:.1f}%" if isinstance(cpu, int | float) else "-",
         human_bytes(f.get("memory_bytes")),
-        human_bytes(_rate_sum(f, "rx_bytes_per_s")),
-        human_bytes(_rate_sum(f, "tx_bytes_per_s")),
+        human_bytes(tap_rate(f, "rx_bytes_per_s")),
+        human_bytes(tap_rate(f, "tx_bytes_per_s")),
         str(f.get("restarts") if f.get("restarts") is not None else "-"),
         human_seconds(f.get("uptime_s")),
     )

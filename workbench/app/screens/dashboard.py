@@ -17,7 +17,6 @@ from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.rowtext import (
     last_boot,
     memory_cell,
-    net_rate,
     runtime_cell,
     spark_cell,
 )
@@ -27,6 +26,7 @@ from workbench.app.widgets import themed
 from workbench.app.widgets.metricspane import metrics_lines
 from workbench.events import Event, HostMetrics, Status, StepFailed, UnikernelMetrics
 from workbench.numbers import human_seconds
+from workbench.samples import tap_rate
 
 # Widths fixed up front: a table sized to its first cells ("-", "…") would cut later values.
 COLUMN_WIDTHS = {  # with a cell's padding, 119 of 120 columns; the rest is in the detail pane
@@ -176,7 +176,7 @@ class DashboardScreen(WorkbenchScreen):
                     f = event.fields
                     row.series.add("cpu", f.get("cpu_percent"))
                     row.series.add("memory", f.get("memory_bytes"))
-                    row.series.add("net", net_rate(f))
+                    row.series.add("net", tap_rate(f, "rx_bytes_per_s", "tx_bytes_per_s"))
                     self._update_cells(row, ("cpu", "net", "memory"))
         self._show_detail()
 

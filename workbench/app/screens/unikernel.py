@@ -12,11 +12,11 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, Static
 
 from workbench.app.messages import EngineEvents
-from workbench.app.rowtext import human_bytes
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.spark import spark
 from workbench.app.widgets import themed
 from workbench.events import LogLine
+from workbench.numbers import human_bytes
 
 if TYPE_CHECKING:
     from workbench.app.screens.dashboard import HostRow

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.widget import Widget
 
-from workbench.app.rowtext import human_bytes
 from workbench.app.spark import Series, spark
 from workbench.app.widgets import themed
+from workbench.numbers import human_bytes
 
 
 def metrics_lines(
