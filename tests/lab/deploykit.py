@@ -153,9 +153,10 @@ def on_target(command: str, timeout: float = 60) -> subprocess.CompletedProcess[
     )
 
 
-def remove(v: Variant) -> None:
-    """Leave the target as if this variant had never been deployed."""
-    on_target(
+def remove(v: Variant, run: Callable[[str], object] | None = None) -> None:
+    """Leave the target (or the host `run` runs on) as if this variant had never been
+    deployed."""
+    (run or on_target)(
         f"systemctl disable --now {v.unit} 2>/dev/null; rm -f /etc/systemd/system/{v.unit}; "
         f"rm -rf {v.release_dir} /etc/systemd/network/10-workbench-{v.tap}.* "
         f"/etc/workbench/owners/unikernel-{v.name}.json "

@@ -14,13 +14,12 @@ import pytest
 from tests.lab.deploykit import (
     CRASHES,
     HEALTHY,
-    Variant,
     artifact,
+    deploy,
     failures,
     json_events,
     on_target,
     remove,
-    tender,
     variant,
 )
 from tests.lab.deploykit import workbench as wb
@@ -51,38 +50,13 @@ def spt_artifact(tmp_path: Path, name: str, spec: dict) -> Path:
     return path
 
 
-def deploy(v: Variant, art: Path, *extra: str) -> tuple[int, list[dict], str]:
-    result = wb(
-        "deploy",
-        "--profile",
-        str(v.path),
-        "--artifact",
-        str(art),
-        "--tender",
-        str(tender()),
-        "--json",
-        *extra,
-    )
-    events = json_events(result.stdout)
-    return result.returncode, events, failures(events) + result.stderr
-
-
-def forget(v: Variant, run) -> None:
-    run(
-        f"systemctl disable --now {v.unit} 2>/dev/null; rm -f /etc/systemd/system/{v.unit}; "
-        f"rm -rf {v.release_dir} /etc/systemd/network/10-workbench-{v.tap}.* "
-        f"/etc/systemd/network/10-workbench-{v.bridge}.* /etc/workbench/owners/*-{v.name}.json; "
-        f"systemctl daemon-reload; ip link del {v.tap}; ip link del {v.bridge}; true"
-    )
-
-
 @pytest.fixture
 def spt_host(nokvm, tmp_path):
     v = variant(tmp_path, 1)  # a number no other lab test uses
     v.path.write_text(v.path.read_text().replace(config.TARGET.address, config.NOKVM.address))
-    forget(v, on_nokvm)
+    remove(v, on_nokvm)
     yield v
-    forget(v, on_nokvm)
+    remove(v, on_nokvm)
 
 
 def test_spt_deploys_checks_and_rolls_back_where_there_is_no_kvm(spt_host, tmp_path):
