@@ -10,6 +10,8 @@ import argparse
 
 from workbench import __version__
 from workbench.cli_lab import lab_parser
+from workbench.errors import ConfigError
+from workbench.usage import PROFILE_ENV, Parser, default_profile
 
 EXIT_CODES = """\
 exit codes:
@@ -22,13 +24,32 @@ exit codes:
 """
 
 
+PROFILE_HELP = f"profile name or path (default: ${PROFILE_ENV}, or the only profile there is)"
+# The commands that need one profile (ps, metrics, top and ui take every profile without one).
+PROFILE_COMMANDS = {
+    "render",
+    "build",
+    "deploy",
+    "check",
+    "plan",
+    "status",
+    "logs",
+    "restart",
+    "stop",
+    "start",
+    "block",
+    "remove",
+    "rollback",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The global flags are accepted before and after the command. Subcommands take them with
     # default=SUPPRESS so that `workbench --debug deploy ...` is not reset by the subparser.
-    top = argparse.ArgumentParser(add_help=False)
+    top = Parser(add_help=False)
     top.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
     top.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--json",
         action="store_true",
@@ -42,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show tracebacks for internal errors",
     )
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="workbench",
         description="Build, deploy, supervise and watch MirageOS/Solo5 unikernels on your own "
         "hosts. Profiles are looked up in ./profiles/NAME.yaml, then "
@@ -71,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the systemd unit and network files deploy would install, each with its "
         "remote path. Without --artifact the devices are taken from the profile's mapping.",
     )
-    p.add_argument("--profile", required=True, help="profile name or path")
+    p.add_argument("--profile", help=PROFILE_HELP)
     p.add_argument("--artifact", help="a built .hvt/.spt to take devices from (its manifest)")
     _unikernel_option(p)
     p.add_argument(
@@ -90,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("artifact", help="path to the unikernel (e.g. dist/hello.hvt)")
     p.add_argument("--target", choices=["hvt", "spt"], help="also require this Solo5 target")
 
-    remote = argparse.ArgumentParser(add_help=False)
-    remote.add_argument("--profile", required=True, help="profile name or path")
+    remote = Parser(add_help=False)
+    remote.add_argument("--profile", help=PROFILE_HELP)
     remote.add_argument(
         "--host",
         action="append",
@@ -366,5 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args.command = "ui"  # `workbench` alone opens the terminal UI
     from workbench import headless
+
+    if getattr(args, "profile", "") is None and args.command in PROFILE_COMMANDS:
+        try:
+            args.profile = default_profile()
+        except ConfigError as exc:
+            headless.report_error(exc, headless.Output(getattr(args, "json", False)))
+            return exc.exit_code
 
     return headless.run(args)

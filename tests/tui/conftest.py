@@ -36,3 +36,26 @@ async def until(pilot, condition, what: str, timeout: float = 120) -> None:  # t
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout:.0f} s for {what}")
         await pilot.pause(0.05)
+
+
+def screen_text(app) -> str:  # type: ignore[no-untyped-def]
+    """The current screen as plain text, one line per terminal row (what a user reads)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()

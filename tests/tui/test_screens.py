@@ -27,8 +27,10 @@ from workbench.errors import ConnectError
 from workbench.events import HostMetrics, LogLine, Status, StepFailed, UnikernelMetrics
 
 
-def cells(table: DataTable, key: str) -> list[str]:
-    return [str(c) for c in table.get_row(key)]
+def cells(table: DataTable, key: str) -> dict[str, str]:
+    """A row's cells by column name (which columns show depends on the terminal's width)."""
+    names = [str(c.key.value) for c in table.ordered_columns]
+    return dict(zip(names, map(str, table.get_row(key)), strict=True))
 
 
 def plain(widget: Static) -> str:
@@ -44,22 +46,19 @@ async def test_dashboard_shows_each_hosts_live_state():
         await settle(pilot)
         table = app.screen.query_one("#hosts", DataTable)
         row = cells(table, "lab/target")
-        assert row[:5] == [
-            "lab",
-            "target",
-            "yes",
-            "hvt",  # the runtime of its release, KVM usable
-            "active/running",
-        ]
+        assert row["profile"] == "lab" and row["host"] == "target"
+        assert row["runtime"] == "hvt"  # the runtime of its release, KVM usable
+        assert row["unit"] == "active/running"
         (status,) = recording("status")
         assert isinstance(status, Status)
-        assert row[5] == status.fields["release"][:7] and row[7] == "0"  # type: ignore[index]
-        assert row[10].endswith("M") and row[11] == "0.20 s"
-        assert set(row[10].split()[0]) <= set("▁▂▃▄▅▆▇█")  # memory
+        assert row["release"] == status.fields["release"][:7]  # type: ignore[index]
+        assert row["restarts"] == "0"
+        assert row["memory"].endswith("M") and row["boot"] == "0.20 s"
+        assert set(row["memory"].split()[0]) <= set("▁▂▃▄▅▆▇█")
         bars = set("▁▂▃▄▅▆▇█")
-        assert row[8].strip() and set(row[8].strip()) <= bars  # CPU
-        assert row[9].strip() and set(row[9].strip()) <= bars  # network
-        assert cells(table, "broken/-")[4] == "bad profile"
+        assert row["cpu"].strip() and set(row["cpu"].strip()) <= bars
+        assert row["net"].strip() and set(row["net"].strip()) <= bars
+        assert cells(table, "broken/-")["unit"] == "bad profile"
         detail = plain(app.screen.query_one("#detail", Static))
         assert "target (10.213.0.2, x86_64)  unikernel hello, built on builder" in detail
         assert "last answer" in detail and "UTC" in detail
@@ -82,9 +81,12 @@ async def test_dashboard_unreachable_host_says_why_and_what_to_do():
     app = WorkbenchApp(ReplayBackend({"status": [failed]}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert cells(app.screen.query_one("#hosts", DataTable), "lab/target")[2] == "no"
+        row = cells(app.screen.query_one("#hosts", DataTable), "lab/target")
+        assert row["unit"] == "unreachable" and row["health"] == "-"
         detail = plain(app.screen.query_one("#detail", Static))
         assert "connection refused" in detail and "fix: is sshd running there?" in detail
+        assert "last try" in detail and "it never answered" in detail
+        assert "last answer" not in detail
 
 
 async def test_dashboard_shows_a_tender_crash_loop_and_its_fix():
@@ -93,7 +95,7 @@ async def test_dashboard_shows_a_tender_crash_loop_and_its_fix():
     app = WorkbenchApp(ReplayBackend({"status": [status]}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert cells(app.screen.query_one("#hosts", DataTable), "lab/target")[4] == (
+        assert cells(app.screen.query_one("#hosts", DataTable), "lab/target")["unit"] == (
             "restarting ×3"
         )
         detail = plain(app.screen.query_one("#detail", Static))
@@ -421,7 +423,7 @@ async def test_log_view_memory_is_bounded():
 # -- check, plan, help, palette ------------------------------------------------------------------
 
 
-async def test_check_table_has_a_fix_per_failed_row(app):
+async def test_check_table_has_a_fix_for_each_failed_row(app):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("c")
@@ -431,16 +433,12 @@ async def test_check_table_has_a_fix_per_failed_row(app):
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         failed = [r for r in rows if r[2] == "FAIL"]
         assert failed == [
-            [
-                "target",
-                "kvm",
-                "FAIL",
-                "/dev/kvm root:kvm:600; unikernel cannot open it",
-                failed[0][4],
-            ]
+            ["target", "kvm", "FAIL", "/dev/kvm root:kvm:600; unikernel cannot open it"]
         ]
-        assert "usermod -aG kvm unikernel" in failed[0][4]
-        assert all(r[4] == "" for r in rows if r[2] != "FAIL")
+        screen = app.screen
+        fixes = [f for f in screen.facts if f[3]]
+        assert [f[:2] for f in fixes] == [("target", "kvm")]
+        assert "usermod -aG kvm unikernel" in (fixes[0][3] or "")
         assert ["builder", "docker"] in [r[:2] for r in rows]
         assert "1 check(s) failed" in plain(app.screen.query_one("#summary", Static))
 

@@ -64,3 +64,19 @@ def test_help(snap_compare):
 
 def test_unikernel_up_close(snap_compare):
     assert snap_compare(app(), terminal_size=SIZE, run_before=after("enter"))
+
+
+# A Pi's console and a wide terminal: columns kept by priority, `? Help` and `q Quit` shown.
+PI, WIDE = (80, 24), (160, 45)
+
+
+def test_dashboard_80x24(snap_compare):
+    assert snap_compare(app(), terminal_size=PI, run_before=after())
+
+
+def test_dashboard_160x45(snap_compare):
+    assert snap_compare(app(), terminal_size=WIDE, run_before=after())
+
+
+def test_check_80x24(snap_compare):
+    assert snap_compare(app(), terminal_size=PI, run_before=after("c"))

@@ -200,3 +200,29 @@ def test_failure_events_carry_the_error_class():
     assert failed.to_dict()["event"] == "step_failed"
     assert (failed.kind, failed.exit_code, failed.hint) == ("connect", 3, "check the cable")
     assert (done.ok, done.exit_code, done.summary) == (False, 3, "no route")
+
+
+def test_a_typo_d_command_is_answered_with_the_right_one():
+    result = wb("deplyo", "--profile", "lab")
+    assert result.returncode == 2
+    assert "unknown command 'deplyo': did you mean 'deploy'?" in result.stderr
+    result = wb("block", "pul")
+    assert result.returncode == 2 and "did you mean 'pull'?" in result.stderr
+    assert "invalid choice" in wb("zzzzzz").stderr  # nothing close: argparse's own words
+
+
+def test_without_profile_the_profiles_are_listed_or_the_sole_one_taken(tmp_path, monkeypatch):
+    result = wb("render")
+    assert result.returncode == 2
+    assert "no --profile given and 6 profiles to choose from: lab, lab-multi" in result.stderr
+    assert "WORKBENCH_PROFILE=NAME" in result.stderr
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "only.yaml").write_text((ROOT / "profiles" / "rpi3b.yaml").read_text())
+    sole = wb("render", cwd=tmp_path)
+    assert sole.returncode == 0, sole.stderr
+    assert "(profile only)" in sole.stdout
+    monkeypatch.setenv("WORKBENCH_PROFILE", "x86-server")
+    chosen = wb("render")
+    assert (
+        chosen.returncode == 0 and chosen.stdout == wb("render", "--profile", "x86-server").stdout
+    )

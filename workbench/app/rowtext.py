@@ -1,4 +1,4 @@
-"""What a dashboard row says, as text: the runtime cell, the last boot, network rates, sizes.
+"""What a dashboard row says, as text: the runtime cell, sparklines, memory.
 Pure: no textual."""
 
 from __future__ import annotations
@@ -24,17 +24,6 @@ def runtime_cell(fields: dict[str, object]) -> tuple[str | None, str | None]:
     if kvm_ok:
         return "kvm ok", "text-success"
     return ("no kvm" if kvm == "missing" else kvm_text), "text-warning" if kvm_bad else None
-
-
-def last_boot(fields: dict[str, object]) -> str:
-    boot = fields.get("last_boot")
-    if not isinstance(boot, dict):
-        return "-"
-    healthy = boot.get("healthy")
-    if isinstance(healthy, int | float):
-        return f"{healthy:.2f} s"
-    times = [v for v in boot.values() if isinstance(v, int | float)]
-    return f"{max(times):.2f} s" if times else "-"
 
 
 def spark_cell(values: list[float | None], floor: float) -> str:

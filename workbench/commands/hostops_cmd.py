@@ -8,13 +8,13 @@ import argparse
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Literal
 
-from workbench import aio, profiles
+from workbench import aio, profiles, statustext
 from workbench.commands.deploy_cmd import printer_for, select_hosts
 from workbench.engine import check, lifecycle, logs, restart, rollback, status
 from workbench.engine.pipeline import plan_all
 from workbench.engine.release import jobs
 from workbench.engine.runner import run_hosts, tagged
-from workbench.events import Event
+from workbench.events import Event, Status
 from workbench.headless import Output
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote.connection import Pool
@@ -30,10 +30,12 @@ def run_streams(
     extra_hosts: Sequence[str] = (),
     show_logs: bool = True,
     order: Literal["together", "after", "reverse"] = "together",
+    table: list[Status] | None = None,
 ) -> int:
     """`stream` for every selected unikernel of the profile on every selected host. together:
     all at once (read-only, or following); after: on each host one unikernel at a time,
-    `after:` ones first (start, restart, rollback); reverse: the other way round (stop)."""
+    `after:` ones first (start, restart, rollback); reverse: the other way round (stop).
+    With `table`, Status events are kept there instead of printed (for one aligned table)."""
     loaded = profiles.load(args.profile)
     views = loaded.views(args.unikernel or ())
     hosts = select_hosts(loaded, args.host) + list(extra_hosts)
@@ -60,7 +62,10 @@ def run_streams(
             events = run_hosts(hosts, in_turn, parallel=parallel)
         try:
             async for event in events:
-                printer(event)
+                if table is not None and isinstance(event, Status):
+                    table.append(event)
+                else:
+                    printer(event)
         finally:
             await pool.close()
 
@@ -118,7 +123,21 @@ def run_plan(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_status(args: argparse.Namespace, out: Output) -> int:
-    return run_streams(args, out, status.status)
+    """`--json` streams the events; plain output is one aligned table once every host answered
+    (a host that did not is on stderr as it fails)."""
+    if out.json:
+        return run_streams(args, out, status.status)
+    rows: list[Status] = []
+    code = run_streams(args, out, status.status, table=rows)
+    if rows:
+        several = len({e.unikernel for e in rows}) > 1
+        order = {h: i for i, h in enumerate(profiles.load(args.profile).profile.targets)}
+        rows.sort(key=lambda e: (order.get(e.host, len(order)), e.host, e.unikernel))
+        for line in statustext.table(
+            [(e.host, e.unikernel, dict(e.fields)) for e in rows], several=several
+        ):
+            out.line(line)
+    return code
 
 
 def run_restart(args: argparse.Namespace, out: Output) -> int:

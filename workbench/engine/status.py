@@ -8,12 +8,14 @@ import json
 from collections.abc import AsyncIterator
 
 from workbench import bootlog, runwatch
+from workbench.engine import health
 from workbench.errors import WorkbenchError
 from workbench.events import Event, Status, StepFailed
 from workbench.numbers import to_float, to_int
 from workbench.profiles.loader import LoadedProfile
+from workbench.profiles.models import LogCheck, Profile
 from workbench.remote import unitstate
-from workbench.remote.connection import Pool
+from workbench.remote.connection import HostConnection, Pool
 from workbench.textsafe import sanitize
 
 
@@ -110,6 +112,23 @@ def _last_run(journal: list[str], raw: dict[str, str], restarts: object) -> dict
     return out
 
 
+async def _health(conn: HostConnection, p: Profile, fields: dict[str, object]) -> dict[str, str]:
+    """Does it answer, now: "active/running" is not "answers HTTP". One probe of the profile's
+    check, for a running unit only; a log check was judged at boot (the last boot's record)."""
+    if p.health is None:
+        return {"health": "none", "health_detail": "the profile has no health check"}
+    if fields.get("unit") != "active/running":
+        return {}
+    what = health.describe(p)
+    if isinstance(p.health, LogCheck):
+        boot = fields.get("last_boot")
+        matched = isinstance(boot, dict) and isinstance(boot.get("healthy"), int | float)
+        verdict = "matched at boot" if matched else "not matched at the last boot"
+        return {"health": "ok" if matched else "unknown", "health_detail": f"{what}: {verdict}"}
+    ok, said = await health.probe(conn, p)
+    return {"health": "ok" if ok else "failing", "health_detail": f"{what}: {sanitize(said)}"}
+
+
 def _text(value: object) -> str | None:
     return sanitize(value) if isinstance(value, str) else None
 
@@ -127,7 +146,9 @@ async def status(pool: Pool, loaded: LoadedProfile, host: str) -> AsyncIterator[
     try:
         conn = pool.get(host)
         text = await unitstate.read(conn, p.release_dir, p.unit_name, p.service.user)
-        yield Status(host=host, step="status", fields=parse_status(text))
+        fields = parse_status(text)
+        fields.update(await _health(conn, p, fields))
+        yield Status(host=host, step="status", fields=fields)
     except WorkbenchError as exc:
         yield StepFailed(
             host=host,

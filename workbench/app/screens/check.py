@@ -1,17 +1,19 @@
-"""The preflight table: every fact of every host (and the build host), a fix per failed row."""
+"""The preflight table: every fact of every host (and the build host); the selected row's whole
+value and its fix in the pane under it (a fix column would be off-screen at 80 columns)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
+from workbench.app.widgets.keys import KeysFooter
 from workbench.events import Fact, HostDone, StepFailed
 
-COLUMNS = ("host", "check", "result", "value", "fix")
+COLUMNS = ("host", "check", "result", "value")
 _RESULT = {True: ("ok", "text-success"), False: ("FAIL", "text-error"), None: ("info", None)}
 
 
@@ -27,12 +29,14 @@ class CheckScreen(WorkbenchScreen):
         self.profile, self.hosts = profile, hosts
         self.failed = 0
         self.done: dict[str, HostDone] = {}
+        self.facts: list[tuple[str, str, str, str | None]] = []  # host, check, value, fix
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield DataTable(id="facts", cursor_type="row", zebra_stripes=True)
+        yield Static(id="fix")
         yield Static(id="summary")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"check {self.profile}"
@@ -46,34 +50,54 @@ class CheckScreen(WorkbenchScreen):
         self.query_one(DataTable).clear()
         self.failed = 0
         self.done.clear()
+        self.facts.clear()
+        self.query_one("#fix", Static).update("")
         self.query_one("#summary", Static).update(themed.text(self, "checking…", "text-accent"))
         backend, profile, hosts = self.backend, self.profile, self.hosts
         self.start_job("check", lambda: backend.check(profile, hosts))
 
     def on_engine_events(self, message: EngineEvents) -> None:
-        table = self.query_one(DataTable)
         for e in message.events:
             if isinstance(e, Fact):
                 word, colour = _RESULT[e.ok]
                 self.failed += e.ok is False
-                table.add_row(
-                    themed.text(self, e.host, "text-primary"),
-                    themed.text(self, e.name),
-                    themed.text(self, word, colour, bold=e.ok is False),
-                    themed.text(self, e.value),
-                    themed.text(self, e.hint if e.ok is False else ""),
-                )
+                self._add(e.host, e.name, word, colour, e.value, e.hint if e.ok is False else None)
             elif isinstance(e, StepFailed):
                 self.failed += 1
-                table.add_row(
-                    themed.text(self, e.host, "text-primary"),
-                    themed.text(self, e.step),
-                    themed.text(self, "FAIL", "text-error", bold=True),
-                    themed.text(self, e.message),
-                    themed.text(self, e.hint or ""),
-                )
+                self._add(e.host, e.step, "FAIL", "text-error", e.message, e.hint)
             elif isinstance(e, HostDone):
                 self.done[e.host] = e
+
+    def _add(
+        self, host: str, check: str, word: str, colour: str | None, value: str, fix: str | None
+    ) -> None:
+        table = self.query_one(DataTable)
+        table.add_row(
+            themed.text(self, host, "text-primary"),
+            themed.text(self, check),
+            themed.text(self, word, colour, bold=word == "FAIL"),
+            themed.text(self, value),
+        )
+        self.facts.append((host, check, value, fix))
+        if word == "FAIL" and self.failed == 1:
+            table.move_cursor(row=table.row_count - 1)  # the first failure's fix, at once
+        self._show_fix()
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._show_fix()
+
+    def _show_fix(self) -> None:
+        row = self.query_one(DataTable).cursor_row
+        if not 0 <= row < len(self.facts):
+            return
+        host, check, value, fix = self.facts[row]
+        out = themed.SafeText()
+        out.append(f"{host} {check}: ", themed.style(self, "text-primary", bold=True))
+        out.append(value)
+        if fix:
+            out.append("\nfix: ", themed.style(self, "text-warning", bold=True))
+            out.append(fix)
+        self.query_one("#fix", Static).update(out)
 
     def on_job_ended(self, message: JobEnded) -> None:
         super().on_job_ended(message)
@@ -83,7 +107,7 @@ class CheckScreen(WorkbenchScreen):
         text = (
             f"all checks passed on {', '.join(self.done)}"
             if ok
-            else f"{self.failed} check(s) failed: each FAIL row has its fix"
+            else f"{self.failed} check(s) failed: select a FAIL row for its fix"
         )
         self.query_one("#summary", Static).update(
             themed.text(self, text, "text-success" if ok else "text-error", bold=True)

@@ -4,59 +4,24 @@ a host and act on it."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from functools import partial
 
-from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
-from workbench.app.backend import METRICS_SECONDS, ProfileEntry
+from workbench.app.backend import METRICS_SECONDS
+from workbench.app.hostrows import HostRow, cells, fit, widths
 from workbench.app.messages import EngineEvents, JobEnded
-from workbench.app.rowtext import (
-    last_boot,
-    memory_cell,
-    runtime_cell,
-    spark_cell,
-)
 from workbench.app.screens.base import WorkbenchScreen
-from workbench.app.spark import Series
 from workbench.app.widgets import themed
+from workbench.app.widgets.keys import KeysFooter
 from workbench.app.widgets.metricspane import metrics_lines
 from workbench.events import Event, HostMetrics, Status, StepFailed, UnikernelMetrics
-from workbench.numbers import human_seconds
 from workbench.samples import tap_rate
 
-# Widths fixed up front: a table sized to its first cells ("-", "…") would cut later values.
-COLUMN_WIDTHS = {  # with a cell's padding, 119 of 120 columns; the rest is in the detail pane
-    "profile": 8,
-    "host": 8,
-    "reach": 5,
-    "runtime": 9,
-    "unit": 14,
-    "release": 7,  # the id's first 7 characters, as git shows one; all of it in the detail pane
-    "uptime": 7,
-    "restarts": 8,
-    "cpu": 6,  # sparklines of the last samples: CPU %,
-    "net": 6,  # and bytes/s in and out of its taps
-    "memory": 10,  # three bars of the last samples and the latest figure
-    "boot": 6,
-}
-COLUMNS = tuple(COLUMN_WIDTHS)
 REFRESH_SECONDS = 15.0
-
-
-@dataclass
-class HostRow:
-    profile: ProfileEntry
-    host: str
-    fields: dict[str, object] = field(default_factory=dict)
-    error: str | None = None
-    hint: str | None = None
-    at: float | None = None  # when the last answer (or failure) came
-    series: Series = field(default_factory=Series)  # cpu %, memory, network bytes/s
-    host_metrics: dict[str, object] = field(default_factory=dict)  # the host's last sample
 
 
 class DashboardScreen(WorkbenchScreen):
@@ -80,30 +45,50 @@ class DashboardScreen(WorkbenchScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[str, HostRow] = {}
+        self.shown: tuple[str, ...] = ()  # the columns this terminal's width keeps
         self._throttled: dict[str, set[str]] = {}  # host -> what it reported "now"
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
         yield Static(id="detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "dashboard"
-        table = self.query_one("#hosts", DataTable)
-        for name, width in COLUMN_WIDTHS.items():
-            table.add_column(name, key=name, width=width)
         for entry in self.backend.profiles():
             for host in entry.targets or ["-"]:
-                key = f"{entry.name}/{host}"
-                self.rows[key] = HostRow(entry, host)
-                table.add_row(*self._cells(self.rows[key]), key=key)
-        table.focus()
+                row = HostRow(entry, host)
+                self.rows[row.key] = row
+        self._layout(self.size.width)
+        self.query_one("#hosts", DataTable).focus()
         self._show_detail()
         # After the first paint: the first refresh imports the SSH stack (~0.15 s).
         self.call_after_refresh(self.action_refresh)
         self.call_after_refresh(self._start_metrics)
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        """The columns this width keeps, by priority; the table rebuilt when they change (the
+        cursor stays on its row)."""
+        shown = fit(width, widths(list(self.rows.values())))
+        if shown == self.shown:
+            return
+        self.shown = shown
+        table = self.query_one("#hosts", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        column_widths = widths(list(self.rows.values()))
+        for name in shown:
+            table.add_column(name, key=name, width=column_widths[name])
+        for key, row in self.rows.items():
+            all_cells = cells(self, row)
+            table.add_row(*(all_cells[c] for c in shown), key=key)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
 
     def _start_metrics(self) -> None:
         """One sampling stream per profile (its unikernels share its hosts), kept running."""
@@ -140,21 +125,19 @@ class DashboardScreen(WorkbenchScreen):
             return
         if kind != "refresh":
             return
-        table = self.query_one("#hosts", DataTable)
         for event in message.events:
-            key = f"{profile}/{event.host}"
-            row = self.rows.get(key)
+            row = self.rows.get(f"{profile}/{event.host}")
             if row is None:
                 continue
             if isinstance(event, Status):
                 row.fields, row.error, row.hint = dict(event.fields), None, None
+                row.answered = event.at
             elif isinstance(event, StepFailed):
                 row.error, row.hint = event.message, event.hint
             else:
                 continue
             row.at = event.at
-            for column, value in zip(COLUMNS, self._cells(row), strict=True):
-                table.update_cell(key, column, value)
+            self._update_cells(row, self.shown)
         self._show_detail()
 
     def _metrics(self, base: str, events: list[Event]) -> None:
@@ -210,54 +193,11 @@ class DashboardScreen(WorkbenchScreen):
             self.notify(message.error, severity="warning", timeout=5)
 
     def _update_cells(self, row: HostRow, columns: tuple[str, ...]) -> None:
-        key = f"{row.profile.name}/{row.host}"
-        cells = dict(zip(COLUMNS, self._cells(row), strict=True))
+        now = cells(self, row)
         table = self.query_one("#hosts", DataTable)
         for column in columns:
-            table.update_cell(key, column, cells[column])
-
-    # -- cells -----------------------------------------------------------------------------------
-
-    def _cells(self, row: HostRow) -> list[Text]:
-        t = lambda value, var=None, bold=False: themed.text(self, value, var, bold=bold)  # noqa: E731
-        entry, f = row.profile, row.fields
-        if entry.error:
-            head = [t(entry.name), t("-"), t("no", "text-error"), t("")]  # up to the runtime
-            rest = [t("")] * (len(COLUMNS) - len(head) - 1)
-            return [*head, t("bad profile", "text-error", bold=True), *rest]
-        if row.at is None:
-            reach = t("…", "text-muted")
-        elif row.error:
-            reach = t("no", "text-error", bold=True)
-        else:
-            reach = t("yes", "text-success")
-        unit = str(f.get("unit", "-"))
-        unit_colour = (
-            "text-success"
-            if unit.startswith("active/")
-            else "text-error"
-            if unit.startswith("failed")
-            else "text-muted"
-        )
-        if f.get("crash_loop"):  # "restarting: 4 restarts in 9 s, last: ..." -> "restarting ×4"
-            unit = str(f["crash_loop"]).split(":", 1)[0]
-            if f.get("restarts"):
-                unit += f" ×{f['restarts']}"
-            unit_colour = "text-error"
-        return [
-            t(entry.name, "text-primary", bold=True),
-            t(row.host),
-            reach,
-            t(*runtime_cell(f)),
-            t(unit, unit_colour),
-            t(str(f["release"])[:7] if f.get("release") else None),
-            t(human_seconds(f.get("uptime_s"))),
-            t(f.get("restarts")),
-            t(spark_cell(row.series.get("cpu"), 5.0), "text-accent"),
-            t(spark_cell(row.series.get("net"), 1024.0), "text-accent"),
-            t(memory_cell(row.series.get("memory"), f.get("memory_kib"))),
-            t(last_boot(f)),
-        ]
+            if column in self.shown:
+                table.update_cell(row.key, column, now[column])
 
     # -- selection -------------------------------------------------------------------------------
 
@@ -318,15 +258,17 @@ class DashboardScreen(WorkbenchScreen):
                 out.append(f"{f['last_exit']}\n")
             if f.get("last_exit_hint"):
                 out.append(f"fix: {f['last_exit_hint']}\n")
+        elif row.fields.get("health_detail"):
+            failing = row.fields.get("health") == "failing"
+            colour = "text-error" if failing else "text-muted"
+            out.append(f"health: {row.fields['health_detail']}\n", themed.style(self, colour))
         metrics_lines(self, out, row.series, row.host_metrics)
-        if row.at is not None:
-            stamp = time.strftime("%H:%M:%S UTC", time.gmtime(row.at))
-            out.append(f"last answer {stamp}", themed.style(self, "text-muted"))
-            if row.fields.get("release_created"):
-                out.append(
-                    f"; release {row.fields.get('release')} made {row.fields['release_created']}",
-                    themed.style(self, "text-muted"),
-                )
+        out.append(_when(row), themed.style(self, "text-muted"))
+        if not row.error and row.fields.get("release_created"):
+            out.append(
+                f"; release {row.fields.get('release')} made {row.fields['release_created']}",
+                themed.style(self, "text-muted"),
+            )
         detail.update(out)
 
     def _target(self, whole_profile: bool = False) -> tuple[str, list[str]] | None:
@@ -385,3 +327,14 @@ class DashboardScreen(WorkbenchScreen):
     def action_remove(self) -> None:
         if target := self._target():
             self.app.confirm_run("remove", *target)  # type: ignore[attr-defined]
+
+
+def _when(row: HostRow) -> str:
+    """ "last answer" only for a host that answered; a host that never did has a last try."""
+    stamp = lambda at: time.strftime("%H:%M:%S UTC", time.gmtime(at))  # noqa: E731
+    if row.at is None:
+        return "asking…"
+    if not row.error:
+        return f"last answer {stamp(row.at)}"
+    answered = f"; last answer {stamp(row.answered)}" if row.answered else "; it never answered"
+    return f"last try {stamp(row.at)}{answered}"

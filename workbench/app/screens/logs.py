@@ -9,12 +9,13 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
 from workbench.app.widgets.crash import CrashBanner
+from workbench.app.widgets.keys import KeysFooter
 from workbench.app.widgets.logview import LEVELS, LogView
 from workbench.events import LogLine, StepFinished
 
@@ -58,7 +59,7 @@ class LogsScreen(WorkbenchScreen):
         yield LogView(capacity=self.capacity, show_host=len(self.hosts) > 1, id="log")
         yield Input(placeholder="search (Enter: find, Esc: close)", id="search")
         yield Static(id="status")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"logs {self.profile}: {', '.join(self.hosts)}"

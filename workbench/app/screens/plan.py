@@ -7,11 +7,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
+from workbench.app.widgets.keys import KeysFooter
 from workbench.engine.decide import STEPS
 from workbench.events import Fact, FileDiff, HostDone, StepFailed, StepFinished
 from workbench.textsafe import sanitize
@@ -38,7 +39,7 @@ class PlanScreen(WorkbenchScreen):
         with VerticalScroll(id="diff-box"):
             yield Static(id="diff")
         yield Static(id="summary")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"plan {self.profile} -> {', '.join(self.hosts)}"

@@ -7,11 +7,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Label, ProgressBar, Static
+from textual.widgets import Header, Label, ProgressBar, Static
 
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
+from workbench.app.widgets.keys import KeysFooter
 from workbench.app.widgets.logview import LogView
 from workbench.app.widgets.steps import StepTable
 from workbench.app.widgets.timeline import BootTimeline
@@ -63,7 +64,7 @@ class RunScreen(WorkbenchScreen):
         yield BootTimeline(id="timeline")
         yield Static(id="outcome")
         yield LogView(capacity=5_000, show_host=True, id="output")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"{TITLES[self.kind]} {self.profile} -> {', '.join(self.hosts)}"

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from workbench.app.messages import EngineEvents
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.spark import spark
 from workbench.app.widgets import themed
+from workbench.app.widgets.keys import KeysFooter
 from workbench.events import LogLine
 from workbench.numbers import human_bytes
 
@@ -39,7 +40,7 @@ class UnikernelScreen(WorkbenchScreen):
         yield Static(id="board")
         yield Static(id="boot")
         yield Static(id="recent")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         e = self.row.profile
