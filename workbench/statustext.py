@@ -4,6 +4,7 @@ its last boot, its health, and the aligned table the headless command prints. Pu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from workbench.numbers import human_bytes, human_seconds
 from workbench.textsafe import sanitize
@@ -75,3 +76,24 @@ def table(rows: Sequence[tuple[str, str, dict[str, object]]], *, several: bool) 
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
     return lines + (["", *notes] if notes else [])
+
+
+def age(created: object, now: float) -> str | None:
+    """`3h 12m old` for a release's ISO creation time; None when it is not one."""
+    if not isinstance(created, str):
+        return None
+    try:
+        when = datetime.fromisoformat(created).timestamp()
+    except ValueError:
+        return None
+    return f"{human_seconds(max(0.0, now - when))} old"
+
+
+def release_line(fields: dict[str, object], which: str, now: float) -> str:
+    """`8be16197d318c505 (3h 12m old)` for "release" (the current one) or "previous"."""
+    name = fields.get(which)
+    if not name:
+        return "none"
+    created = fields.get("release_created" if which == "release" else "previous_created")
+    how_old = age(created, now)
+    return f"{name} ({how_old})" if how_old else str(name)

@@ -116,3 +116,16 @@ def test_the_runtime_is_the_current_release_s_solo5_target():
     # Never deployed: no release, no runtime (not a guess from the profile).
     bare = "\n".join(ln for ln in text.splitlines() if not ln.startswith("Release="))
     assert parse_status(bare)["runtime"] is None
+
+
+def test_the_previous_release_and_its_age_come_with_the_status():
+    """What a rollback would go back to, named with its age in the TUI's question."""
+    text = (DATA / "status-crash-loop.txt").read_text()
+    previous = 'PreviousRelease={"created": "2026-11-20T10:00:00Z", "artifact": {"name": "x"}}'
+    two = text.replace("\nPrevious=\n", "\nPrevious=releases/0123456789abcdef\n")
+    assert parse_status(two)["previous"] == "0123456789abcdef"
+    assert parse_status(two)["previous_created"] is None  # its release.json unreadable
+    fields = parse_status(two + f"\n{previous}\n")
+    assert fields["previous_created"] == "2026-11-20T10:00:00Z"
+    hostile = parse_status(two + '\nPreviousRelease={"created": "\\u001b]0;x\\u0007"}\n')
+    assert hostile["previous_created"] == ""  # the escape sequence is dropped whole

@@ -23,9 +23,11 @@ async def _rollback(held: Held, loaded: LoadedProfile, host: str) -> AsyncIterat
     p, conn = loaded.profile, held.conn
     current, previous, on_host = await releases.pointers(conn, p.release_dir)
     if not previous or previous not in on_host:
+        others = [r for r in on_host if r != current]
         raise RemoteCommandError(
-            f"no previous release to roll back to (current: {current or 'none'})",
-            f"releases on the host: {' '.join(on_host) or 'none'}",
+            f"no previous release to roll back to on {host} (current: {current or 'none'})",
+            "rollback returns to the release the current one replaced, and none did: deploy "
+            "a new release first" + (f" (kept there too: {', '.join(others)})" if others else ""),
         )
     clash = await runtime_clash(conn, p, previous, current)
     if clash:

@@ -25,7 +25,10 @@ def parse_status(text: str) -> dict[str, object]:
     raw = dict(line.split("=", 1) for line in lines if "=" in line and line not in journal)
     # Every string comes from the host: shown literally, without terminal controls.
     # (The JSON ones are parsed first: their strings are cleaned once decoded.)
-    raw = {k: v if k in ("Release", "LastBoot") else sanitize(v) for k, v in raw.items()}
+    raw = {
+        k: v if k in ("Release", "PreviousRelease", "LastBoot") else sanitize(v)
+        for k, v in raw.items()
+    }
     fields: dict[str, object] = {
         "arch": raw.get("Arch") or None,
         "kvm": raw.get("Kvm") or None,
@@ -42,6 +45,8 @@ def parse_status(text: str) -> dict[str, object]:
         abi = artifact.get("abi") if isinstance(artifact, dict) else None
         fields["runtime"] = _text(abi.get("target")) if isinstance(abi, dict) else None
     fields["previous"] = raw.get("Previous", "").rsplit("/", 1)[-1] or None
+    if fields["previous"]:
+        fields["previous_created"] = _text(_json(raw.get("PreviousRelease", "")).get("created"))
     now = raw.get("Now", "")
     start = raw.get("ExecMainStartTimestampMonotonic", "0")
     start_us, now_s = to_int(start), to_float(now)

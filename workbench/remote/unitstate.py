@@ -43,6 +43,7 @@ pid=$(systemctl show -P MainPID "$unit" 2>/dev/null)
 echo "Current=$(readlink "$rel/current" 2>/dev/null)"
 echo "Previous=$(readlink "$rel/previous" 2>/dev/null)"
 echo "Release=$(tr -d '\n' < "$rel/current/release.json" 2>/dev/null)"
+echo "PreviousRelease=$(tr -d '\n' < "$rel/previous/release.json" 2>/dev/null)"
 echo "LastBoot=$(tr -d '\n' < "$rel/last-boot.json" 2>/dev/null)"
 """
 
