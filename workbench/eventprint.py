@@ -7,6 +7,7 @@ a host (journal lines, remote errors) is sanitised before it is printed.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -27,7 +28,14 @@ from workbench.events import (
 )
 from workbench.textsafe import sanitize, sanitize_lines
 
-_COLOURS = {"error": "\x1b[31m", "warning": "\x1b[33m", "debug": "\x1b[2m"}
+_COLOURS = {
+    "error": "\x1b[31m",
+    "warning": "\x1b[33m",
+    "debug": "\x1b[2m",
+    "ok": "\x1b[32m",
+    "changed": "\x1b[36m",
+    "bold-error": "\x1b[1;31m",
+}
 _RESET = "\x1b[0m"
 
 
@@ -44,7 +52,9 @@ class EventPrinter:
         self.json = as_json
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.colour = self.out.isatty() if colour is None else colour
+        if colour is None:  # https://no-color.org: any non-empty NO_COLOR means none
+            colour = self.out.isatty() and not os.environ.get("NO_COLOR")
+        self.colour = colour
         self.show_logs = show_logs
         self.several = several  # lines say [HOST/UNIKERNEL]: the profile has several
         self.exit_code = 0
@@ -82,6 +92,17 @@ class EventPrinter:
         if isinstance(e, LogLine):
             return _COLOURS.get(e.level)
         if isinstance(e, BuildLine) and e.stream == "stderr":
+            return _COLOURS["error"]
+        # Step lines: what changed, what passed, what failed, at a glance.
+        if isinstance(e, StepFinished):
+            return _COLOURS["changed"] if e.changed else None
+        if isinstance(e, StepFailed):
+            return _COLOURS["bold-error"]
+        if isinstance(e, HealthResult | HostDone):
+            return _COLOURS["ok"] if e.ok else _COLOURS["bold-error"]
+        if isinstance(e, RolledBack):
+            return _COLOURS["warning"]
+        if isinstance(e, Fact) and e.ok is False:
             return _COLOURS["error"]
         return None
 

@@ -46,6 +46,7 @@ class StepFinished(Event):
     changed: bool = False
     detail: str = ""
     seconds: float = 0.0
+    hint: str | None = None  # what to do, when the step is a retry after a failure
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,9 +30,20 @@ class Outcome:
     last_cursor: str | None = None  # the last journal entry shown: a rollback goes on from it
 
 
+def systemd_level(priority: int, message: str) -> str:
+    """systemd logs a main process' failed exit at notice ("Main process exited, code=exited,
+    status=255/EXCEPTION"; a clean one at debug) and "Failed with result" at warning: both say
+    the unikernel ended badly, so neither reads like routine lifecycle lines."""
+    if priority <= 3:
+        return "error"
+    if priority == 4 or "Main process exited, code=" in message:
+        return "warning"
+    return "info"
+
+
 def to_event(host: str, step: str, entry: journal.JournalEntry) -> LogLine:
     if entry.from_systemd:
-        level = "error" if entry.priority <= 3 else "info"
+        level = systemd_level(entry.priority, entry.message)
         return LogLine(
             host=host,
             step=step,
@@ -132,8 +143,13 @@ class _Watch:
             if self.cursor
             else journal.journal_argv(self.unit, lines=0)
         )
+        held: BootPhase | None = None  # "banner reached", said after the banner's last line
         async for entry in journal.entries(self.conn, argv):
-            await self.queue.put(to_event(host, step, entry))
+            event = to_event(host, step, entry)
+            if held is not None and event.kind != "banner":
+                await self.queue.put(held)
+                held = None
+            await self.queue.put(event)
             self.outcome.last_cursor = entry.cursor
             when = entry.monotonic_us / 1e6
             if self.started is not None and when < self.started:
@@ -147,7 +163,11 @@ class _Watch:
             if phase is not None:
                 origin = self.phases.started_at if self.phases.started_at is not None else when
                 seconds = round(when - origin, 3)
-                await self.queue.put(BootPhase(host=host, step=step, phase=phase, seconds=seconds))
+                reached = BootPhase(host=host, step=step, phase=phase, seconds=seconds)
+                if phase == "banner":
+                    held = reached  # not in the middle of the ASCII art
+                else:
+                    await self.queue.put(reached)
             if self.pattern is not None and self.pattern.search(entry.message):
                 self.log_match = entry.message
 

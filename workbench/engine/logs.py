@@ -28,6 +28,7 @@ async def follow(
     unit = loaded.profile.unit_name
     cursor: str | None = None
     delay = 0.5
+    reached = False  # a connection that was never made is not "lost"
     while True:
         conn = pool.get(host)
         argv = journal.journal_argv(
@@ -38,6 +39,8 @@ async def follow(
             follow=follow,
         )
         try:
+            await conn.connection()
+            reached = True
             async for entry in journal.entries(conn, argv):
                 cursor = entry.cursor
                 delay = 0.5
@@ -49,12 +52,13 @@ async def follow(
         except ConnectError as exc:
             if not follow:
                 raise
-            yield StepFinished(
-                host=host,
-                step="reconnect",
-                detail=f"connection lost ({exc.message}); resuming in {delay:.1f} s"
-                + (" from the last line seen" if cursor else ""),
-            )
+            if reached:
+                detail = f"connection lost ({exc.message}); resuming in {delay:.1f} s" + (
+                    " from the last line seen" if cursor else ""
+                )
+            else:
+                detail = f"cannot reach {host}: {exc.message}; trying again in {delay:.1f} s"
+            yield StepFinished(host=host, step="reconnect", detail=detail, hint=exc.hint)
             await pool.get(host).close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_retry_delay)
