@@ -182,7 +182,9 @@ def test_image_missing_offline_says_how_to_provide_it(lab, tmp_path):
 
 
 def test_deploy_from_source_builds_then_deploys_with_build_metadata(lab, tmp_path):
+    src = source_copy(tmp_path)
     v = variant(tmp_path, 7)
+    v.path.write_text(v.path.read_text().replace(str(HELLO), str(src)))
     try:
         code, events, err = wb(tmp_path, "deploy", "--profile", str(v.path), "--quiet")
         assert code == 0, err + json.dumps([e for e in events if e["event"] == "step_failed"])
@@ -200,6 +202,14 @@ def test_deploy_from_source_builds_then_deploys_with_build_metadata(lab, tmp_pat
         assert not any(
             e["changed"] for e in events if e["event"] == "step_finished" and e["host"] == "target"
         )
+        # An edit of the source (a comment) is a new build and a new release, as with a real
+        # compiler: never "already deployed".
+        (src / "unikernel.ml").write_text((src / "unikernel.ml").read_text() + "\n(* edit *)\n")
+        code, events, err = wb(tmp_path, "deploy", "--profile", str(v.path), "--quiet")
+        assert code == 0, err
+        assert not next(e for e in events if e["event"] == "build_result")["cached"]
+        (done,) = [e for e in events if e["event"] == "host_done"]
+        assert done["changed"] and done["release"] != release["id"], done
     finally:
         remove(v)
 

@@ -59,3 +59,16 @@ def test_the_first_arm_for_a_path_wins_and_unrouted_strings_are_not_pages(tmp_pa
     )
     spec = dune().guest_spec([tmp_path / "unikernel.ml"])
     assert spec["listen"] == [{"port": 8081, "http": {"/a": [204, ""]}}]
+
+
+def test_the_artifact_changes_when_the_source_does(tmp_path):
+    """A comment edited in the source is a new binary for a real compiler's build (and for
+    the double's): the next deploy must not say "nothing to do"."""
+    (tmp_path / "config.ml").write_text((HELLO / "config.ml").read_text())
+    src = tmp_path / "unikernel.ml"
+    src.write_text((HELLO / "unikernel.ml").read_text())
+    files = sorted(tmp_path.glob("*.ml"))
+    before = dune().source_digest(files)
+    assert before == dune().source_digest(files)  # the same sources, the same digest
+    src.write_text(src.read_text() + "\n(* edited *)\n")
+    assert dune().source_digest(files) != before
