@@ -46,6 +46,11 @@ _HOST_ACTIONS = (
     ("Start {p} on {host}", "start", False, "enable and start on its current release"),
     ("Remove {p} from {host}", "remove", True, "asks first; releases are kept"),
 )
+_MOVING = [
+    ("j, k", "down, up (as the arrows)"),
+    ("g, G", "first, last (as Home, End); G in logs follows again"),
+    ("enter", "open the selected row"),
+]
 _SCREENS: list[tuple[str, type[Screen[None]]]] = [
     ("Dashboard", DashboardScreen),
     ("Deploy / restart / rollback / stop / start / remove", RunScreen),
@@ -66,6 +71,9 @@ class WorkbenchApp(App[int]):
     def __init__(self, backend: Backend) -> None:
         super().__init__()
         self.backend = backend
+        # Run screens by profile, kept (installed) while they run in the background and until
+        # they were seen to the end: leaving a running deploy does not stop it.
+        self.runs: dict[str, RunScreen] = {}
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
@@ -97,12 +105,57 @@ class WorkbenchApp(App[int]):
     # -- what screens and the palette hand off to ------------------------------------------------
 
     def open_run(self, kind: str, profile: str, hosts: list[str]) -> None:
-        if self._busy(profile):
+        """A new run screen, or back to the one of this profile that is running (the same
+        action) or refusing another while one runs."""
+        current = self.runs.get(profile)
+        if current is not None and current.running:
+            if current.kind == kind and set(hosts) <= set(current.hosts):
+                self._show_run(current)
+            else:
+                self.notify(
+                    f"a {current.kind} of {profile} is running: wait for it or cancel it",
+                    severity="warning",
+                )
             return
-        self.push_screen(RunScreen(kind, profile, hosts))
+        if current is not None:
+            self.forget_run(current)
+        screen = RunScreen(kind, profile, hosts)
+        self.runs[profile] = screen
+        self.install_screen(screen, name=f"run:{profile}")
+        self._show_run(screen)
+
+    def _show_run(self, screen: RunScreen) -> None:
+        if self.screen is not screen:
+            self.push_screen(f"run:{screen.profile}")
+
+    def forget_run(self, screen: RunScreen) -> None:
+        """A finished run the user has left: its screen goes (it was kept while it ran)."""
+        if self.runs.get(screen.profile) is screen and screen not in self.screen_stack:
+            del self.runs[screen.profile]
+            self.uninstall_screen(f"run:{screen.profile}")
+
+    def run_ended(self, screen: RunScreen) -> None:
+        """The dashboard's rows of the hosts a run touched are refreshed at once (not at the
+        next 15 s poll), and a run that ended in the background is let go once seen."""
+        dashboard = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
+        if dashboard is not None:
+            dashboard.refresh_profile(screen.profile)
 
     def confirm_run(self, kind: str, profile: str, hosts: list[str]) -> None:
+        """Ask first, with what the dashboard knows of the hosts (a rollback names both
+        releases and their ages), or say at once why it cannot be done."""
         verb, detail = _CONFIRM[kind]
+        current = self.runs.get(profile)
+        if current is not None and current.running:
+            self.open_run(kind, profile, hosts)  # back to it, or why not
+            return
+        dashboard = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
+        if dashboard is not None:
+            facts, refusal = dashboard.facts_for(kind, profile, hosts)
+            if refusal:
+                self.notify(refusal, title=f"nothing to {verb.lower()}", severity="warning")
+                return
+            detail = f"{facts}\n\n{detail}" if facts else detail
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -121,27 +174,18 @@ class WorkbenchApp(App[int]):
     def open_plan(self, profile: str, hosts: list[str]) -> None:
         self.push_screen(PlanScreen(profile, hosts))
 
-    def _busy(self, profile: str) -> bool:
-        for screen in self.screen_stack:
-            if isinstance(screen, RunScreen) and screen.running and screen.profile == profile:
-                self.notify(
-                    f"a {screen.kind} of {profile} is running: wait for it or cancel it",
-                    severity="warning",
-                )
-                return True
-        return False
-
     # -- app-wide actions ------------------------------------------------------------------------
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
         sections = [(title, _keys(cls.BINDINGS)) for title, cls in _SCREENS]
+        sections.append(("Tables and logs", _MOVING))
         sections.append(("Everywhere", [*_keys(self.BINDINGS), ("ctrl+p", "Command palette")]))
         self.push_screen(HelpScreen(sections))
 
     async def action_quit(self) -> None:
-        running = [s for s in self.screen_stack if isinstance(s, RunScreen) and s.running]
+        running = [s for s in self.runs.values() if s.running]
         if not running:
             self.exit(0)
             return

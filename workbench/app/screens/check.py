@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Header, Static
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
-from workbench.app.widgets.keys import KeysFooter
+from workbench.app.widgets.keys import KeysFooter, KeyTable
 from workbench.events import Fact, HostDone, StepFailed
 
 COLUMNS = ("host", "check", "result", "value")
@@ -33,7 +33,7 @@ class CheckScreen(WorkbenchScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="facts", cursor_type="row", zebra_stripes=True)
+        yield KeyTable(id="facts", cursor_type="row", zebra_stripes=True)
         yield Static(id="fix")
         yield Static(id="summary")
         yield KeysFooter()

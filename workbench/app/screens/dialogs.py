@@ -1,5 +1,5 @@
-"""Modal dialogs: a yes/no confirmation before anything that restarts a unikernel, and the
-help screen listing every screen's keys (read from the screens, so it cannot drift)."""
+"""Modal dialogs: a yes/no confirmation before anything that restarts a unikernel, the help
+screen listing every screen's keys (read from the screens, so it cannot drift), and a picker."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, OptionList, Static
+from textual.widgets.option_list import Option
 
 from workbench.app.widgets import themed
 
@@ -53,7 +54,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         out = themed.SafeText()
-        out.append("workbench keys\n\n", style="bold")
+        out.append("workbench keys", style="bold")
+        out.append("   (Esc, q or ? closes this)\n\n", style="dim")
         for title, keys in self.sections:
             out.append(f"{title}\n", style="bold underline")
             for key, description in keys:
@@ -63,6 +65,40 @@ class HelpScreen(ModalScreen[None]):
         out.append("Ctrl+P opens the command palette: every action on every host, by name.")
         with VerticalScroll(id="help"):
             yield Static(out)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class PickerScreen(ModalScreen[str | None]):
+    """Pick one of a list (the logs' filters: level, source, host, and a reset), by arrows and
+    Enter or by the first letters; escape leaves everything as it was."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, title: str, options: list[tuple[str, str]], current: str = "") -> None:
+        super().__init__()
+        self.title_text, self.options, self.current = title, options, current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield Static(themed.SafeText().append(self.title_text), id="question")
+            yield OptionList(
+                *(Option(themed.SafeText().append(label), id=key) for key, label in self.options),
+                id="options",
+            )
+            yield Static("Enter picks, Esc closes", id="detail")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        keys = [key for key, _ in self.options]
+        if self.current in keys:
+            options.highlighted = keys.index(self.current)
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,6 +1,7 @@
 """The live journal of one or several hosts: follows by default, pauses when scrolled up and
-says so, `/` search, level/source/host filters, highlighted banner, memory map and errors, a
-crash banner that explains the exit status, and the buffer saved to a file."""
+says so, `/` search over the whole buffer with a match counter, level/source/host filters from
+a picker, a time column, highlighted banner, memory map and errors, a crash banner that explains
+the exit status, an in-pane state for a host that cannot be reached, and the buffer saved."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from textual.widgets import Header, Input, Static
 
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
+from workbench.app.screens.dialogs import PickerScreen
 from workbench.app.widgets import themed
 from workbench.app.widgets.crash import CrashBanner
 from workbench.app.widgets.keys import KeysFooter
-from workbench.app.widgets.logview import LEVELS, LogView
+from workbench.app.widgets.logrow import LEVELS
+from workbench.app.widgets.logview import LogView
 from workbench.events import LogLine, StepFinished
 
 HISTORY_LINES = 200
@@ -24,18 +27,17 @@ HISTORY_LINES = 200
 
 class LogsScreen(WorkbenchScreen):
     CSS_PATH = "logs.tcss"
+    # One meaning per key across screens (less's F follows, as here; ctrl+r does it again).
     BINDINGS = [
         Binding("slash", "search", "Search"),
-        Binding("n", "next_match", "Next", show=False),
-        Binding("N", "previous_match", "Previous", show=False),
-        Binding("l", "level", "Level"),
-        Binding("s", "source", "Source"),
-        Binding("h", "host", "Host", show=False),
-        Binding("f", "follow", "Follow"),
+        Binding("n", "next_match", "Next match", show=False),
+        Binding("N", "previous_match", "Previous match", show=False),
+        Binding("f", "filter", "Filter"),
+        Binding("F", "follow", "Follow"),
         Binding("w", "save", "Save"),
-        Binding("x", "dismiss_crash", "Dismiss crash", show=False),
+        Binding("a", "dismiss_crash", "Acknowledge crash", show=False),
         Binding("ctrl+l", "clear", "Clear", show=False),
-        Binding("r", "refollow", "Follow again", show=False),
+        Binding("ctrl+r", "refollow", "Reconnect", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -52,10 +54,13 @@ class LogsScreen(WorkbenchScreen):
         self.capacity = capacity
         self.save_dir = save_dir or Path.cwd()
         self.reconnects = 0
+        self.unreachable: dict[str, tuple[str, str | None, float]] = {}  # host: why, fix, when
+        self.said = ""  # the last search message (wrapped, none below)
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield CrashBanner(id="crash")
+        yield Static(id="state")
         yield LogView(capacity=self.capacity, show_host=len(self.hosts) > 1, id="log")
         yield Input(placeholder="search (Enter: find, Esc: close)", id="search")
         yield Static(id="status")
@@ -64,6 +69,7 @@ class LogsScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         self.sub_title = f"logs {self.profile}: {', '.join(self.hosts)}"
         self.query_one("#search", Input).display = False
+        self.query_one("#state", Static).display = False
         self.query_one(LogView).focus()
         self._status()
         self.action_refollow(history=HISTORY_LINES)
@@ -88,10 +94,35 @@ class LogsScreen(WorkbenchScreen):
             crash.consider(line)
         for event in message.events:
             if isinstance(event, StepFinished) and event.step == "reconnect":
+                # Said in the pane and the status line, not in a toast per retry.
                 self.reconnects += 1
-                self.notify(f"{event.host}: {event.detail}", severity="warning", timeout=4)
+                self.unreachable[event.host] = (event.detail, event.hint, event.at)
+            elif isinstance(event, LogLine):
+                self.unreachable.pop(event.host, None)
         self.query_one(LogView).append(lines)
+        self._state()
         self._status()
+
+    def _state(self) -> None:
+        """What the pane cannot show as lines: hosts that cannot be reached (why, when it tries
+        again, the fix), or filters that hide every line."""
+        log, state = self.query_one(LogView), self.query_one("#state", Static)
+        out = themed.SafeText()
+        for host, (why, fix, at) in sorted(self.unreachable.items()):
+            stamp = time.strftime("%H:%M:%S", time.gmtime(at))
+            who = "" if why.startswith("cannot reach") else f"{host}: "
+            warn = themed.style(self, "text-warning", bold=True)
+            out.append(f"{who}{why} (at {stamp} UTC)\n", warn)
+            if fix:
+                out.append(f"  fix: {fix}\n")
+        if log.rows and not log.view:
+            out.append(
+                f"0 of {len(log.rows)} lines pass the filters ({self._filters()}): "
+                "f to change them\n",
+                themed.style(self, "text-warning"),
+            )
+        state.update(out)
+        state.display = bool(out.plain)
 
     def on_job_ended(self, message: JobEnded) -> None:
         if message.job == "logs" and not message.cancelled:
@@ -105,24 +136,25 @@ class LogsScreen(WorkbenchScreen):
         log = self.query_one(LogView)
         parts = []
         if ended:
-            parts.append(
-                themed.text(self, "ENDED (r restarts the follow)", "text-error", bold=True)
-            )
+            parts.append(themed.text(self, "ENDED (ctrl+r follows again)", "text-error", bold=True))
+        elif self.unreachable:
+            parts.append(themed.text(self, "RECONNECTING", "text-warning", bold=True))
         elif log.following:
             parts.append(themed.text(self, "following", "text-success", bold=True))
         else:
             news = f", {log.unseen} new line(s)" if log.unseen else ""
             parts.append(
-                themed.text(self, f"PAUSED{news}: f or End resumes", "text-warning", bold=True)
+                themed.text(self, f"PAUSED{news}: F or End resumes", "text-warning", bold=True)
             )
-        filters = [f"level ≥ {log.min_level}"]
-        if log.source:
-            filters.append(f"source {log.source}")
-        if log.host:
-            filters.append(f"host {log.host}")
+        parts.append(themed.text(self, "   " + self._filters()))
         if log.search_text:
-            filters.append(f"search '{log.search_text}'")
-        parts.append(themed.text(self, "   " + ", ".join(filters)))
+            where = (
+                f"match {log.match_at + 1}/{len(log.matches)}"
+                if log.current_match is not None
+                else f"{len(log.matches)} matches"
+            )
+            said = f" ({self.said})" if self.said else ""
+            parts.append(themed.text(self, f"   '{log.search_text}': {where}{said}", "text-accent"))
         parts.append(
             themed.text(
                 self,
@@ -136,6 +168,15 @@ class LogsScreen(WorkbenchScreen):
             text.append_text(part)
         self.query_one("#status", Static).update(text)
 
+    def _filters(self) -> str:
+        log = self.query_one(LogView)
+        filters = [f"level ≥ {log.min_level}"]
+        if log.source:
+            filters.append(f"source {log.source}")
+        if log.host:
+            filters.append(f"host {log.host}")
+        return ", ".join(filters)
+
     # -- actions ---------------------------------------------------------------------------------
 
     def action_search(self) -> None:
@@ -145,12 +186,10 @@ class LogsScreen(WorkbenchScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         log = self.query_one(LogView)
-        if not log.search(event.value, from_current=True) and event.value:
-            self.notify(
-                f"'{event.value}' not found below; N searches upwards",
-                severity="warning",
-                timeout=3,
-            )
+        said = log.search(event.value)
+        if said is None and event.value:
+            self.notify(f"'{event.value}' is not in the buffer", severity="warning", timeout=3)
+        self.said = said or ""
         event.input.display = False
         log.focus()
         self._status()
@@ -165,24 +204,41 @@ class LogsScreen(WorkbenchScreen):
         log = self.query_one(LogView)
         if not log.search_text:
             self.action_search()
-        elif not log.search(log.search_text, backwards=backwards):
-            self.notify(f"no more matches for '{log.search_text}'", severity="warning", timeout=3)
+            return
+        said = log.next_match(backwards=backwards)
+        if said is None:
+            self.notify(f"no match for '{log.search_text}'", severity="warning", timeout=3)
+        self.said = said or ""
         self._status()
 
-    def action_level(self) -> None:
+    def action_filter(self) -> None:
+        """One picker for every filter, with a reset at the top (no cycling through sources)."""
         log = self.query_one(LogView)
-        log.set_filter(min_level=LEVELS[(LEVELS.index(log.min_level) + 1) % len(LEVELS)])
-        self._status()
+        options = [("reset", "show everything (reset every filter)")]
+        options += [(f"level:{lv}", f"level: {lv} and above") for lv in LEVELS]
+        options += [("source:", "source: all")]
+        options += [(f"source:{src}", f"source: {src}") for src in log.sources()]
+        if len(self.hosts) > 1:
+            options += [("host:", "host: all")]
+            options += [(f"host:{h}", f"host: {h}") for h in log.hosts()]
 
-    def action_source(self) -> None:
-        log = self.query_one(LogView)
-        log.set_filter(source=_cycle(log.sources(), log.source))
-        self._status()
+        def picked(key: str | None) -> None:
+            if key is None:
+                return
+            what, _, value = key.partition(":")
+            if what == "reset":
+                log.set_filter(min_level="debug", source=None, host=None)
+            elif what == "level":
+                log.set_filter(min_level=value)
+            elif what == "source":
+                log.set_filter(source=value or None)
+            elif what == "host":
+                log.set_filter(host=value or None)
+            self._state()
+            self._status()
 
-    def action_host(self) -> None:
-        log = self.query_one(LogView)
-        log.set_filter(host=_cycle(log.hosts(), log.host))
-        self._status()
+        current = f"source:{log.source}" if log.source else f"level:{log.min_level}"
+        self.app.push_screen(PickerScreen("Show which lines?", options, current), picked)
 
     def action_follow(self) -> None:
         self.query_one(LogView).follow()
@@ -212,6 +268,7 @@ class LogsScreen(WorkbenchScreen):
 
     def action_clear(self) -> None:
         self.query_one(LogView).clear()
+        self._state()
         self._status()
 
     def action_back(self) -> None:
@@ -221,13 +278,3 @@ class LogsScreen(WorkbenchScreen):
             self.query_one(LogView).focus()
             return
         self.app.pop_screen()
-
-
-def _cycle(options: list[str], current: str | None) -> str | None:
-    """The next of None (all) -> options... -> None."""
-    if current is None:
-        return options[0] if options else None
-    if current not in options:
-        return None
-    i = options.index(current) + 1
-    return options[i] if i < len(options) else None

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Header, Static
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
-from workbench.app.widgets.keys import KeysFooter
+from workbench.app.widgets.keys import KeysFooter, KeyTable
 from workbench.engine.decide import STEPS
 from workbench.events import Fact, FileDiff, HostDone, StepFailed, StepFinished
 from workbench.textsafe import sanitize
@@ -35,7 +35,7 @@ class PlanScreen(WorkbenchScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="changes", cursor_type="row", zebra_stripes=True)
+        yield KeyTable(id="changes", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="diff-box"):
             yield Static(id="diff")
         yield Static(id="summary")

@@ -4,7 +4,9 @@ caused it (the exception, the ABORT, the trap, the tender's error)."""
 from __future__ import annotations
 
 import re
+import time
 
+from rich.text import Text
 from textual.widgets import Static
 
 from workbench.app.widgets import themed
@@ -21,6 +23,7 @@ class CrashBanner(Static):
     CrashBanner { display: none; height: auto; padding: 0 1; background: $error-muted;
                   border-left: thick $error; }
     CrashBanner.-shown { display: block; }
+    CrashBanner.-recovered { background: $success-muted; border-left: thick $success; }
     """
 
     def __init__(self, **kwargs: object) -> None:
@@ -28,6 +31,9 @@ class CrashBanner(Static):
         self.cause: dict[str, LogLine] = {}
         self.stopped_cleanly: set[str] = set()
         self.message = ""
+        self.crashed: str | None = None  # the host the banner is about
+        self.recovered = False
+        self.report = Text()  # what the banner said of the crash
 
     def consider(self, event: LogLine) -> None:
         host = event.host
@@ -36,6 +42,8 @@ class CrashBanner(Static):
         elif event.origin == "systemd" and event.text.startswith("Started "):
             self.stopped_cleanly.discard(host)
             self.cause.pop(host, None)
+            if host == self.crashed and not self.recovered:
+                self._recovered(event)
         if event.level == "error" and event.kind in _CAUSES and host not in self.cause:
             self.cause[host] = event
         m = _EXITED.search(event.text) if event.origin == "systemd" else None
@@ -55,6 +63,8 @@ class CrashBanner(Static):
 
     def show(self, host: str, what: str, cause: LogLine | None) -> None:
         self.message = f"{host}: the unikernel {what}"
+        self.crashed, self.recovered = host, False
+        self.remove_class("-recovered")
         out = themed.SafeText()
         out.append("✖ ", themed.style(self, "text-error", bold=True))
         out.append(sanitize(self.message), themed.style(self, "text-error", bold=True))
@@ -64,10 +74,31 @@ class CrashBanner(Static):
                 out.append(
                     f"\n  what to do: {sanitize(cause.hint)}", themed.style(self, "text-muted")
                 )
-        out.append("\n  (press x to dismiss)", themed.style(self, "text-muted"))
+        else:
+            out.append(
+                "\n  what to do: its last lines above say why; `w` saves them, and `b` on the "
+                "dashboard rolls back to the release before",
+                themed.style(self, "text-muted"),
+            )
+        self.report = out.copy()
+        out.append("\n  (a acknowledges)", themed.style(self, "text-muted"))
         self.update(out)
         self.add_class("-shown")
 
+    def _recovered(self, started: LogLine) -> None:
+        """systemd started it again (a restart, or a rollback's release): the banner says the
+        crash is over instead of alarming on as if it still were."""
+        self.recovered = True
+        stamp = time.strftime("%H:%M:%S", time.gmtime(started.time or started.at))
+        out = themed.SafeText()
+        out.append("✔ recovered: ", themed.style(self, "text-success", bold=True))
+        out.append(f"started again at {stamp} UTC; what happened before:\n")
+        out.append_text(self.report)
+        out.append("\n  (a acknowledges)", themed.style(self, "text-muted"))
+        self.update(out)
+        self.add_class("-recovered")
+
     def dismiss(self) -> None:
         self.message = ""
-        self.remove_class("-shown")
+        self.crashed, self.recovered = None, False
+        self.remove_class("-shown", "-recovered")

@@ -9,44 +9,37 @@ arrived, until End or `f` resumes.
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
-from itertools import count
 from pathlib import Path
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from workbench.app.widgets.logrow import LEVEL_TAG, LEVELS, TAG_STYLE, Row, clock
 from workbench.events import LogLine
-from workbench.textsafe import sanitize
 
-LEVELS = ("debug", "info", "warning", "error")
 _RANK = {name: i for i, name in enumerate(LEVELS)}
-_SEQ = count()
-
-
-class Row:
-    __slots__ = ("hint", "host", "kind", "level", "origin", "seq", "source", "text")
-
-    def __init__(self, event: LogLine) -> None:
-        self.seq = next(_SEQ)
-        self.host = event.host
-        self.kind = event.kind
-        self.level = event.level
-        self.source = event.source
-        self.origin = event.origin
-        self.text = sanitize(event.text)  # remote text: no terminal control sequences
-        self.hint = event.hint
 
 
 class LogView(ScrollView, can_focus=True):
     """Journal rows of one or more hosts. The screen owns the keys; this owns the rows."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom (follow)", show=False),
+    ]
 
     COMPONENT_CLASSES = {
         "logview--debug",
@@ -57,6 +50,12 @@ class LogView(ScrollView, can_focus=True):
         "logview--systemd",
         "logview--host",
         "logview--match",
+        "logview--current-match",
+        "logview--time",
+        "logview--tag-debug",
+        "logview--tag-info",
+        "logview--tag-warning",
+        "logview--tag-error",
     }
     DEFAULT_CSS = """
     LogView { background: $surface; scrollbar-gutter: stable; }
@@ -68,6 +67,12 @@ class LogView(ScrollView, can_focus=True):
     LogView > .logview--systemd { color: $text-muted; text-style: italic; }
     LogView > .logview--host { color: $text-primary; }
     LogView > .logview--match { background: $warning-muted; text-style: bold; }
+    LogView > .logview--current-match { background: $accent; color: $text; text-style: bold; }
+    LogView > .logview--time { color: $text-muted; }
+    LogView > .logview--tag-debug { color: $text-muted; }
+    LogView > .logview--tag-info { color: $text-success; }
+    LogView > .logview--tag-warning { color: $text-warning; text-style: bold; }
+    LogView > .logview--tag-error { color: $text-error; text-style: bold; }
     """
 
     class FollowChanged(Message):
@@ -88,6 +93,8 @@ class LogView(ScrollView, can_focus=True):
         self.source: str | None = None
         self.host: str | None = None
         self.search_text = ""
+        self.matches: list[int] = []  # seq of every row in the view that matches, in order
+        self.match_at = -1  # which of them is the current one
         self.following = True
         self.unseen = 0
         self.total = 0  # rows ever appended (the ring forgets, this does not)
@@ -106,10 +113,14 @@ class LogView(ScrollView, can_focus=True):
             if self._passes(row):
                 self.view.append(row)
                 added += 1
-                self._width = max(self._width, len(row.text) + len(row.host) + 3)
+                self._width = max(self._width, len(row.shown) + len(row.host) + 12)
+                if self.search_text and self._matches(row):
+                    self.matches.append(row.seq)
         if not added:
             return
         dropped = max(0, before + added - self.capacity)
+        if dropped and self.matches:
+            self._forget_dropped_matches()
         self._resize()
         if self.following:
             self._to_end()
@@ -124,6 +135,7 @@ class LogView(ScrollView, can_focus=True):
     def clear(self) -> None:
         self.rows.clear()
         self.view.clear()
+        self.matches, self.match_at = [], -1
         self._cache.clear()
         self.unseen = 0
         self._resize()
@@ -146,6 +158,7 @@ class LogView(ScrollView, can_focus=True):
         if host != "":
             self.host = host
         self.view = deque((r for r in self.rows if self._passes(r)), maxlen=self.capacity)
+        self._find_matches(keep=True)
         self._cache.clear()
         self._resize()
         if self.following:
@@ -227,24 +240,73 @@ class LogView(ScrollView, can_focus=True):
 
     # -- search --------------------------------------------------------------------------------
 
-    def search(self, text: str, *, backwards: bool = False, from_current: bool = False) -> bool:
-        """Highlight `text` and jump to its next (previous) match; False when there is none."""
+    def search(self, text: str) -> str | None:
+        """Highlight every match of `text` in the view and go to one: the last one when
+        following (the newest), else the first at or below the top row, wrapping to the first
+        when there is none below. What to tell the user, or None when nothing matches."""
         self.search_text = text
         self._cache.clear()
         self.refresh()
-        if not text:
-            return False
-        needle = text.lower()
-        top = int(self.scroll_y)
-        n = len(self.view)
-        first = top if from_current else top + 1
-        order = range(top - 1, -1, -1) if backwards else range(first, n)
-        for i in order:
-            if needle in self.view[i].text.lower():
-                self.pause()
-                self._set_y(i)
-                return True
-        return False
+        self._find_matches(keep=False)
+        if not self.matches:
+            return None
+        if self.following:
+            self.match_at = len(self.matches) - 1
+            return self._go("the newest match")
+        top = self.view[min(int(self.scroll_y), len(self.view) - 1)].seq if self.view else 0
+        below = bisect_left(self.matches, top)
+        if below < len(self.matches):
+            self.match_at = below
+            return self._go("")
+        self.match_at = 0
+        return self._go("none below: wrapped to the first")
+
+    def next_match(self, backwards: bool = False) -> str | None:
+        """The next (previous) match, wrapping around the ends and saying so."""
+        if not self.matches:
+            return None
+        step = -1 if backwards else 1
+        at = self.match_at + step
+        said = ""
+        if at >= len(self.matches):
+            at, said = 0, "passed the last match: wrapped to the first"
+        elif at < 0:
+            at, said = len(self.matches) - 1, "passed the first match: wrapped to the last"
+        self.match_at = at
+        return self._go(said)
+
+    @property
+    def current_match(self) -> int | None:
+        return self.matches[self.match_at] if 0 <= self.match_at < len(self.matches) else None
+
+    def _go(self, said: str) -> str:
+        seq = self.matches[self.match_at]
+        index = bisect_left(self.view, seq, key=lambda r: r.seq)
+        self.pause()
+        height = max(1, self.scrollable_content_region.height)
+        if not self.scroll_y <= index < self.scroll_y + height:
+            self._set_y(index - height // 2)  # the match in the middle, context around it
+        self._cache.clear()
+        self.refresh()
+        return said
+
+    def _matches(self, row: Row) -> bool:
+        return self.search_text.lower() in row.text.lower()
+
+    def _find_matches(self, *, keep: bool) -> None:
+        """Every matching row of the view; `keep` stays on the current one where it still is."""
+        current = self.current_match if keep else None
+        self.matches = [r.seq for r in self.view if self._matches(r)] if self.search_text else []
+        self.match_at = -1
+        if current is not None and current in self.matches:
+            self.match_at = self.matches.index(current)
+
+    def _forget_dropped_matches(self) -> None:
+        first = self.view[0].seq if self.view else 1 << 62
+        gone = bisect_left(self.matches, first)
+        if gone:
+            self.matches = self.matches[gone:]
+            self.match_at = max(-1, self.match_at - gone)
 
     # -- saving --------------------------------------------------------------------------------
 
@@ -254,7 +316,8 @@ class LogView(ScrollView, can_focus=True):
         followed or overwritten (FileExistsError)."""
         with path.open("x", encoding="utf-8") as out:
             for row in self.rows:
-                out.write(f"{row.host} | {row.text}\n")
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(row.time))
+                out.write(f"{stamp}.{int(row.time % 1 * 1e6):06d}Z {row.host} | {row.text}\n")
         return len(self.rows)
 
     # -- rendering -----------------------------------------------------------------------------
@@ -275,13 +338,21 @@ class LogView(ScrollView, can_focus=True):
 
     def _render_row(self, row: Row, base: Style) -> Strip:
         text = Text(no_wrap=True, end="")
+        text.append(f"{clock(row.time)} ", self.get_component_rich_style("logview--time"))
         if self.show_host:
             text.append(f"{row.host} ", self.get_component_rich_style("logview--host"))
-        text.append(row.text, self._style_for(row))
+        start = len(text.plain)
+        text.append(row.shown, self._style_for(row))
+        tag = LEVEL_TAG.search(row.shown, 0, 12) if row.kind == "mirage" else None
+        if tag:
+            level = TAG_STYLE.get(tag[1], "error")
+            style = self.get_component_rich_style(f"logview--tag-{level}")
+            text.stylize(style, start + tag.start(), start + tag.end())
         if self.search_text:
-            start = len(text.plain) - len(row.text)
-            match = self.get_component_rich_style("logview--match")
-            lower, needle = row.text.lower(), self.search_text.lower()
+            current = row.seq == self.current_match
+            name = "logview--current-match" if current else "logview--match"
+            match = self.get_component_rich_style(name)
+            lower, needle = row.shown.lower(), self.search_text.lower()
             at = lower.find(needle)
             while at >= 0:
                 text.stylize(match, start + at, start + at + len(needle))
@@ -295,10 +366,10 @@ class LogView(ScrollView, can_focus=True):
             name = "logview--banner"
         elif row.kind in ("memory_map", "memory_region"):
             name = "logview--memory"
+        elif row.level == "warning":
+            name = "logview--warning"  # a failed exit stands out from routine lifecycle lines
         elif row.origin == "systemd":
             name = "logview--systemd"
-        elif row.level == "warning":
-            name = "logview--warning"
         elif row.level == "debug":
             name = "logview--debug"
         else:
