@@ -43,6 +43,7 @@ class ReplayBackend:
             "status": "status",
             "deploy": "deploy",
             "logs": "logs",
+            "tail": "logs",
             "check": "check",
             "plan": "plan",
             "rollback": "rollback",
@@ -58,9 +59,20 @@ class ReplayBackend:
         self.release = asyncio.Event()
         self.closed = False
         self.finished: list[str] = []
+        self.pending: list[ProfileEntry] | None = None  # the profiles after the next reload
+        self.reloads = 0
 
     def profiles(self) -> list[ProfileEntry]:
         return list(self.entries)
+
+    def changed(self) -> bool:
+        return self.pending is not None
+
+    async def reload(self) -> None:
+        """What the test put in `pending` becomes the profiles (a file fixed on disk)."""
+        if self.pending is not None:
+            self.entries, self.pending = self.pending, None
+        self.reloads += 1
 
     async def _play(self, what: str, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         self.calls.append((what, profile, hosts))
@@ -87,6 +99,9 @@ class ReplayBackend:
 
     def logs(self, profile: str, hosts: list[str], *, lines: int = 200):  # type: ignore[no-untyped-def]
         return self._play("logs", profile, hosts)
+
+    def tail(self, profile: str, host: str, *, lines: int = 50) -> AsyncIterator[Event]:
+        return self._play("tail", profile, [host])
 
     def check(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         return self._play("check", profile, hosts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from workbench.events import Event
@@ -37,6 +38,7 @@ class Backend(Protocol):
     def status(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def deploy(self, profile: str, hosts: list[str], *, restart: bool) -> AsyncIterator[Event]: ...
     def logs(self, profile: str, hosts: list[str], *, lines: int) -> AsyncIterator[Event]: ...
+    def tail(self, profile: str, host: str, *, lines: int) -> AsyncIterator[Event]: ...
     def check(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def plan(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def rollback(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
@@ -45,6 +47,8 @@ class Backend(Protocol):
     def start(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def remove(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
     def metrics(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]: ...
+    def changed(self) -> bool: ...
+    async def reload(self) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -56,14 +60,37 @@ class EngineBackend:
     """The engine over SSH: one connection pool per profile, opened on first use."""
 
     def __init__(self, names: list[str] | None = None, *, accept_new_host_key: bool = False):
+        self.accept_new_host_key = accept_new_host_key
+        self.names = names
+        self._loaded: dict[str, LoadedProfile] = {}
+        self._entries: list[ProfileEntry] = []
+        self._pools: dict[str, Pool] = {}
+        self._seen: tuple[tuple[str, int, int], ...] = ()
+        self._load()
+
+    def _paths(self) -> list[Path]:
+        from workbench import profiles
+
+        return [profiles.find(n) for n in self.names] if self.names else profiles.discover()
+
+    def _signature(self) -> tuple[tuple[str, int, int], ...]:
+        """The profile files as they are on disk: which, when written, how big."""
+        out = []
+        for path in self._paths():
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def _load(self) -> None:
         from workbench import profiles
         from workbench.errors import ProfileError
 
-        self.accept_new_host_key = accept_new_host_key
-        self._loaded: dict[str, LoadedProfile] = {}
-        self._entries: list[ProfileEntry] = []
-        paths = [profiles.find(n) for n in names] if names else profiles.discover()
-        for path in paths:
+        self._seen = self._signature()
+        self._loaded, self._entries = {}, []
+        for path in self._paths():
             try:
                 loaded = profiles.load_file(path)
             except ProfileError as exc:
@@ -86,7 +113,31 @@ class EngineBackend:
                         p.unikernel.name,
                     )
                 )
-        self._pools: dict[str, Pool] = {}
+
+    def changed(self) -> bool:
+        """Whether a profile file was added, removed or written since the last load."""
+        from workbench.errors import WorkbenchError
+
+        try:
+            return self._signature() != self._seen
+        except WorkbenchError:  # a profile named on the command line went away: load says so
+            return True
+
+    async def reload(self) -> None:
+        """Read the profile files again (a fixed one loads, a broken one says why); the
+        connections of profiles whose hosts changed are closed, the others kept."""
+        before = {lp.name: lp.profile.hosts for lp in self._loaded.values()}
+        from workbench.errors import WorkbenchError
+
+        try:
+            self._load()
+        except WorkbenchError as exc:  # a profile named with --profile was deleted
+            self._entries = [ProfileEntry(", ".join(self.names or []), error=exc.message)]
+            self._loaded = {}
+        now = {lp.name: lp.profile.hosts for lp in self._loaded.values()}
+        for name in list(self._pools):
+            if name not in now or before.get(name) != now[name]:
+                await self._pools.pop(name).close()
 
     def profiles(self) -> list[ProfileEntry]:
         return list(self._entries)
@@ -134,6 +185,10 @@ class EngineBackend:
         return self._each(
             profile, hosts, lambda pool, lp, h: logs.follow(pool, lp, h, lines=lines, follow=True)
         )
+
+    def tail(self, profile: str, host: str, *, lines: int = 50) -> AsyncIterator[Event]:
+        """The dashboard's live tail of one unikernel: a follow like `logs`."""
+        return self.logs(profile, [host], lines=lines)
 
     def check(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         from workbench.engine import check

@@ -52,6 +52,7 @@ class HostRow:
     answered: float | None = None  # when the host last answered
     series: Series = field(default_factory=Series)  # cpu %, memory, network bytes/s
     host_metrics: dict[str, object] = field(default_factory=dict)  # the host's last sample
+    busy: str | None = None  # "deploying 2:14" while a run of the TUI acts on it
 
     @property
     def key(self) -> str:
@@ -108,6 +109,8 @@ def cells(widget: Widget, row: HostRow) -> dict[str, Text]:
 
 
 def unit_cell(widget: Widget, row: HostRow) -> Text:
+    if row.busy:
+        return themed.text(widget, row.busy, "text-accent", bold=True)
     if row.at is None:
         return themed.text(widget, "…", "text-muted")
     if row.error:

@@ -12,16 +12,20 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
 from workbench.app.backend import METRICS_SECONDS
+from workbench.app.hostdetail import detail_text
 from workbench.app.hostrows import HostRow, cells, fit, widths
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
-from workbench.app.widgets import themed
-from workbench.app.widgets.keys import KeysFooter
-from workbench.app.widgets.metricspane import metrics_lines
-from workbench.events import Event, HostMetrics, Status, StepFailed, UnikernelMetrics
+from workbench.app.screens.run import VERBS
+from workbench.app.widgets.keys import KeysFooter, KeyTable
+from workbench.app.widgets.logview import LogView
+from workbench.events import Event, HostMetrics, LogLine, Status, StepFailed, UnikernelMetrics
 from workbench.samples import tap_rate
+from workbench.statustext import release_line
 
 REFRESH_SECONDS = 15.0
+NOW = time.time  # what release ages are measured against (a snapshot test fixes it)
+TAIL_LINES = 50  # the selected unikernel's newest lines, followed under the table
 
 
 class DashboardScreen(WorkbenchScreen):
@@ -46,27 +50,66 @@ class DashboardScreen(WorkbenchScreen):
         super().__init__()
         self.rows: dict[str, HostRow] = {}
         self.shown: tuple[str, ...] = ()  # the columns this terminal's width keeps
+        self.tailing: str | None = None  # the row whose log the tail pane follows
         self._throttled: dict[str, set[str]] = {}  # host -> what it reported "now"
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+        yield KeyTable(id="hosts", cursor_type="row", zebra_stripes=True)
+        yield LogView(capacity=TAIL_LINES * 10, id="tail")
         yield Static(id="detail")
         yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "dashboard"
-        for entry in self.backend.profiles():
-            for host in entry.targets or ["-"]:
-                row = HostRow(entry, host)
-                self.rows[row.key] = row
-        self._layout(self.size.width)
+        self._sync_rows()
         self.query_one("#hosts", DataTable).focus()
         self._show_detail()
         # After the first paint: the first refresh imports the SSH stack (~0.15 s).
-        self.call_after_refresh(self.action_refresh)
+        self.call_after_refresh(self._refresh_all)
         self.call_after_refresh(self._start_metrics)
-        self.set_interval(REFRESH_SECONDS, self.action_refresh)
+        self.call_after_refresh(self._follow_tail)
+        self.set_interval(REFRESH_SECONDS, self._refresh_all)
+        self.set_interval(1.0, self._tick)
+
+    def _sync_rows(self) -> None:
+        """Rows for the profiles as loaded now: a row keeps what it knew when its profile and
+        host are still there; the table is laid out again."""
+        rows: dict[str, HostRow] = {}
+        for entry in self.backend.profiles():
+            for host in entry.targets or ["-"]:
+                row = HostRow(entry, host)
+                old = self.rows.get(row.key)
+                if old is not None and old.profile.error is None and entry.error is None:
+                    old.profile = entry
+                    row = old
+                rows[row.key] = row
+        self.rows = rows
+        self.shown = ()
+        self._layout(self.size.width)
+
+    def _tick(self) -> None:
+        """Each second: a run's clock on its rows ("deploying 2:14"), and profile files that
+        changed on disk loaded again."""
+        runs = getattr(self.app, "runs", {})
+        for row in self.rows.values():
+            run = runs.get(row.profile.name)
+            busy = None
+            if run is not None and run.running and row.host in run.hosts:
+                took = int(time.monotonic() - run.started_at)
+                busy = f"{VERBS[run.kind]} {took // 60}:{took % 60:02d}"
+            if busy != row.busy:
+                row.busy = busy
+                self._update_cells(row, ("unit",))
+        if self.backend.changed():
+            self.run_worker(self._reload(), group="reload", exclusive=True)
+
+    async def _reload(self) -> None:
+        await self.backend.reload()
+        self._sync_rows()
+        self._show_detail()
+        self._start_metrics()
+        self._refresh_all()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout(event.size.width)
@@ -110,6 +153,10 @@ class DashboardScreen(WorkbenchScreen):
     # -- refresh -------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
+        """ctrl+r: the profile files read again (one fixed on disk loads), then every row."""
+        self.run_worker(self._reload(), group="reload", exclusive=True)
+
+    def _refresh_all(self) -> None:
         """One status job per profile (its host names are its own): a slow or unreachable
         profile does not hold up the others, and a refresh still out is not started again."""
         running = {w.name for w in self.workers if w.is_running}
@@ -118,7 +165,37 @@ class DashboardScreen(WorkbenchScreen):
             if entry.error is None and entry.targets and job not in running:
                 self.start_job(job, partial(self.backend.status, entry.name, entry.targets))
 
+    def refresh_profile(self, profile: str) -> None:
+        """Now, after an action on this profile's hosts ended (the old uptime must not stay
+        until the next poll)."""
+        entry = next((e for e in self.backend.profiles() if e.name == profile), None)
+        if entry is not None and entry.error is None and entry.targets:
+            self.start_job(
+                f"refresh:{profile}", partial(self.backend.status, entry.name, entry.targets)
+            )
+
+    def _follow_tail(self) -> None:
+        """The selected unikernel's log, followed live under the table: what a demo needs on
+        one screen. Another row selected: its log instead."""
+        row = self.selected()
+        key = row.key if row is not None and row.profile.error is None and row.host != "-" else None
+        if key == self.tailing:
+            return
+        self.tailing = key
+        self.query_one("#tail", LogView).clear()
+        if row is None or key is None:
+            self.workers.cancel_group(self, "tail")
+            return
+        profile, host = row.profile.name, row.host
+        self.start_job(
+            "tail", lambda: self.backend.tail(profile, host, lines=TAIL_LINES), interval=0.2
+        )
+
     def on_engine_events(self, message: EngineEvents) -> None:
+        if message.job == "tail":
+            tail = self.query_one("#tail", LogView)
+            tail.append([e for e in message.events if isinstance(e, LogLine)])
+            return
         kind, _, profile = message.job.partition(":")
         if kind == "metrics":
             self._metrics(profile, message.events)
@@ -139,6 +216,7 @@ class DashboardScreen(WorkbenchScreen):
             row.at = event.at
             self._update_cells(row, self.shown)
         self._show_detail()
+        self.refresh_bindings()
 
     def _metrics(self, base: str, events: list[Event]) -> None:
         """A profile's samples into its rows: a host's figures to each of its rows there, a
@@ -187,6 +265,8 @@ class DashboardScreen(WorkbenchScreen):
             if not message.cancelled:
                 self.set_timer(METRICS_SECONDS, self._start_metrics)
             return
+        if message.job == "tail":
+            return  # the logs screen (l) says why a follow ended; the tail pane just stops
         if not message.job.startswith("refresh:"):
             super().on_job_ended(message)
         elif message.error:  # the rows say it; a toast every 15 s would not help
@@ -210,6 +290,8 @@ class DashboardScreen(WorkbenchScreen):
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._show_detail()
+        self.set_timer(0.3, self._follow_tail)  # not a stream per row the cursor passes
+        self.refresh_bindings()  # rollback is dimmed where there is nothing to go back to
 
     def on_data_table_row_selected(self, _: DataTable.RowSelected) -> None:
         self.action_details()  # Enter on the table
@@ -228,48 +310,37 @@ class DashboardScreen(WorkbenchScreen):
         if row is None:
             detail.update("No profiles found: add one to ./profiles (see `workbench profiles`).")
             return
-        e = row.profile
-        out = themed.SafeText()
-        out.append(f"{e.name}", themed.style(self, "text-primary", bold=True))
-        if e.error:
-            out.append(f": {e.error}\n", themed.style(self, "text-error"))
-            out.append(f"fix the file, then check it with `workbench profiles show {e.name}`")
-            detail.update(out)
-            return
-        address = e.addresses.get(row.host, "-")
-        out.append(f" / {row.host} ({address}")
-        out.append(f", {row.fields['arch']})" if row.fields.get("arch") else ")")
-        out.append(f"  unikernel {e.unikernel}")
-        if e.builder:
-            out.append(f", built on {e.builder}")
-        if row.fields.get("runtime"):
-            out.append(f"; runs under solo5-{row.fields['runtime']}")
-        if row.fields.get("kvm"):
-            out.append(f"; /dev/kvm: {row.fields['kvm']}")
-        out.append(f"\n{e.description}\n", themed.style(self, "text-muted"))
-        if row.error:
-            out.append(f"{row.error}\n", themed.style(self, "text-error", bold=True))
-            if row.hint:
-                out.append(f"fix: {row.hint}\n")
-        elif row.fields.get("crash_loop"):
-            f = row.fields
-            out.append(f"{f['crash_loop']}\n", themed.style(self, "text-error", bold=True))
-            if f.get("last_exit"):
-                out.append(f"{f['last_exit']}\n")
-            if f.get("last_exit_hint"):
-                out.append(f"fix: {f['last_exit_hint']}\n")
-        elif row.fields.get("health_detail"):
-            failing = row.fields.get("health") == "failing"
-            colour = "text-error" if failing else "text-muted"
-            out.append(f"health: {row.fields['health_detail']}\n", themed.style(self, colour))
-        metrics_lines(self, out, row.series, row.host_metrics)
-        out.append(_when(row), themed.style(self, "text-muted"))
-        if not row.error and row.fields.get("release_created"):
-            out.append(
-                f"; release {row.fields.get('release')} made {row.fields['release_created']}",
-                themed.style(self, "text-muted"),
-            )
-        detail.update(out)
+        no_rollback = self.check_action("rollback", ()) is None
+        detail.update(detail_text(self, row, no_rollback=no_rollback))
+
+    def facts_for(self, kind: str, profile: str, hosts: list[str]) -> tuple[str, str | None]:
+        """What a confirmation names for these hosts, and why it cannot be done when the last
+        status says so (a rollback with no previous release). Unknown hosts say nothing."""
+        if kind != "rollback":
+            return "", None
+        now = NOW()
+        lines, nothing = [], []
+        for host in hosts:
+            row = self.rows.get(f"{profile}/{host}")
+            if row is None or row.at is None or row.error:
+                continue  # not known yet: the engine says it if it cannot
+            if not row.fields.get("previous"):
+                nothing.append(host)
+                continue
+            current = release_line(row.fields, "release", now)
+            lines.append(f"{host}: {current}\n  -> {release_line(row.fields, 'previous', now)}")
+        if nothing and not lines:
+            where = ", ".join(nothing)
+            return "", f"no earlier release on {where} to roll back to: deploy a new one first"
+        return "\n".join(lines), None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Rollback is dimmed in the footer when the selected host has nothing to go back to."""
+        if action == "rollback" and (row := self.selected()) is not None:
+            known = row.at is not None and not row.error and row.profile.error is None
+            if known and not row.fields.get("previous"):
+                return None
+        return True
 
     def _target(self, whole_profile: bool = False) -> tuple[str, list[str]] | None:
         row = self.selected()
@@ -327,14 +398,3 @@ class DashboardScreen(WorkbenchScreen):
     def action_remove(self) -> None:
         if target := self._target():
             self.app.confirm_run("remove", *target)  # type: ignore[attr-defined]
-
-
-def _when(row: HostRow) -> str:
-    """ "last answer" only for a host that answered; a host that never did has a last try."""
-    stamp = lambda at: time.strftime("%H:%M:%S UTC", time.gmtime(at))  # noqa: E731
-    if row.at is None:
-        return "asking…"
-    if not row.error:
-        return f"last answer {stamp(row.at)}"
-    answered = f"; last answer {stamp(row.answered)}" if row.answered else "; it never answered"
-    return f"last try {stamp(row.at)}{answered}"

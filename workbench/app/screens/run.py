@@ -1,12 +1,16 @@
 """A deploy, restart or rollback as it happens: the step list per host, the build output and
 the unikernel's boot lines, upload progress, boot phases on a timeline, the health result and a
-rollback that happened and why. `x` cancels it cleanly, as Ctrl-C does headless."""
+rollback that happened and why. `x` cancels it cleanly, as Ctrl-C does headless; `esc` leaves it
+running in the background (its dashboard row shows it) and `d` deploys again once it ended."""
 
 from __future__ import annotations
+
+import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.widgets import Header, Label, ProgressBar, Static
 
 from workbench.app.messages import EngineEvents, JobEnded
@@ -38,11 +42,17 @@ TITLES = {
     "remove": "Remove",
 }
 
+DASHBOARD_KEYS = {"deploy": "d", "restart": "r", "rollback": "b", "stop": "s", "start": "S",
+                  "remove": "X"}  # fmt: skip
+VERBS = {"deploy": "deploying", "restart": "restarting", "rollback": "rolling back",
+         "stop": "stopping", "start": "starting", "remove": "removing"}  # fmt: skip
+
 
 class RunScreen(WorkbenchScreen):
     CSS_PATH = "run.tcss"
     BINDINGS = [
         Binding("x", "cancel", "Cancel"),
+        Binding("d", "again", "Deploy again"),
         Binding("l", "logs", "Logs"),
         Binding("escape", "back", "Back"),
     ]
@@ -51,6 +61,8 @@ class RunScreen(WorkbenchScreen):
         super().__init__()
         self.kind, self.profile, self.hosts = kind, profile, hosts
         self.running = False
+        self.started_at = time.monotonic()
+        self.ended = ""  # how it ended: done, failed, cancelled
         self.results: dict[str, HostDone] = {}
         self.outcomes: list[HealthResult | RolledBack] = []  # in the order they happened
 
@@ -83,7 +95,10 @@ class RunScreen(WorkbenchScreen):
             "remove": lambda: backend.remove(profile, hosts),
         }
         self.running = True
-        self._state(f"{self.kind} running…", "text-accent")
+        self.started_at = time.monotonic()
+        self._state(
+            f"{self.kind} running… (esc leaves it running in the background)", "text-accent"
+        )
         self.start_job(self.kind, starters[self.kind])
 
     # -- events ----------------------------------------------------------------------------------
@@ -115,11 +130,12 @@ class RunScreen(WorkbenchScreen):
                 f"upload {event.host} {event.done / 1024:.0f}/{event.total / 1024:.0f} KiB"
             )
         elif isinstance(event, BootPhase):
-            self.query_one(BootTimeline).add(event.host, event.phase, event.seconds)
+            self.query_one(BootTimeline).add(event.host, event.phase, event.seconds, event.step)
         elif isinstance(event, HealthResult):
             self.outcomes.append(event)
             if event.ok:
-                self.query_one(BootTimeline).add(event.host, "healthy", event.seconds)
+                timeline = self.query_one(BootTimeline)
+                timeline.add(event.host, "healthy", event.seconds, event.step)
             self._outcome()
         elif isinstance(event, RolledBack):
             self.outcomes.append(event)
@@ -163,45 +179,96 @@ class RunScreen(WorkbenchScreen):
         if message.job != self.kind:
             return
         self.running = False
+        self.refresh_bindings()  # x goes, d comes
+        self.app.run_ended(self)  # type: ignore[attr-defined]
+        away = f"{self.profile}: "
         if message.cancelled:
-            self._state(
-                f"{self.kind} cancelled: a switch or restart under way was completed first, "
-                "so each host runs either its old release or the new one",
-                "text-warning",
-            )
-            self.notify(f"{self.kind} cancelled", severity="warning")
+            self.ended = "cancelled"
+            stopped = self.query_one(StepTable).cancelled()
+            changed = self.query_one(StepTable).changed_steps()
+            if any(step in ("switch", "restart") for _, step in changed):
+                what = "the switch or restart under way was completed first, so each host runs "
+                what += "either its old release or the new one"
+            elif changed:
+                what = "nothing was switched: every host runs the release it ran before"
+            else:
+                what = "nothing on the hosts had changed yet"
+            where = f" (stopped: {', '.join(stopped)})" if stopped else ""
+            self._state(f"{self.kind} cancelled{where}: {what}", "text-warning")
+            self._tell(f"{away}{self.kind} cancelled", severity="warning")
             return
         if message.error:
-            self._state(f"{self.kind} failed: {message.error}", "text-error")
-            super().on_job_ended(message)
+            self.ended = "failed"
+            self.query_one(StepTable).cancelled()
+            fix = f"\nfix: {message.hint}" if message.hint else ""
+            self._state(f"{self.kind} failed: {message.error}{fix}", "text-error")
+            if not self.is_current:
+                super().on_job_ended(message)
             return
         failed = [h for h, done in self.results.items() if not done.ok]
+        rolled = self.query_one(StepTable).rolled_back
         if failed:
+            self.ended = "failed"
             summary = "; ".join(f"{h}: {self.results[h].summary}" for h in failed)
-            self._state(f"{self.kind} failed on {', '.join(failed)}: {summary}", "text-error")
-            self.notify(summary, title=f"{self.kind} failed", severity="error", timeout=12)
+            how = "rolled back" if set(failed) <= rolled else "failed"
+            self._state(f"{self.kind} {how} on {', '.join(failed)}: {summary}", "text-error")
+            self._tell(f"{away}{summary}", title=f"{self.kind} {how}", severity="error", timeout=12)
         else:
+            self.ended = "done"
             summary = "; ".join(f"{h}: {d.summary}" for h, d in self.results.items())
             self._state(f"{self.kind} done: {summary}", "text-success")
-            self.notify(summary, title=f"{self.kind} done")
+            self._tell(f"{away}{summary}", title=f"{self.kind} done")
+
+    def _tell(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+    ) -> None:
+        """A toast only for a run that ended in the background: on this screen the state line
+        says it, and a toast would cover the build and boot lines (a Pi's 80 columns)."""
+        if not self.is_current:
+            self.notify(message, title=title, severity=severity, timeout=timeout)
 
     def _state(self, text: str, colour: str) -> None:
         self.query_one("#state", Static).update(themed.text(self, text, colour, bold=True))
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def action_cancel(self) -> None:
-        if not self.running:
-            self.notify(f"no {self.kind} running", severity="information")
-            return
-        self._state(f"cancelling {self.kind}…", "text-warning")
-        self.workers.cancel_group(self, self.kind)
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """x only while it runs, d only once a deploy ended (hidden otherwise)."""
+        if action == "cancel":
+            return self.running
+        if action == "again":
+            return not self.running and self.kind == "deploy"
+        return True
 
-    def action_back(self) -> None:
+    def action_cancel(self) -> None:
         if self.running:
-            self.notify(f"the {self.kind} is still running: x cancels it", severity="warning")
+            self._state(f"cancelling {self.kind}…", "text-warning")
+            self.workers.cancel_group(self, self.kind)
+
+    def action_again(self) -> None:
+        if self.running or self.kind != "deploy":
             return
         self.app.pop_screen()
+        self.app.forget_run(self)  # type: ignore[attr-defined]
+        self.app.open_run(self.kind, self.profile, self.hosts)  # type: ignore[attr-defined]
+
+    def action_back(self) -> None:
+        """Leave; a run goes on in the background (the dashboard row says so, and the same
+        key on it comes back here)."""
+        self.app.pop_screen()
+        if self.running:
+            self.notify(
+                f"the {self.kind} of {self.profile} goes on in the background: its dashboard row "
+                f"shows it, and {DASHBOARD_KEYS[self.kind]} there comes back here",
+                timeout=5,
+            )
+        else:
+            self.app.forget_run(self)  # type: ignore[attr-defined]
 
     def action_logs(self) -> None:
         self.app.open_logs(self.profile, self.hosts)  # type: ignore[attr-defined]
