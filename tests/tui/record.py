@@ -56,16 +56,16 @@ def main() -> None:
     )
     record("plan", "plan", *lab)
     record("deploy", "deploy", *lab, "--no-cache")
-    record("status", "status", *lab)
     record("restart", "restart", *lab)
     record("logs", "logs", *lab, "--lines", "200")  # two boots: the deploy's and the restart's
     record_metrics(lab)
     tmp = Path("/tmp")
     second = artifact(tmp, "workbench-tui-second", {**HEALTHY, "logs": [{"msg": "second"}]})
-    # A second release, so that the rollback recorded next has one to go back to (not replayed).
+    # A second release: the status and the rollback recorded next have one to go back to.
     done = workbench("deploy", *lab, "--artifact", str(second), "--tender", str(tender()))
     if done.returncode != 0:
         raise SystemExit(f"deploy of a second release: exit {done.returncode}\n{done.stderr}")
+    record("status", "status", *lab)  # with a previous release to roll back to
     record("rollback", "rollback", *lab)
     bad = artifact(tmp, "workbench-tui-crashes", CRASHES)
     record(

@@ -68,3 +68,41 @@ def test_hostile_profile_and_host_text_never_reach_the_terminal(tmp_path):
     assert b"\x1b[31m red" not in screen
     assert b"@click=app.quit" in screen  # shown as text
     assert code == 0, "the app quit on q, not through the injected action or a crash"
+
+
+QUIET = """description: a host that is not there
+hosts:
+  box:
+    address: 127.0.0.1
+    port: {port}
+    connect_timeout: 2
+targets: [box]
+unikernel:
+  name: quiet
+  artifact: quiet.hvt
+"""
+
+
+def test_help_and_quit_are_on_screen_at_80x24(tmp_path):
+    """The real terminal at a Pi console's size: the footer keeps `? Help` and `q Quit` (a
+    screen's less common keys go first), and q quits."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: the status refresh fails, the screen stays
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "quiet.yaml").write_text(QUIET.format(port=port))
+    app = PtyApp(
+        [sys.executable, "-m", "workbench", "ui"],
+        env={"PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "COLUMNS": "80", "LINES": "24"},
+        size=(80, 24),
+        cwd=tmp_path,
+    )
+    try:
+        app.wait_for(b"a host that is not there", timeout=30)
+        app.drain(2)
+        screen = app.tail
+    finally:
+        code = app.close()
+    assert b"Help" in screen and b"Quit" in screen
+    assert code == 0
