@@ -14,21 +14,26 @@ from typing import NoReturn
 from workbench.errors import ConfigError
 
 PROFILE_ENV = "WORKBENCH_PROFILE"
-_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+# "invalid choice: 'deplyo' (choose from ...)"; Python 3.12.7+ drops the quotes.
+_CHOICE = re.compile(r"invalid choice: '?([^'\s]*)'?")
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         match = _CHOICE.search(message)
-        if match:
+        commands = [
+            name
+            for action in self._actions
+            if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices
+        ]
+        if match and commands:
             typed = match.group(1)
-            choices = re.findall(r"'([^']*)'", match.group(2))
-            close = difflib.get_close_matches(typed, choices, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(typed, commands, n=1, cutoff=0.6)
             if close:
                 self.print_usage(sys.stderr)
-                self.exit(
-                    2, f"{self.prog}: unknown command '{typed}': did you mean '{close[0]}'?\n"
-                )
+                said = f"unknown command '{typed}': did you mean '{close[0]}'?"
+                self.exit(2, f"{self.prog}: {said}\n")
         super().error(message)
 
 

@@ -208,7 +208,7 @@ def test_deploy_from_source_builds_then_deploys_with_build_metadata(lab, tmp_pat
         code, events, err = wb(tmp_path, "deploy", "--profile", str(v.path), "--quiet")
         assert code == 0, err
         assert not next(e for e in events if e["event"] == "build_result")["cached"]
-        (done,) = [e for e in events if e["event"] == "host_done"]
+        (done,) = [e for e in events if e["event"] == "host_done" and e["host"] == "target"]
         assert done["changed"] and done["release"] != release["id"], done
     finally:
         remove(v)

@@ -50,6 +50,10 @@ def test_deploy_then_redeploy_changes_nothing(v, tmp_path):
     assert health[-1]["ok"] and health[-1]["target"].endswith(f"10.0.{v.net}.2:8080/health")
     phases = [e["phase"] for e in events if e["event"] == "boot_phase"]
     assert phases[:2] == ["banner", "memory_map"]
+    # "boot: banner after ..." follows the banner's ASCII art, never inside it.
+    banner_at = next(i for i, e in enumerate(events) if e.get("phase") == "banner")
+    ascii_art = [i for i, e in enumerate(events) if e.get("kind") == "banner"]
+    assert ascii_art and max(ascii_art) < banner_at, (ascii_art, banner_at)
     lines = [e["text"] for e in events if e["event"] == "log_line"]
     assert "[application] serving HTTP on port 8080" in "\n".join(lines)
     release = events[-1]["release"]

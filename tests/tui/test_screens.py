@@ -28,6 +28,8 @@ from workbench.app.widgets.timeline import BootTimeline
 from workbench.engine.status import parse_status
 from workbench.errors import ConnectError
 from workbench.events import (
+    BootPhase,
+    HealthResult,
     HostMetrics,
     LogLine,
     Status,
@@ -246,7 +248,7 @@ async def test_a_running_deploy_goes_on_in_the_background_and_cancels_truthfully
         assert not screen.running
         state = plain(screen.query_one("#state", Static))
         assert "cancelled" in state  # after its switch: the recording had switched
-        assert "the switch or restart under way was completed first" in state
+        assert "(switch, restart, rollback) was completed first" in state
         states = screen.query_one(StepTable).states
         assert "running" not in states.values(), states
         footer = screen_text(app).splitlines()[-1]
@@ -293,9 +295,54 @@ async def test_a_run_that_ends_in_the_background_says_so_and_refreshes_its_rows(
             n.message for n in app._notifications
         ]
         assert [c[0] for c in backend.calls].count("status") > statuses
-        await pilot.press("d")  # back to the finished run, seen to its end
-        assert app.screen is app.runs["lab"]
-        assert "deploy done" in plain(app.screen.query_one("#state", Static))
+        run = app.runs["lab"]
+        await pilot.press("d")  # back to the run that ended unseen, not a second deploy
+        assert app.screen is run and run.seen
+        assert [c[0] for c in backend.calls].count("deploy") == 1
+        assert "deploy done" in plain(run.query_one("#state", Static))
+        await pilot.press("escape", "d")  # seen and left: d is a new deploy now
+        await settle(pilot)
+        assert app.screen is not run and not run.is_attached
+        assert [c[0] for c in backend.calls].count("deploy") == 2
+
+
+async def test_a_cancel_during_the_switch_says_it_was_completed_not_undone():
+    """The engine shields a switch or restart from a cancel and sends no end event for it."""
+    feed: asyncio.Queue = asyncio.Queue()
+    feed.put_nowait(StepStarted(host="target", step="switch"))
+    app = WorkbenchApp(ReplayBackend({"deploy": feed}))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        screen = app.screen
+        steps = screen.query_one(StepTable)
+        await until(pilot, lambda: steps.states.get(("target", "switch")) == "running", "it")
+        await pilot.press("x")
+        await until(pilot, lambda: not screen.running, "the cancel")
+        assert steps.states[("target", "switch")] == "completed"
+        state = plain(screen.query_one("#state", Static))
+        assert "was completed first" in state and "nothing" not in state
+
+
+async def test_one_boot_bar_per_attempt_and_none_without_a_boot():
+    boot = [
+        BootPhase(host="target", step="restart", phase="banner", seconds=0.05),
+        BootPhase(host="target", step="restart", phase="app_start", seconds=0.2),
+        HealthResult(host="target", step="health", ok=True, target="t", detail="ok", seconds=0.3),
+    ]
+    noop = [HealthResult(host="target", step="health", ok=True, target="t", detail="ok", seconds=0)]
+    app = WorkbenchApp(ReplayBackend({"restart": boot, "deploy": noop}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_run("restart", "lab", ["target"])
+        await settle(pilot)
+        timeline = app.screen.query_one(BootTimeline)
+        assert list(timeline.phases) == ["target"]  # the restart's phases and its health: one bar
+        assert set(timeline.phases["target"]) == {"banner", "app_start", "healthy"}
+        await pilot.press("escape", "d")  # a deploy that restarted nothing: no timeline
+        await settle(pilot)
+        timeline = app.screen.query_one(BootTimeline)
+        assert timeline.phases == {} and not timeline.display
 
 
 async def test_deploy_again_after_it_ended(backend, app):
@@ -499,12 +546,16 @@ async def test_search_while_following_finds_history_and_counts_matches():
         assert log.matches and log.current_match == log.matches[-1]  # the newest one
         n = len(log.matches)
         assert f"match {n}/{n}" in plain(screen.query_one("#status", Static))
-        await pilot.press("N")
+        await pilot.press("n")  # from the tail, n goes on upwards (as after less's ?)
         assert log.current_match == log.matches[-2]
         row = log.view[[r.seq for r in log.view].index(log.current_match)]
         assert "Plugging" in row.text
         top = int(log.scroll_y)
         assert top <= list(log.view).index(row) < top + log.scrollable_content_region.height
+        await pilot.press("N")
+        assert log.current_match == log.matches[-1]
+        await pilot.press("slash", *"2026-11-", "enter")  # in the time prefix the column shows
+        assert not log.matches, "no match counted that is not marked on screen"
 
 
 async def test_an_unreachable_host_is_a_state_in_the_pane_not_a_toast_storm():
@@ -531,8 +582,8 @@ async def test_an_unreachable_host_is_a_state_in_the_pane_not_a_toast_storm():
         assert "fix: is sshd running there?" in state
         assert plain(app.screen.query_one("#status", Static)).startswith("RECONNECTING")
         assert not [n for n in app._notifications if "connection" in n.message]
-        line = LogLine(host="target", step="logs", kind="app", level="info", text="back")
-        feed.put_nowait(line)
+        # Reached again: said by the engine, not by a line (a quiet journal sends none).
+        feed.put_nowait(StepFinished(host="target", step="reconnected", detail="following again"))
         await until(pilot, lambda: not app.screen.unreachable, "the host answering again")
         assert not app.screen.query_one("#state").display
         assert plain(app.screen.query_one("#status", Static)).startswith("following")
@@ -570,19 +621,28 @@ async def test_logs_crash_banner_explains_the_exit_status():
         assert not banner.has_class("-shown")
 
 
-async def test_the_crash_banner_says_recovered_once_the_unit_runs_again():
-    """A rolled-back deploy's log: the crash, then the previous release started again."""
+async def test_the_crash_banner_says_recovered_once_the_unit_runs_again(monkeypatch):
+    """A rolled-back deploy's log: the crash, then the previous release started again, and
+    no crash after it for a while: "recovered". A crash loop never gets there."""
+    monkeypatch.setattr(CrashBanner, "RECOVERED_AFTER", 0.3)
     crash = [e for e in recording("deploy_rollback") if isinstance(e, LogLine)]
-    async with logs_of(crash) as (app, _pilot):
+    exited = next(i for i, e in enumerate(crash) if "status=2/" in e.text)
+    started_after = [
+        e for e in crash[exited:] if e.origin == "systemd" and e.text.startswith("Started ")
+    ]
+    assert started_after, "the recording has the rollback's start"
+    async with logs_of(crash) as (app, pilot):
         banner = app.screen.query_one(CrashBanner)
-        started_after = [
-            e
-            for e in crash[crash.index(next(e for e in crash if "status=2/" in e.text)) :]
-            if e.origin == "systemd" and e.text.startswith("Started ")
-        ]
-        assert started_after, "the recording has the rollback's start"
-        assert banner.recovered and banner.has_class("-recovered")
-        assert "recovered: started again at" in plain(banner)
+        assert banner.started is not None  # "started again at ...", then after a while:
+        await until(pilot, lambda: banner.recovered, "a while without a new crash")
+        assert banner.has_class("-recovered") and "✔ recovered: running since" in plain(banner)
+        assert 'Failure("Invalid_argument boom")' in plain(banner)  # what happened, kept
+
+    looping = [*crash[: exited + 1], *started_after[:1], crash[exited]]  # crashes again
+    async with logs_of(looping) as (app, pilot):
+        banner = app.screen.query_one(CrashBanner)
+        await pilot.pause(0.5)
+        assert not banner.recovered and "✖" in plain(banner)
 
 
 def _spt_end(how: str) -> list[LogLine]:

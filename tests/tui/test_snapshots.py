@@ -13,6 +13,7 @@ from tests.tui.conftest import SIZE, settle, until
 from tests.tui.replay import BROKEN, LAB, ReplayBackend
 from workbench.app.main import WorkbenchApp
 from workbench.app.screens import dashboard
+from workbench.app.widgets.crash import CrashBanner
 from workbench.app.widgets.logview import LogView
 from workbench.app.widgets.steps import StepTable
 from workbench.events import Event, StepFinished, StepStarted
@@ -49,7 +50,8 @@ def test_logs(snap_compare):
     assert snap_compare(app(), terminal_size=SIZE, run_before=after("l"))
 
 
-def test_logs_crash_paused_search(snap_compare):
+def test_logs_crash_paused_search(snap_compare, monkeypatch):
+    monkeypatch.setattr(CrashBanner, "RECOVERED_AFTER", 3600.0)  # "started again", not a race
     keys = ("l", "home", "slash", *"Plugging", "enter")
     assert snap_compare(app(logs="deploy_rollback"), terminal_size=SIZE, run_before=after(*keys))
 

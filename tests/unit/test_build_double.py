@@ -72,3 +72,10 @@ def test_the_artifact_changes_when_the_source_does(tmp_path):
     assert before == dune().source_digest(files)  # the same sources, the same digest
     src.write_text(src.read_text() + "\n(* edited *)\n")
     assert dune().source_digest(files) != before
+    # What the build reads, wherever it is; not what configure and depend wrote.
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "util.mli").write_text("val x : int\n")
+    (tmp_path / "duniverse").mkdir()
+    (tmp_path / "duniverse" / "dep.ml").write_text("let y = 1\n")
+    found = [p.relative_to(tmp_path).as_posix() for p in dune().source_files(tmp_path)]
+    assert found == ["config.ml", "lib/util.mli", "unikernel.ml"]

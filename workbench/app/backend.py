@@ -65,6 +65,7 @@ class EngineBackend:
         self._loaded: dict[str, LoadedProfile] = {}
         self._entries: list[ProfileEntry] = []
         self._pools: dict[str, Pool] = {}
+        self._retired: list[Pool] = []  # pools of profiles changed on disk, closed at the end
         self._seen: tuple[tuple[str, int, int], ...] = ()
         self._load()
 
@@ -74,9 +75,16 @@ class EngineBackend:
         return [profiles.find(n) for n in self.names] if self.names else profiles.discover()
 
     def _signature(self) -> tuple[tuple[str, int, int], ...]:
-        """The profile files as they are on disk: which, when written, how big."""
+        """The profile files as they are on disk: which, when written, how big (a profile named
+        on the command line that is gone: a signature of its own, so it reloads once)."""
+        from workbench.errors import WorkbenchError
+
+        try:
+            paths = self._paths()
+        except WorkbenchError as exc:
+            return ((f"missing: {exc.message}", 0, 0),)
         out = []
-        for path in self._paths():
+        for path in paths:
             try:
                 st = path.stat()
             except OSError:
@@ -116,19 +124,15 @@ class EngineBackend:
 
     def changed(self) -> bool:
         """Whether a profile file was added, removed or written since the last load."""
-        from workbench.errors import WorkbenchError
-
-        try:
-            return self._signature() != self._seen
-        except WorkbenchError:  # a profile named on the command line went away: load says so
-            return True
+        return self._signature() != self._seen
 
     async def reload(self) -> None:
-        """Read the profile files again (a fixed one loads, a broken one says why); the
-        connections of profiles whose hosts changed are closed, the others kept."""
-        before = {lp.name: lp.profile.hosts for lp in self._loaded.values()}
+        """Read the profile files again (a fixed one loads, a broken one says why). A profile
+        whose hosts changed gets a new connection pool on its next use; the old one is kept
+        open until the app closes, as a deploy or a follow under way may still be using it."""
         from workbench.errors import WorkbenchError
 
+        before = {lp.name: lp.profile.hosts for lp in self._loaded.values()}
         try:
             self._load()
         except WorkbenchError as exc:  # a profile named with --profile was deleted
@@ -137,7 +141,7 @@ class EngineBackend:
         now = {lp.name: lp.profile.hosts for lp in self._loaded.values()}
         for name in list(self._pools):
             if name not in now or before.get(name) != now[name]:
-                await self._pools.pop(name).close()
+                self._retired.append(self._pools.pop(name))
 
     def profiles(self) -> list[ProfileEntry]:
         return list(self._entries)
@@ -252,6 +256,7 @@ class EngineBackend:
         )
 
     async def close(self) -> None:
-        for pool in self._pools.values():
+        for pool in [*self._pools.values(), *self._retired]:
             await pool.close()
         self._pools.clear()
+        self._retired.clear()

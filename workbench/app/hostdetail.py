@@ -10,6 +10,7 @@ from textual.widget import Widget
 from workbench.app.hostrows import HostRow
 from workbench.app.widgets import themed
 from workbench.app.widgets.metricspane import metrics_lines
+from workbench.statustext import release_line
 
 
 def detail_text(widget: Widget, row: HostRow, *, no_rollback: bool) -> themed.SafeText:
@@ -64,3 +65,22 @@ def when(row: HostRow) -> str:
         return f"last answer {stamp(row.at)}"
     answered = f"; last answer {stamp(row.answered)}" if row.answered else "; it never answered"
     return f"last try {stamp(row.at)}{answered}"
+
+
+def rollback_facts(rows: list[HostRow], now: float) -> tuple[str, str | None]:
+    """Both releases of each host and their ages, for the rollback question; or why there is
+    nothing to roll back to when the last status says so. Hosts not known yet say nothing
+    (the engine says it, if it cannot)."""
+    lines, nothing = [], []
+    for row in rows:
+        if row.at is None or row.error:
+            continue
+        if not row.fields.get("previous"):
+            nothing.append(row.host)
+            continue
+        current = release_line(row.fields, "release", now)
+        lines.append(f"{row.host}: {current}\n  -> {release_line(row.fields, 'previous', now)}")
+    if nothing and not lines:
+        where = ", ".join(nothing)
+        return "", f"no earlier release on {where} to roll back to: deploy a new one first"
+    return "\n".join(lines), None

@@ -27,7 +27,7 @@ COLUMNS = (
     Column("profile", 7, 4),
     Column("host", 4, 0),
     Column("runtime", 9, 8),
-    Column("unit", 14, 1),  # "unreachable" when the host did not answer
+    Column("unit", 15, 1),  # "unreachable"; "restarting 0:05" while the TUI acts on it
     Column("health", 8, 2),
     Column("release", 7, 5),  # the id's first 7 characters, as git shows one; all in the pane
     Column("uptime", 7, 3),

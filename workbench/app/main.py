@@ -105,18 +105,19 @@ class WorkbenchApp(App[int]):
     # -- what screens and the palette hand off to ------------------------------------------------
 
     def open_run(self, kind: str, profile: str, hosts: list[str]) -> None:
-        """A new run screen, or back to the one of this profile that is running (the same
-        action) or refusing another while one runs."""
+        """A new run screen; or back to this profile's run when it is still going, or ended in
+        the background and was not seen since (the same action); or why not."""
         current = self.runs.get(profile)
-        if current is not None and current.running:
+        if current is not None and (current.running or not current.seen):
             if current.kind == kind and set(hosts) <= set(current.hosts):
                 self._show_run(current)
-            else:
+                return
+            if current.running:
                 self.notify(
                     f"a {current.kind} of {profile} is running: wait for it or cancel it",
                     severity="warning",
                 )
-            return
+                return
         if current is not None:
             self.forget_run(current)
         screen = RunScreen(kind, profile, hosts)
@@ -127,16 +128,19 @@ class WorkbenchApp(App[int]):
     def _show_run(self, screen: RunScreen) -> None:
         if self.screen is not screen:
             self.push_screen(f"run:{screen.profile}")
+        if not screen.running:
+            screen.seen = True  # its end is on screen now
 
     def forget_run(self, screen: RunScreen) -> None:
         """A finished run the user has left: its screen goes (it was kept while it ran)."""
         if self.runs.get(screen.profile) is screen and screen not in self.screen_stack:
             del self.runs[screen.profile]
             self.uninstall_screen(f"run:{screen.profile}")
+            screen.remove()  # not in the stack: nothing else would delete it and its timers
 
     def run_ended(self, screen: RunScreen) -> None:
-        """The dashboard's rows of the hosts a run touched are refreshed at once (not at the
-        next 15 s poll), and a run that ended in the background is let go once seen."""
+        """The dashboard's rows of the hosts a run touched are refreshed at once, not at the
+        next 15 s poll."""
         dashboard = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
         if dashboard is not None:
             dashboard.refresh_profile(screen.profile)

@@ -29,6 +29,7 @@ async def follow(
     cursor: str | None = None
     delay = 0.5
     reached = False  # a connection that was never made is not "lost"
+    failed = False  # the last attempt failed: say so when one succeeds again
     while True:
         conn = pool.get(host)
         argv = journal.journal_argv(
@@ -41,6 +42,10 @@ async def follow(
         try:
             await conn.connection()
             reached = True
+            if failed:
+                failed = False
+                again = " from the last line seen" if cursor else ""
+                yield StepFinished(host=host, step="reconnected", detail=f"following again{again}")
             async for entry in journal.entries(conn, argv):
                 cursor = entry.cursor
                 delay = 0.5
@@ -52,6 +57,7 @@ async def follow(
         except ConnectError as exc:
             if not follow:
                 raise
+            failed = True
             if reached:
                 detail = f"connection lost ({exc.message}); resuming in {delay:.1f} s" + (
                     " from the last line seen" if cursor else ""

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
 from workbench.app.backend import METRICS_SECONDS
-from workbench.app.hostdetail import detail_text
+from workbench.app.hostdetail import detail_text, rollback_facts
 from workbench.app.hostrows import HostRow, cells, fit, widths
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
@@ -21,7 +21,6 @@ from workbench.app.widgets.keys import KeysFooter, KeyTable
 from workbench.app.widgets.logview import LogView
 from workbench.events import Event, HostMetrics, LogLine, Status, StepFailed, UnikernelMetrics
 from workbench.samples import tap_rate
-from workbench.statustext import release_line
 
 REFRESH_SECONDS = 15.0
 NOW = time.time  # what release ages are measured against (a snapshot test fixes it)
@@ -107,6 +106,10 @@ class DashboardScreen(WorkbenchScreen):
     async def _reload(self) -> None:
         await self.backend.reload()
         self._sync_rows()
+        if self.tailing is not None:  # followed again, through the profile as it is now
+            self.workers.cancel_group(self, f"tail:{self.tailing}")
+            self.tailing = None
+            self._follow_tail()
         self._show_detail()
         self._start_metrics()
         self._refresh_all()
@@ -117,11 +120,14 @@ class DashboardScreen(WorkbenchScreen):
     def _layout(self, width: int) -> None:
         """The columns this width keeps, by priority; the table rebuilt when they change (the
         cursor stays on its row)."""
-        shown = fit(width, widths(list(self.rows.values())))
+        # More rows than half the screen: the table's scrollbar takes two columns.
+        many = len(self.rows) > max(1, self.size.height // 2 - 2)
+        shown = fit(width - 2 if many else width, widths(list(self.rows.values())))
         if shown == self.shown:
             return
         self.shown = shown
         table = self.query_one("#hosts", DataTable)
+        selected = self.selected()
         cursor = table.cursor_row
         table.clear(columns=True)
         column_widths = widths(list(self.rows.values()))
@@ -130,7 +136,9 @@ class DashboardScreen(WorkbenchScreen):
         for key, row in self.rows.items():
             all_cells = cells(self, row)
             table.add_row(*(all_cells[c] for c in shown), key=key)
-        if table.row_count:
+        if selected is not None and selected.key in self.rows:
+            table.move_cursor(row=table.get_row_index(selected.key))  # the same host, by key
+        elif table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
 
     def _start_metrics(self) -> None:
@@ -181,20 +189,24 @@ class DashboardScreen(WorkbenchScreen):
         key = row.key if row is not None and row.profile.error is None and row.host != "-" else None
         if key == self.tailing:
             return
+        if self.tailing is not None:
+            self.workers.cancel_group(self, f"tail:{self.tailing}")
         self.tailing = key
         self.query_one("#tail", LogView).clear()
         if row is None or key is None:
-            self.workers.cancel_group(self, "tail")
             return
         profile, host = row.profile.name, row.host
-        self.start_job(
-            "tail", lambda: self.backend.tail(profile, host, lines=TAIL_LINES), interval=0.2
+        self.start_job(  # named by its row: lines still queued from the last one are dropped
+            f"tail:{key}",
+            lambda: self.backend.tail(profile, host, lines=TAIL_LINES),
+            interval=0.2,
         )
 
     def on_engine_events(self, message: EngineEvents) -> None:
-        if message.job == "tail":
-            tail = self.query_one("#tail", LogView)
-            tail.append([e for e in message.events if isinstance(e, LogLine)])
+        if message.job.startswith("tail:"):
+            if message.job == f"tail:{self.tailing}":
+                tail = self.query_one("#tail", LogView)
+                tail.append([e for e in message.events if isinstance(e, LogLine)])
             return
         kind, _, profile = message.job.partition(":")
         if kind == "metrics":
@@ -265,7 +277,7 @@ class DashboardScreen(WorkbenchScreen):
             if not message.cancelled:
                 self.set_timer(METRICS_SECONDS, self._start_metrics)
             return
-        if message.job == "tail":
+        if message.job.startswith("tail:"):
             return  # the logs screen (l) says why a follow ended; the tail pane just stops
         if not message.job.startswith("refresh:"):
             super().on_job_ended(message)
@@ -314,25 +326,11 @@ class DashboardScreen(WorkbenchScreen):
         detail.update(detail_text(self, row, no_rollback=no_rollback))
 
     def facts_for(self, kind: str, profile: str, hosts: list[str]) -> tuple[str, str | None]:
-        """What a confirmation names for these hosts, and why it cannot be done when the last
-        status says so (a rollback with no previous release). Unknown hosts say nothing."""
+        """What a confirmation names for these hosts, and why it cannot be done."""
         if kind != "rollback":
             return "", None
-        now = NOW()
-        lines, nothing = [], []
-        for host in hosts:
-            row = self.rows.get(f"{profile}/{host}")
-            if row is None or row.at is None or row.error:
-                continue  # not known yet: the engine says it if it cannot
-            if not row.fields.get("previous"):
-                nothing.append(host)
-                continue
-            current = release_line(row.fields, "release", now)
-            lines.append(f"{host}: {current}\n  -> {release_line(row.fields, 'previous', now)}")
-        if nothing and not lines:
-            where = ", ".join(nothing)
-            return "", f"no earlier release on {where} to roll back to: deploy a new one first"
-        return "\n".join(lines), None
+        rows = [self.rows.get(f"{profile}/{host}") for host in hosts]
+        return rollback_facts([r for r in rows if r is not None], NOW())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Rollback is dimmed in the footer when the selected host has nothing to go back to."""

@@ -71,8 +71,8 @@ class HelpScreen(ModalScreen[None]):
 
 
 class PickerScreen(ModalScreen[str | None]):
-    """Pick one of a list (the logs' filters: level, source, host, and a reset), by arrows and
-    Enter or by the first letters; escape leaves everything as it was."""
+    """Pick one of a list (the logs' filters: level, source, host, and a reset) with the arrows
+    or j/k and Enter; escape leaves everything as it was."""
 
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "close", "Close")]

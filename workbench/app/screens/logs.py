@@ -97,8 +97,10 @@ class LogsScreen(WorkbenchScreen):
                 # Said in the pane and the status line, not in a toast per retry.
                 self.reconnects += 1
                 self.unreachable[event.host] = (event.detail, event.hint, event.at)
-            elif isinstance(event, LogLine):
-                self.unreachable.pop(event.host, None)
+            elif isinstance(event, LogLine) or (
+                isinstance(event, StepFinished) and event.step == "reconnected"
+            ):
+                self.unreachable.pop(event.host, None)  # a quiet journal sends no line
         self.query_one(LogView).append(lines)
         self._state()
         self._status()

@@ -18,7 +18,7 @@ from workbench.app.screens.base import WorkbenchScreen
 from workbench.app.widgets import themed
 from workbench.app.widgets.keys import KeysFooter
 from workbench.app.widgets.logview import LogView
-from workbench.app.widgets.steps import StepTable
+from workbench.app.widgets.steps import SHIELDED, StepTable
 from workbench.app.widgets.timeline import BootTimeline
 from workbench.events import (
     BootPhase,
@@ -44,7 +44,7 @@ TITLES = {
 
 DASHBOARD_KEYS = {"deploy": "d", "restart": "r", "rollback": "b", "stop": "s", "start": "S",
                   "remove": "X"}  # fmt: skip
-VERBS = {"deploy": "deploying", "restart": "restarting", "rollback": "rolling back",
+VERBS = {"deploy": "deploying", "restart": "restarting", "rollback": "rollback",
          "stop": "stopping", "start": "starting", "remove": "removing"}  # fmt: skip
 
 
@@ -63,6 +63,7 @@ class RunScreen(WorkbenchScreen):
         self.running = False
         self.started_at = time.monotonic()
         self.ended = ""  # how it ended: done, failed, cancelled
+        self.seen = False  # its end was on screen (else the row's key comes back to it)
         self.results: dict[str, HostDone] = {}
         self.outcomes: list[HealthResult | RolledBack] = []  # in the order they happened
 
@@ -130,12 +131,13 @@ class RunScreen(WorkbenchScreen):
                 f"upload {event.host} {event.done / 1024:.0f}/{event.total / 1024:.0f} KiB"
             )
         elif isinstance(event, BootPhase):
-            self.query_one(BootTimeline).add(event.host, event.phase, event.seconds, event.step)
+            timeline = self.query_one(BootTimeline)
+            timeline.add(event.host, event.phase, event.seconds, self._attempt(event.step))
         elif isinstance(event, HealthResult):
             self.outcomes.append(event)
-            if event.ok:
+            if event.ok:  # on a boot's bar only: a no-op deploy's check draws no timeline
                 timeline = self.query_one(BootTimeline)
-                timeline.add(event.host, "healthy", event.seconds, event.step)
+                timeline.add(event.host, "healthy", event.seconds, self._attempt(event.step))
             self._outcome()
         elif isinstance(event, RolledBack):
             self.outcomes.append(event)
@@ -159,6 +161,11 @@ class RunScreen(WorkbenchScreen):
         elif isinstance(event, StepFailed):
             self._outcome()
 
+    def _attempt(self, step: str) -> str:
+        """Which boot an event belongs to: a deploy's own, or the rollback after it; a restart,
+        rollback or start has one (its boot phases and health come under different steps)."""
+        return "rollback" if self.kind == "deploy" and step == "rollback" else "boot"
+
     def _outcome(self) -> None:
         out = themed.SafeText()
         for e in self.outcomes:
@@ -179,27 +186,31 @@ class RunScreen(WorkbenchScreen):
         if message.job != self.kind:
             return
         self.running = False
+        self.seen = self.is_current
         self.refresh_bindings()  # x goes, d comes
         self.app.run_ended(self)  # type: ignore[attr-defined]
         away = f"{self.profile}: "
         if message.cancelled:
             self.ended = "cancelled"
-            stopped = self.query_one(StepTable).cancelled()
-            changed = self.query_one(StepTable).changed_steps()
-            if any(step in ("switch", "restart") for _, step in changed):
-                what = "the switch or restart under way was completed first, so each host runs "
-                what += "either its old release or the new one"
-            elif changed:
+            steps = self.query_one(StepTable)
+            stopped = steps.ended("cancelled", "stopped by x", cancel=True)
+            touched = {step for _, step in steps.changed_steps()} | {s for _, s in stopped}
+            if touched & set(SHIELDED):
+                what = "what was under way on a host (switch, restart, rollback) was completed "
+                what += "first: each host runs either its old release or the new one"
+            elif self.kind != "deploy":
+                what = f"a {self.kind} already under way on a host is completed first"
+            elif steps.changed_steps():
                 what = "nothing was switched: every host runs the release it ran before"
             else:
                 what = "nothing on the hosts had changed yet"
-            where = f" (stopped: {', '.join(stopped)})" if stopped else ""
+            where = f" (stopped: {', '.join(' '.join(s) for s in stopped)})" if stopped else ""
             self._state(f"{self.kind} cancelled{where}: {what}", "text-warning")
             self._tell(f"{away}{self.kind} cancelled", severity="warning")
             return
         if message.error:
             self.ended = "failed"
-            self.query_one(StepTable).cancelled()
+            self.query_one(StepTable).ended("not finished", f"the {self.kind} failed")
             fix = f"\nfix: {message.hint}" if message.hint else ""
             self._state(f"{self.kind} failed: {message.error}{fix}", "text-error")
             if not self.is_current:

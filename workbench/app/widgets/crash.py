@@ -19,6 +19,8 @@ _CAUSES = ("exit", "abort", "trap", "exception", "tender")
 
 
 class CrashBanner(Static):
+    RECOVERED_AFTER = 10.0  # seconds a restarted unit runs without crashing to be "recovered"
+
     DEFAULT_CSS = """
     CrashBanner { display: none; height: auto; padding: 0 1; background: $error-muted;
                   border-left: thick $error; }
@@ -33,6 +35,7 @@ class CrashBanner(Static):
         self.message = ""
         self.crashed: str | None = None  # the host the banner is about
         self.recovered = False
+        self.started: str | None = None  # when systemd started it again after the crash
         self.report = Text()  # what the banner said of the crash
 
     def consider(self, event: LogLine) -> None:
@@ -42,8 +45,8 @@ class CrashBanner(Static):
         elif event.origin == "systemd" and event.text.startswith("Started "):
             self.stopped_cleanly.discard(host)
             self.cause.pop(host, None)
-            if host == self.crashed and not self.recovered:
-                self._recovered(event)
+            if host == self.crashed and self.started is None:
+                self._started_again(event)
         if event.level == "error" and event.kind in _CAUSES and host not in self.cause:
             self.cause[host] = event
         m = _EXITED.search(event.text) if event.origin == "systemd" else None
@@ -63,7 +66,7 @@ class CrashBanner(Static):
 
     def show(self, host: str, what: str, cause: LogLine | None) -> None:
         self.message = f"{host}: the unikernel {what}"
-        self.crashed, self.recovered = host, False
+        self.crashed, self.recovered, self.started = host, False, None
         self.remove_class("-recovered")
         out = themed.SafeText()
         out.append("✖ ", themed.style(self, "text-error", bold=True))
@@ -85,20 +88,31 @@ class CrashBanner(Static):
         self.update(out)
         self.add_class("-shown")
 
-    def _recovered(self, started: LogLine) -> None:
-        """systemd started it again (a restart, or a rollback's release): the banner says the
-        crash is over instead of alarming on as if it still were."""
+    def _started_again(self, started: LogLine) -> None:
+        """systemd started it again (a restart, or a rollback's release): said at once, and
+        "recovered" once it has run RECOVERED_AFTER seconds without a new crash (a crash loop
+        starts it again too, and crashes again before that)."""
+        self.started = time.strftime("%H:%M:%S", time.gmtime(started.time or started.at))
+        self._report("↻ started again", f"at {self.started} UTC; watching it", "text-warning")
+        crashed = self.message
+        self.set_timer(self.RECOVERED_AFTER, lambda: self._recovered(crashed))
+
+    def _recovered(self, crashed: str) -> None:
+        if self.message != crashed or self.started is None:
+            return  # crashed again (or acknowledged) since
         self.recovered = True
-        stamp = time.strftime("%H:%M:%S", time.gmtime(started.time or started.at))
+        self._report("✔ recovered", f"running since {self.started} UTC", "text-success")
+        self.add_class("-recovered")
+
+    def _report(self, head: str, what: str, colour: str) -> None:
         out = themed.SafeText()
-        out.append("✔ recovered: ", themed.style(self, "text-success", bold=True))
-        out.append(f"started again at {stamp} UTC; what happened before:\n")
+        out.append(f"{head}: ", themed.style(self, colour, bold=True))
+        out.append(f"{what}; what happened before:\n")
         out.append_text(self.report)
         out.append("\n  (a acknowledges)", themed.style(self, "text-muted"))
         self.update(out)
-        self.add_class("-recovered")
 
     def dismiss(self) -> None:
         self.message = ""
-        self.crashed, self.recovered = None, False
+        self.crashed, self.recovered, self.started = None, False, None
         self.remove_class("-shown", "-recovered")

@@ -95,6 +95,7 @@ class LogView(ScrollView, can_focus=True):
         self.search_text = ""
         self.matches: list[int] = []  # seq of every row in the view that matches, in order
         self.match_at = -1  # which of them is the current one
+        self.search_up = False  # the search started from the tail: n goes to older matches
         self.following = True
         self.unseen = 0
         self.total = 0  # rows ever appended (the ring forgets, this does not)
@@ -250,9 +251,10 @@ class LogView(ScrollView, can_focus=True):
         self._find_matches(keep=False)
         if not self.matches:
             return None
+        self.search_up = self.following  # from the tail: n goes on upwards, as less's ?
         if self.following:
             self.match_at = len(self.matches) - 1
-            return self._go("the newest match")
+            return self._go("the newest match; n older, N newer")
         top = self.view[min(int(self.scroll_y), len(self.view) - 1)].seq if self.view else 0
         below = bisect_left(self.matches, top)
         if below < len(self.matches):
@@ -262,10 +264,11 @@ class LogView(ScrollView, can_focus=True):
         return self._go("none below: wrapped to the first")
 
     def next_match(self, backwards: bool = False) -> str | None:
-        """The next (previous) match, wrapping around the ends and saying so."""
+        """The next match in the search's direction (`backwards`: the other way), wrapping
+        around the ends and saying so."""
         if not self.matches:
             return None
-        step = -1 if backwards else 1
+        step = -1 if backwards != self.search_up else 1
         at = self.match_at + step
         said = ""
         if at >= len(self.matches):
@@ -291,7 +294,7 @@ class LogView(ScrollView, can_focus=True):
         return said
 
     def _matches(self, row: Row) -> bool:
-        return self.search_text.lower() in row.text.lower()
+        return self.search_text.lower() in row.shown.lower()  # as shown, as highlighted
 
     def _find_matches(self, *, keep: bool) -> None:
         """Every matching row of the view; `keep` stays on the current one where it still is."""

@@ -8,6 +8,7 @@ import time
 from textual.widgets import DataTable
 
 from workbench.app.widgets import themed
+from workbench.app.widgets.keys import VI_TABLE
 from workbench.events import (
     Event,
     HealthResult,
@@ -20,9 +21,11 @@ from workbench.events import (
 
 COLUMNS = ("host", "step", "state", "time", "detail")
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SHIELDED = ("switch", "restart", "rollback")  # aio.shielded in the engine: never cut in half
 
 
 class StepTable(DataTable[object]):
+    BINDINGS = VI_TABLE
     DEFAULT_CSS = "StepTable { height: auto; max-height: 50%; }"
     TICK_SECONDS = 0.5  # how often running steps' clocks move
 
@@ -49,12 +52,18 @@ class StepTable(DataTable[object]):
             cell = themed.text(self, f"{spin} {took // 60}:{took % 60:02d}", "text-accent")
             self.update_cell(f"{host}\x00{step}", "time", cell)
 
-    def cancelled(self) -> list[str]:
-        """Every step still running is cancelled now; returns them ("host step")."""
+    def ended(self, state: str, why: str, *, cancel: bool = False) -> list[tuple[str, str]]:
+        """Every step still running ends now (cancelled, or its job failed). A cancel never cuts
+        a switch, restart or rollback in half (the engine shields them), so those read
+        "completed": their own end event is not sent after it. Returns the steps ended."""
         stopped = []
         for host, step in list(self.started):
-            self._set(host, step, "cancelled", None, "stopped by x", "text-warning")
-            stopped.append(f"{host} {step}")
+            if cancel and step in SHIELDED:
+                done = "finished before the cancel"
+                self._set(host, step, "completed", None, done, "text-warning")
+            else:
+                self._set(host, step, state, None, why, "text-warning")
+            stopped.append((host, step))
         return stopped
 
     def changed_steps(self) -> list[tuple[str, str]]:

@@ -31,7 +31,11 @@ class BootTimeline(Static):
         self.display = False
 
     def add(self, host: str, phase: str, seconds: float, attempt: str = "boot") -> None:
-        label = host if attempt in ("boot", "health") else f"{host} {attempt}"
+        """A phase of a host's boot ("boot") or of a later attempt ("rollback"). "healthy" is
+        drawn only on a bar a boot started: a check of a unit that was not restarted has none."""
+        label = host if attempt == "boot" else f"{host} {attempt}"
+        if phase == "healthy" and label not in self.phases:
+            return
         self.phases.setdefault(label, {})[phase] = seconds
         self._redraw()
 
