@@ -223,8 +223,9 @@ def write(results: dict[str, object], meta: dict[str, str], runs: int) -> Path:
         t = lg["tui"]
         out += [
             "",
-            f"The TUI following that flood over SSH (logs screen): a key press (`l`, "
-            f"level filter) to the repainted status line read back from the pty, median "
+            f"The TUI following that flood over SSH (logs screen): a key press (`f`, the "
+            f"filter picker; `l` cycled the level filter before 2026-11-27) to the picker "
+            f"painted, read back from the pty, median "
             f"{t['median_ms']:.0f} ms, max {t['max_ms']:.0f} ms ({t['n']} presses); peak "
             f"RSS {t['peak_rss_kib'] / 1024:.0f} MiB.",
         ]

@@ -66,8 +66,8 @@ class FloodApp(WorkbenchApp):
         self.call_after_refresh(self.open_logs, "lab", ["target"])
 
     async def action_quit(self) -> None:
-        for screen in self.screen_stack:
-            for view in screen.query(LogView):
+        for screen in self.screen_stack:  # the logs screen's view, not the dashboard's tail
+            for view in screen.query("#log").results(LogView):
                 self.received_total = view.total
         await super().action_quit()
 
