@@ -126,6 +126,14 @@ async def test_the_dashboard_follows_the_selected_unikernels_log_under_the_table
         assert ("tail", "lab", ["target"]) in backend.calls
         assert tail.total == len(recording("logs")) and tail.following
         assert "[INFO] [application] serving HTTP on port 8080" in screen_text(app)
+        await pilot.press("l")  # the logs screen on top: the tail is not followed twice
+        await settle(pilot)
+        dashboard = next(s for s in app.screen_stack if isinstance(s, DashboardScreen))
+        assert dashboard.tailing is None
+        assert not [w for w in dashboard.workers if w.name.startswith("tail:") and w.is_running]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert dashboard.tailing == "lab/target" and tail.rows  # following again
         await pilot.press("j")  # the broken profile's row: nothing to follow
         await pilot.pause(0.4)
         await settle(pilot)

@@ -10,6 +10,7 @@ from textual.widget import Widget
 from workbench.app.hostrows import HostRow
 from workbench.app.widgets import themed
 from workbench.app.widgets.metricspane import metrics_lines
+from workbench.events import HostMetrics
 from workbench.statustext import release_line
 
 
@@ -84,3 +85,16 @@ def rollback_facts(rows: list[HostRow], now: float) -> tuple[str, str | None]:
         where = ", ".join(nothing)
         return "", f"no earlier release on {where} to roll back to: deploy a new one first"
     return "\n".join(lines), None
+
+
+def throttle_news(seen: dict[str, set[str]], base: str, event: HostMetrics) -> str | None:
+    """What a board started doing now (throttling, under-voltage) since its last sample, once
+    per host however many rows show it, not what it did since boot; `seen` keeps the state."""
+    words = event.fields.get("throttled_words")
+    if "uptime_s" not in event.fields or not isinstance(words, list):
+        return None  # a gap says nothing about the board
+    key = event.host if base in ("", event.host) else f"{base}:{event.host}"
+    now = {str(w) for w in words if str(w).endswith(" now")}
+    new = now - seen.get(key, set())
+    seen[key] = now
+    return f"{event.host}: {', '.join(sorted(now))}" if new else None

@@ -4,6 +4,7 @@ into notifications (never a crash)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -24,7 +25,9 @@ class WorkbenchScreen(Screen[None]):
         """Run an engine stream in an async worker (asyncssh lives on this loop); its events
         come back as EngineEvents messages to this screen. One job of a name at a time."""
         return self.run_worker(
-            pump(self, job, start, interval=interval),
+            # A partial, not a coroutine: one that is cancelled before it starts (a newer job
+            # of the same name) is then never created, instead of never awaited.
+            partial(pump, self, job, start, interval=interval),
             name=job,
             group=job,
             exclusive=True,

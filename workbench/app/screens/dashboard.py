@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
 from workbench.app.backend import METRICS_SECONDS
-from workbench.app.hostdetail import detail_text, rollback_facts
+from workbench.app.hostdetail import detail_text, rollback_facts, throttle_news
 from workbench.app.hostrows import HostRow, cells, fit, widths
 from workbench.app.messages import EngineEvents, JobEnded
 from workbench.app.screens.base import WorkbenchScreen
@@ -50,6 +50,7 @@ class DashboardScreen(WorkbenchScreen):
         self.rows: dict[str, HostRow] = {}
         self.shown: tuple[str, ...] = ()  # the columns this terminal's width keeps
         self.tailing: str | None = None  # the row whose log the tail pane follows
+        self.suspended = False  # another screen is on top
         self._throttled: dict[str, set[str]] = {}  # host -> what it reported "now"
 
     def compose(self) -> ComposeResult:
@@ -183,8 +184,9 @@ class DashboardScreen(WorkbenchScreen):
             )
 
     def _follow_tail(self) -> None:
-        """The selected unikernel's log, followed live under the table: what a demo needs on
-        one screen. Another row selected: its log instead."""
+        """The selected row's log, followed live under the table (a demo on one screen)."""
+        if self.suspended:
+            return  # followed again on resume
         row = self.selected()
         key = row.key if row is not None and row.profile.error is None and row.host != "-" else None
         if key == self.tailing:
@@ -201,6 +203,17 @@ class DashboardScreen(WorkbenchScreen):
             lambda: self.backend.tail(profile, host, lines=TAIL_LINES),
             interval=0.2,
         )
+
+    def on_screen_suspend(self) -> None:
+        """Under another screen the tail stops (a flood is not followed twice)."""
+        self.suspended = True
+        if self.tailing is not None:
+            self.workers.cancel_group(self, f"tail:{self.tailing}")
+            self.tailing = None
+
+    def on_screen_resume(self) -> None:
+        self.suspended = False
+        self._follow_tail()
 
     def on_engine_events(self, message: EngineEvents) -> None:
         if message.job.startswith("tail:"):
@@ -254,21 +267,10 @@ class DashboardScreen(WorkbenchScreen):
         self._show_detail()
 
     def _throttling(self, base: str, event: HostMetrics) -> None:
-        """A toast when a board starts throttling or under-volting now (not for what it did
-        since boot, and once per host however many rows show it)."""
-        words = event.fields.get("throttled_words")
-        if "uptime_s" not in event.fields or not isinstance(words, list):
-            return  # a gap says nothing about the board
-        key = event.host if base in ("", event.host) else f"{base}:{event.host}"
-        now = {str(w) for w in words if str(w).endswith(" now")}
-        new = now - self._throttled.get(key, set())
-        self._throttled[key] = now
-        if new:
-            self.notify(
-                f"{event.host}: {', '.join(sorted(now))}",
-                title="the board is throttling",
-                severity="warning",
-            )
+        """A toast when a board starts throttling or under-volting now."""
+        said = throttle_news(self._throttled, base, event)
+        if said:
+            self.notify(said, title="the board is throttling", severity="warning")
 
     def on_job_ended(self, message: JobEnded) -> None:
         if message.job.startswith("metrics:"):
