@@ -25,9 +25,10 @@ def test_a_tender_crash_loop_is_shown_for_what_it_is():
     assert "systemctl cat unikernel-t88.service" in fields["last_exit_hint"]
 
 
-def test_a_running_unit_has_no_crash_loop():
+def running_status_text() -> str:
+    """The captured crash loop's status, as the script prints it for the unit running."""
     text = (DATA / "status-crash-loop.txt").read_text()
-    running = "\n".join(
+    return "\n".join(
         line
         for line in text.replace("SubState=auto-restart", "SubState=running")
         .replace("ActiveState=activating", "ActiveState=active")
@@ -35,7 +36,10 @@ def test_a_running_unit_has_no_crash_loop():
         .splitlines()
         if not line.startswith(("Run ", "Sys "))
     )
-    fields = parse_status(running)
+
+
+def test_a_running_unit_has_no_crash_loop():
+    fields = parse_status(running_status_text())
     assert "crash_loop" not in fields and "last_exit" not in fields
 
 

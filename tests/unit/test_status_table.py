@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from tests.unit.test_decide import LOADED
+from tests.unit.test_status import running_status_text
 from workbench.engine import status as status_engine
 from workbench.engine.status import parse_status
 from workbench.profiles.models import LogCheck
@@ -19,17 +20,7 @@ GOLDEN = Path(__file__).parents[1] / "golden" / "status.txt"
 
 
 def running() -> dict[str, object]:
-    text = (DATA / "status-crash-loop.txt").read_text()
-    return parse_status(
-        "\n".join(
-            line
-            for line in text.replace("SubState=auto-restart", "SubState=running")
-            .replace("ActiveState=activating", "ActiveState=active")
-            .replace("Result=signal", "Result=success")
-            .splitlines()
-            if not line.startswith(("Run ", "Sys "))
-        )
-    )
+    return parse_status(running_status_text())
 
 
 def test_status_prints_a_table_like_the_dashboard():

@@ -3,12 +3,11 @@ error and fix, crash loop, health, graphs, and how fresh it all is."""
 
 from __future__ import annotations
 
-import time
-
 from textual.widget import Widget
 
 from workbench.app.hostrows import HostRow
 from workbench.app.widgets import themed
+from workbench.app.widgets.logrow import clock
 from workbench.app.widgets.metricspane import metrics_lines
 from workbench.events import HostMetrics
 from workbench.statustext import release_line
@@ -59,7 +58,7 @@ def detail_text(widget: Widget, row: HostRow, *, no_rollback: bool) -> themed.Sa
 
 def when(row: HostRow) -> str:
     """ "last answer" only for a host that answered; a host that never did has a last try."""
-    stamp = lambda at: time.strftime("%H:%M:%S UTC", time.gmtime(at))  # noqa: E731
+    stamp = lambda at: f"{clock(at)} UTC"  # noqa: E731
     if row.at is None:
         return "asking…"
     if not row.error:

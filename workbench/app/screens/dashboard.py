@@ -123,7 +123,8 @@ class DashboardScreen(WorkbenchScreen):
         cursor stays on its row)."""
         # More rows than half the screen: the table's scrollbar takes two columns.
         many = len(self.rows) > max(1, self.size.height // 2 - 2)
-        shown = fit(width - 2 if many else width, widths(list(self.rows.values())))
+        column_widths = widths(list(self.rows.values()))
+        shown = fit(width - 2 if many else width, column_widths)
         if shown == self.shown:
             return
         self.shown = shown
@@ -131,7 +132,6 @@ class DashboardScreen(WorkbenchScreen):
         selected = self.selected()
         cursor = table.cursor_row
         table.clear(columns=True)
-        column_widths = widths(list(self.rows.values()))
         for name in shown:
             table.add_column(name, key=name, width=column_widths[name])
         for key, row in self.rows.items():

@@ -18,7 +18,7 @@ from workbench.app.screens.dialogs import PickerScreen
 from workbench.app.widgets import themed
 from workbench.app.widgets.crash import CrashBanner
 from workbench.app.widgets.keys import KeysFooter
-from workbench.app.widgets.logrow import LEVELS
+from workbench.app.widgets.logrow import LEVELS, clock
 from workbench.app.widgets.logview import LogView
 from workbench.events import LogLine, StepFinished
 
@@ -111,7 +111,7 @@ class LogsScreen(WorkbenchScreen):
         log, state = self.query_one(LogView), self.query_one("#state", Static)
         out = themed.SafeText()
         for host, (why, fix, at) in sorted(self.unreachable.items()):
-            stamp = time.strftime("%H:%M:%S", time.gmtime(at))
+            stamp = clock(at)
             who = "" if why.startswith("cannot reach") else f"{host}: "
             warn = themed.style(self, "text-warning", bold=True)
             out.append(f"{who}{why} (at {stamp} UTC)\n", warn)

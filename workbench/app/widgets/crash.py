@@ -4,12 +4,12 @@ caused it (the exception, the ABORT, the trap, the tender's error)."""
 from __future__ import annotations
 
 import re
-import time
 
 from rich.text import Text
 from textual.widgets import Static
 
 from workbench.app.widgets import themed
+from workbench.app.widgets.logrow import clock
 from workbench.events import LogLine
 from workbench.exits import STOP_SIGNALS, explain_exit, explain_signal, signal_name
 from workbench.textsafe import sanitize
@@ -92,7 +92,7 @@ class CrashBanner(Static):
         """systemd started it again (a restart, or a rollback's release): said at once, and
         "recovered" once it has run RECOVERED_AFTER seconds without a new crash (a crash loop
         starts it again too, and crashes again before that)."""
-        self.started = time.strftime("%H:%M:%S", time.gmtime(started.time or started.at))
+        self.started = clock(started.time or started.at)
         self._report("↻ started again", f"at {self.started} UTC; watching it", "text-warning")
         crashed = self.message
         self.set_timer(self.RECOVERED_AFTER, lambda: self._recovered(crashed))
