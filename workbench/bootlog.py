@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from workbench import qemulog
 from workbench.exits import explain_exit
 
 BANNER = (
@@ -119,6 +120,9 @@ def classify(line: str) -> LogLine:
         m = _TENDER.match(line)
         if m:
             return _tender(line, m["tender"], m["msg"])
+    if qemulog.is_qemu(line):  # virtio: QEMU is the tender
+        level, msg, hint, fields = qemulog.classify(line)
+        return LogLine("tender", line, level, "qemu", message=msg, hint=hint, fields=fields)
     if line and line[0].isdigit():
         m = _MIRAGE_NEW.match(line) or _MIRAGE_OLD.match(line)
         if m:

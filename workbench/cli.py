@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(what solo5-elftool query-abi / query-manifest report), size and sha256.",
     )
     p.add_argument("artifact", help="path to the unikernel (e.g. dist/hello.hvt)")
-    p.add_argument("--target", choices=["hvt", "spt"], help="also require this Solo5 target")
+    p.add_argument(
+        "--target", choices=["hvt", "spt", "virtio"], help="also require this Solo5 target"
+    )
 
     remote = Parser(add_help=False)
     remote.add_argument("--profile", help=PROFILE_HELP)

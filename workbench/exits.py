@@ -37,6 +37,12 @@ _EXIT_MEANINGS = {
     ),
     63: "the unikernel printed its help or version (a --help/--version boot argument?)",
     64: "the unikernel could not parse its boot arguments: check unikernel.args",
+    # QEMU's isa-debug-exit: the virtio bindings write 41 at every exit, QEMU exits 41 << 1 | 1.
+    83: (
+        "under virtio (QEMU), the guest exited: QEMU exits 83 whatever the guest's status, "
+        "which is on its `Solo5: solo5_exit(N) called` line; under hvt/spt, the unikernel's own "
+        "solo5_exit(83)"
+    ),
     125: "internal error in the MirageOS runtime",
     255: (
         "the unikernel aborted: a Solo5 ABORT, a CPU trap, stack corruption or not enough "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from workbench.artifacts.elf import ArtifactInfo, Device
+from workbench.artifacts.qemu import VirtioHost, virtio_argv
 from workbench.artifacts.tender import TenderVersion, tender_argv
 from workbench.netfiles import (
     BACKENDS,
@@ -49,6 +50,7 @@ def exec_argv(
     info: ArtifactInfo | None,
     tender: TenderVersion | None = None,
     profile_label: str = "the profile",
+    virtio: VirtioHost | None = None,
 ) -> list[str]:
     current = f"{profile.release_dir}/current"
     facts = info or ArtifactInfo(  # a placeholder: only its devices are read
@@ -61,6 +63,19 @@ def exec_argv(
         devices=assumed_devices(profile),
     )
     uk = profile.unikernel
+    label = f"profile '{profile_label}'" if profile_label != "the profile" else profile_label
+    if profile.build.target == "virtio":
+        return virtio_argv(
+            host=virtio or VirtioHost(kvm=uk.accel != "tcg"),
+            kernel=f"{current}/{kernel_name(profile)}",
+            info=facts,
+            unikernel=uk.name,
+            memory=uk.memory,
+            networks=uk.networks,
+            block=profile.block_paths,
+            args=uk.args,
+            profile=label,
+        )
     return tender_argv(
         tender=f"{current}/{profile.tender_name}",
         kernel=f"{current}/{kernel_name(profile)}",
@@ -70,7 +85,7 @@ def exec_argv(
         block=profile.block_paths,
         args=uk.args,
         version=tender,
-        profile=f"profile '{profile_label}'" if profile_label != "the profile" else profile_label,
+        profile=label,
     )
 
 
@@ -79,30 +94,36 @@ def render_unit(
     info: ArtifactInfo | None = None,
     tender: TenderVersion | None = None,
     profile_label: str = "the profile",
+    virtio: VirtioHost | None = None,
 ) -> RenderedFile:
-    argv = exec_argv(profile, info, tender, profile_label)
+    argv = exec_argv(profile, info, tender, profile_label, virtio)
+    target = profile.build.target
+    # /dev/kvm: hvt always, virtio when QEMU runs under KVM, spt never.
+    kvm = target == "hvt" or (target == "virtio" and "kvm" in argv[:3])
     block_paths = sorted(set(profile.block_paths.values()))
     rw = "".join(f"ReadWritePaths={p}\n" for p in block_paths)
     svc = profile.service
     text = template("unikernel.service").substitute(
         profile=profile_label,
         name=profile.unikernel.name,
-        target=profile.build.target,
+        target=target if target != "virtio" else "virtio under QEMU",
         release_dir=profile.release_dir,
         user=svc.user,
         group=svc.group,
         exec_start=" ".join(_systemd_quote(a) for a in argv),
         wait_for_taps=_wait_for_taps(sorted(set(profile.unikernel.networks.values()))),
-        kvm_first=_KVM_FIRST if profile.build.target == "hvt" else "",
+        kvm_first=_KVM_FIRST if kvm else "",
         after_unikernels=_after_unikernels(profile.after_units),
-        # What each tender needs, and the directives it cannot take (docs/HARDENING.md).
-        hardening_why=template(f"hardening-{profile.build.target}.txt").substitute(user=svc.user),
-        device_allow_kvm="DeviceAllow=/dev/kvm rw\n" if profile.build.target == "hvt" else "",
+        # What each runner needs, and the directives it cannot take (docs/HARDENING.md).
+        hardening_why=template(f"hardening-{target}.txt").substitute(user=svc.user),
+        exits=template("exits-virtio.txt" if target == "virtio" else "exits-solo5.txt").template,
+        device_allow_kvm="DeviceAllow=/dev/kvm rw\n" if kvm else "",
         # hvt maps guest memory RW and never exec on the host; spt runs the unikernel as host
-        # code, and its loader mprotect()s the text PROT_EXEC, which this directive refuses.
-        memory_deny_write_execute=(
-            "MemoryDenyWriteExecute=yes\n" if profile.build.target == "hvt" else ""
-        ),
+        # code, and its loader mprotect()s the text PROT_EXEC; QEMU's TCG writes the code it
+        # translates and runs it: the last two need what this directive refuses.
+        memory_deny_write_execute="MemoryDenyWriteExecute=yes\n" if target == "hvt" else "",
+        # The Solo5 tenders query personality() and abort when it is refused; QEMU does not.
+        lock_personality="LockPersonality=yes\n" if target == "virtio" else "",
         restart=svc.restart,
         restart_sec=svc.restart_sec,
         read_write_paths=rw,
@@ -176,8 +197,9 @@ def render_all(
     info: ArtifactInfo | None = None,
     tender: TenderVersion | None = None,
     profile_label: str = "the profile",
+    virtio: VirtioHost | None = None,
 ) -> list[RenderedFile]:
     return [
-        render_unit(profile, info, tender, profile_label),
+        render_unit(profile, info, tender, profile_label, virtio),
         *render_network(profile, backend, profile_label),
     ]

@@ -178,11 +178,11 @@ def test_the_artifact_picks_the_tender_not_build_target(tmp_path):
 
 
 def test_a_target_workbench_does_not_run_is_refused_with_the_ones_it_does(tmp_path):
-    art = solo5elf.write(tmp_path / "hello.virtio", target="virtio", devices=[])
+    art = solo5elf.write(tmp_path / "hello.muen", target="muen", devices=[])
     result = wb("render", "--profile", "rpi3b", "--artifact", str(art))
     assert result.returncode == 7
-    assert "built for solo5-virtio, which workbench does not deploy" in result.stderr
-    assert "`mirage configure -t hvt` (KVM hosts) or `-t spt`" in result.stderr
+    assert "built for solo5-muen, which workbench does not deploy" in result.stderr
+    assert "`mirage configure -t hvt` (KVM hosts), `-t spt` (no KVM needed) or" in result.stderr
 
 
 def test_no_command_without_a_terminal_says_so_instead_of_hanging():

@@ -144,7 +144,7 @@ def test_memory_number_as_string_is_fine(tmp_path):
         ("health:\n  kind: tcpp\n", "health.kind: unknown kind 'tcpp'"),
         ("health:\n  port: 80\n", "health: needs `kind:`"),
         ("health:\n  kind: tcp\n", "health.port: required key is missing"),
-        ("build:\n  target: virtio\n", "build.target: 'virtio' is not one of 'hvt' or 'spt'"),
+        ("build:\n  target: muen\n", "build.target: 'muen' is not one of 'hvt', 'spt' or 'virtio'"),
         ("network:\n  gateway: 10.0.0.254\n", "network: `gateway` is for mode 'bridge-uplink'"),
         (
             "network:\n  mode: bridge-uplink\n  uplink: eth0\n  gateway: x\n",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workbench import profiles, render
 from workbench.artifacts import inspect, parse_tender_version
+from workbench.artifacts.qemu import VirtioHost
 from workbench.errors import WorkbenchError
 from workbench.lab import solo5elf
 from workbench.profiles.models import BlockImage
@@ -61,6 +62,19 @@ def cases(tmp: Path) -> Iterator[tuple[str, Callable[[], list[render.RenderedFil
             yield f"{name}, {backend}", lambda p=p, b=backend: render.render_network(p, b, "rpi3b")
     spt = variant(build={"target": "spt"})
     yield "spt target", lambda: [render.render_unit(spt, profile_label="rpi3b")]
+    # virtio: the host's QEMU, a MAC per device from the host's id, KVM or TCG as decided.
+    vdevices = [("service", "NET_BASIC"), ("storage", "BLOCK_BASIC")]
+    vinfo = inspect(solo5elf.write(tmp / "hello.virtio", target="virtio", devices=vdevices))
+    virtio = variant(
+        build={"target": "virtio"},
+        unikernel={"block": {"storage": BlockImage(path="/srv/hello/disk.img")}},
+    )
+    for kvm in (True, False):
+        host = VirtioHost(kvm=kvm, host_id="0123456789abcdef0123456789abcdef")
+        yield (
+            f"virtio target, {'KVM' if kvm else 'TCG'}",
+            lambda h=host: [render.render_unit(virtio, vinfo, None, "rpi3b", h)],
+        )
     devices = [
         ("service0", "NET_BASIC"),
         ("storage", "BLOCK_BASIC"),

@@ -28,8 +28,10 @@ def detail_text(widget: Widget, row: HostRow, *, no_rollback: bool) -> themed.Sa
     out.append(f"  unikernel {e.unikernel}")
     if e.builder:
         out.append(f", built on {e.builder}")
-    if row.fields.get("runtime"):
-        out.append(f"; runs under solo5-{row.fields['runtime']}")
+    if runtime := row.fields.get("runtime"):
+        out.append(
+            "; runs under QEMU (virtio)" if runtime == "virtio" else f"; runs under solo5-{runtime}"
+        )
     if row.fields.get("kvm"):
         out.append(f"; /dev/kvm: {row.fields['kvm']}")
     out.append(f"\n{e.description}\n", muted)

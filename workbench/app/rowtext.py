@@ -7,14 +7,16 @@ from workbench.app.spark import spark
 
 
 def runtime_cell(fields: dict[str, object]) -> tuple[str | None, str | None]:
-    """What runs the unikernel (hvt, spt), flagged when hvt has no usable KVM; before a first
-    deploy, the host's KVM as far as the service user goes. Text and its colour."""
+    """What runs the unikernel (hvt, spt, virtio), flagged when it lacks a usable KVM; before
+    a first deploy, the host's KVM as far as the service user goes. Text and its colour."""
     runtime, kvm = fields.get("runtime"), fields.get("kvm")
     kvm_text = "no access" if str(kvm).startswith("no access") else str(kvm)
     kvm_ok = kvm == "ok"
     kvm_bad = kvm in ("missing", "no access") or str(kvm).startswith("no access")
     if runtime == "spt":
         return "spt", "text-success"  # no KVM needed
+    if runtime == "virtio":  # QEMU runs it either way; without KVM it is emulated (TCG)
+        return ("virtio", "text-success") if kvm_ok else ("virtio tcg", "text-warning")
     if isinstance(runtime, str):
         if kvm_bad:
             return f"{runtime} !kvm", "text-warning"

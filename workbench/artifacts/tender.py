@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from workbench.artifacts.elf import ArtifactInfo
+from workbench.artifacts.elf import ArtifactInfo, Device
 from workbench.errors import ArtifactError, ConfigError
 
 _VERSION = re.compile(
@@ -106,7 +106,27 @@ def tender_argv(
             "rebuild it with a current MirageOS/Solo5, or deploy it with the old tender it needs",
         )
     argv = [tender, f"--mem={memory}"]
+    for device, backing in mapped_devices(info, networks, block, profile):
+        flag = "--net" if device.type == "NET_BASIC" else "--block"
+        argv.append(f"{flag}:{device.name}={backing}")
+    argv.append("--")
+    argv.append(kernel)
+    argv.extend(args)
+    return argv
+
+
+def mapped_devices(
+    info: ArtifactInfo,
+    networks: Mapping[str, str],
+    block: Mapping[str, str],
+    profile: str = "the profile",
+) -> list[tuple[Device, str]]:
+    """Each manifest device (in manifest order) with the tap or image the profile maps it to.
+    Every declared device needs a mapping and every mapping a declared device: Solo5 refuses
+    both (and so, for virtio, would the unikernel's own device probe)."""
+    assert info.devices is not None
     declared = {d.name: d.type for d in info.devices}
+    out = []
     for device in info.devices:
         table = networks if device.type == "NET_BASIC" else block
         key = "networks" if device.type == "NET_BASIC" else "block"
@@ -117,8 +137,7 @@ def tender_argv(
                 f"does not map it (all declared devices must be attached)",
                 f"set unikernel.{key}.{device.name} (e.g. {device.name}: {example}) in {profile}",
             )
-        flag = "--net" if device.type == "NET_BASIC" else "--block"
-        argv.append(f"{flag}:{device.name}={table[device.name]}")
+        out.append((device, table[device.name]))
     for key, table in (("networks", networks), ("block", block)):
         for name in table:
             if name not in declared:
@@ -128,10 +147,7 @@ def tender_argv(
                     f"device (it declares: {have}); the tender would refuse it",
                     f"remove unikernel.{key}.{name} or rename it to a declared device",
                 )
-    argv.append("--")
-    argv.append(kernel)
-    argv.extend(args)
-    return argv
+    return out
 
 
 def _legacy_argv(

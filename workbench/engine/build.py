@@ -96,6 +96,13 @@ class Build:
                 f"profile '{self.loaded.name}' has no unikernel.source to build",
                 "set unikernel.source to the directory that holds config.ml",
             )
+        if not p.tender_in_release:
+            # The build fetches the tender of its switch; virtio has none (QEMU runs it).
+            raise ConfigError(
+                "source builds for build.target virtio are not supported yet",
+                "build it with `mirage configure -t virtio && make depend && make build`, then "
+                f"deploy --artifact dist/{p.unikernel.name}.virtio",
+            )
         source = collect(p.unikernel.source)
         yield self._start("docker")
         conn = self.pool.get(self.host)

@@ -17,9 +17,10 @@ import hashlib
 from dataclasses import dataclass, field
 
 from workbench import owners, render
+from workbench.artifacts import qemu
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.artifacts.tender import TenderVersion, check_compatible, parse_tender_version
-from workbench.engine import preflight
+from workbench.engine import preflight, qemucheck
 from workbench.engine.blocks import BlockWork, block_work, describe
 from workbench.engine.release import TenderSource, release_id
 from workbench.errors import ArtifactError, RemoteCommandError, WorkbenchError
@@ -99,14 +100,15 @@ def decide(
     )
     if refusal is not None:
         return refuse(refusal)
-    tender_sha = tender.sha256 if tender is not None else facts.installed_tender_sha
+    tender_sha = _tender_sha(p.tender_in_release, tender, facts)
     rid = release_id(artifact.sha256, tender_sha)
     # What the host says about the release counts only if it named the same one.
     on_host = facts.release_files if facts.release == rid else {}
     notes: list[str] = []
     try:
-        version = version or _version_on_host(p.tender_name, tender, tender_sha, on_host, facts)
-        unit = _unit(loaded, artifact, version, notes)
+        version, unit = _runner(
+            loaded, artifact, tender, tender_sha, on_host, facts, version, notes
+        )
         blocks = block_work(p, facts, host)
     except WorkbenchError as exc:
         return refuse(exc, rid)
@@ -116,7 +118,7 @@ def decide(
     intact = (
         rid in facts.releases
         and on_host.get(render.kernel_name(p)) == artifact.sha256
-        and on_host.get(p.tender_name) == tender_sha
+        and (not p.tender_in_release or on_host.get(p.tender_name) == tender_sha)
     )
     writes = tuple(f for f in network if sha256_text(f.content) != facts.files.get(f.path))
     record = owners.render_record(loaded)
@@ -142,7 +144,7 @@ def decide(
         changes=tuple(changes),
         backend=backend,
         tender_sha=tender_sha,
-        tender_from_host=facts.installed_tender if tender is None else None,
+        tender_from_host=facts.installed_tender if tender is None and p.tender_in_release else None,
         tender_version=version,
         unit=unit,
         owner=record,
@@ -152,6 +154,41 @@ def decide(
         network_writes=writes,
         notes=tuple(notes),
         rollback_to=rollback_target(previous, rid, facts.releases),
+    )
+
+
+def _tender_sha(carried: bool, tender: TenderSource | None, facts: HostFacts) -> str:
+    """What the release is keyed on beside the artifact: the tender it carries, or (virtio,
+    run by the host's QEMU, which no release carries) a fixed key."""
+    if not carried:
+        return qemu.RUNNER_KEY
+    return tender.sha256 if tender is not None else facts.installed_tender_sha
+
+
+def _runner(
+    loaded: LoadedProfile,
+    artifact: ArtifactInfo,
+    tender: TenderSource | None,
+    tender_sha: str,
+    on_host: dict[str, str],
+    facts: HostFacts,
+    version: TenderVersion | None,
+    notes: list[str],
+) -> tuple[TenderVersion | None, render.RenderedFile]:
+    """The tender's version as far as it is known, and the unit that runs the unikernel."""
+    p = loaded.profile
+    if not p.tender_in_release:  # virtio: the host's QEMU
+        return None, render.render_unit(p, artifact, None, loaded.name, virtio_host(loaded, facts))
+    version = version or _version_on_host(p.tender_name, tender, tender_sha, on_host, facts)
+    return version, _unit(loaded, artifact, version, notes)
+
+
+def virtio_host(loaded: LoadedProfile, facts: HostFacts) -> qemu.VirtioHost:
+    """What the QEMU command line takes from this host: QEMU's path, KVM or TCG, its id."""
+    return qemu.VirtioHost(
+        qemu=facts.installed_tender or qemu.QEMU_PATH,
+        kvm=qemucheck.use_kvm(loaded.profile, facts),
+        host_id=facts.machine_id,
     )
 
 
@@ -196,6 +233,8 @@ def _refusal(
     if failed is not None:
         error_cls = ArtifactError if failed.name == "arch" else RemoteCommandError
         return error_cls(f"preflight: {failed.name}: {failed.value}", failed.hint)
+    if not loaded.profile.tender_in_release:
+        return None  # the host's QEMU: preflight said whether it is there
     if tender is not None and tender.machine != facts.arch:
         return ArtifactError(
             f"the tender {tender.path} is an {tender.machine} program but the host is {facts.arch}",
@@ -252,8 +291,10 @@ def _changes(
             if rid not in facts.releases
             else "the copy on the host does not match its hashes"
         )
-        source = "the host's own tender" if host_tender else "the tender"
-        changes.append(Change("upload", f"upload release {rid} (unikernel + {source})", why))
+        source = "+ the host's own tender" if host_tender else "+ the tender"
+        if not p.tender_in_release:
+            source = "alone: the host's QEMU runs it"
+        changes.append(Change("upload", f"upload release {rid} (unikernel {source})", why))
     if facts.user_groups is None:
         changes.append(
             Change(

@@ -19,7 +19,7 @@ from workbench import render
 from workbench.aio import shielded
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.artifacts.tender import TenderVersion, parse_tender_version
-from workbench.engine import bootwatch, configure, health, hostinfo
+from workbench.engine import bootwatch, configure, health, hostinfo, qemucheck
 from workbench.engine.decide import Decision, decide
 from workbench.engine.locked import Held, locked
 from workbench.engine.release import TenderSource, release_metadata
@@ -157,14 +157,17 @@ class HostDeploy:
             yield self._done(f"release {d.release} already on the host (hashes verified)")
 
         yield self._start("tender")
-        if d.tender_version is None:
+        if not p.tender_in_release:
+            yield self._done(qemucheck.summary(p, facts))
+        elif d.tender_version is None:
             path = f"{p.release_dir}/releases/{d.release}/{p.tender_name}"
             version = parse_tender_version(await release.tender_version_text(conn, path))
             self._redecide(facts, version)
             d = self.decision
-        assert d.tender_version is not None
-        v = d.tender_version
-        yield self._done(f"{v.name} {v.text}, ABI {v.abi}")
+        if p.tender_in_release:
+            assert d.tender_version is not None
+            v = d.tender_version
+            yield self._done(f"{v.name} {v.text}, ABI {v.abi}")
 
         yield self._start("user")
         if d.changes_at("user"):
@@ -245,8 +248,9 @@ class HostDeploy:
         if progress:
             yield progress[-1]
         size = sum(i.size for i in items)
+        what = f"{kernel} + {p.tender_name}" if p.tender_in_release else kernel
         yield self._done(
-            f"release {d.release}: {kernel} + {p.tender_name} ({size / 1024:.0f} KiB) verified",
+            f"release {d.release}: {what} ({size / 1024:.0f} KiB) verified",
             "upload",
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workbench import owners, render
+from workbench.artifacts import qemu
 from workbench.artifacts.elf import ArtifactInfo
 from workbench.profiles.loader import LoadedProfile
 from workbench.remote import facts as factsmod
@@ -31,6 +32,8 @@ async def gather(
     """The host's facts; with an artifact, also what the host has of the release it makes
     with the tender (`tender_sha`, or the host's own tender when that is empty)."""
     p = loaded.profile
+    if not p.tender_in_release:
+        tender_sha = qemu.RUNNER_KEY  # the release is the kernel alone: no tender to hash
     return await factsmod.read(
         conn,
         factsmod.facts_argv(

@@ -7,21 +7,17 @@ failing one, before anything is written to the host.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from workbench.artifacts.elf import ArtifactInfo
+from workbench.engine import qemucheck
+from workbench.engine.verdict import Check
 from workbench.profiles.models import Profile
 from workbench.remote.facts import HostFacts
 
 DPKG_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool | None  # None: information only
-    value: str
-    hint: str | None = None
+__all__ = ["Check", "backend_for", "checks"]
 
 
 def backend_for(profile: Profile, facts: HostFacts) -> str | None:
@@ -36,10 +32,17 @@ def checks(
     artifact: ArtifactInfo | None = None,
     extra_bytes: int = 0,
 ) -> list[Check]:
+    target = profile.build.target
+    if target == "virtio":
+        runner = qemucheck.checks(profile, facts)
+        first, rest = runner[:1], runner[1:]  # "x86_64 only" says more than a wrong arch
+    else:
+        first, rest = [], [_seccomp(facts) if target == "spt" else _kvm(profile, facts)]
     return [
+        *first,
         _arch(facts, artifact),
         _word_size(facts),
-        _seccomp(facts) if profile.build.target == "spt" else _kvm(profile, facts),
+        *rest,
         Check(
             "tun",
             bool(facts.tun),
@@ -220,13 +223,16 @@ def _room(profile: Profile, facts: HostFacts, extra_bytes: int) -> list[Check]:
             )
         )
     mem = profile.unikernel.memory
+    # QEMU needs room of its own beside the guest's memory; a tender little.
+    overhead = qemucheck.QEMU_OVERHEAD_MIB if profile.build.target == "virtio" else 0
     if facts.mem_available_kb is not None:
-        ok = facts.mem_available_kb >= (mem + 16) * 1024
+        ok = facts.mem_available_kb >= (mem + overhead + 16) * 1024
+        needs = f"{mem} MiB" + (f" + {overhead} MiB for QEMU" if overhead else "")
         out.append(
             Check(
                 "memory",
                 ok,
-                f"{facts.mem_available_kb // 1024} MiB available, unikernel needs {mem} MiB",
+                f"{facts.mem_available_kb // 1024} MiB available, unikernel needs {needs}",
                 None if ok else "lower unikernel.memory or free memory on the host",
             )
         )

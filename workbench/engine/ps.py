@@ -13,7 +13,8 @@ from workbench.remote import inventory
 from workbench.remote.connection import Pool
 from workbench.textsafe import sanitize
 
-RUNTIME = {"solo5-hvt": "hvt", "solo5-spt": "spt"}  # the tender in a release -> its runtime
+# The tender in a release (or the host's QEMU, for a virtio kernel) -> its runtime
+RUNTIME = {"solo5-hvt": "hvt", "solo5-spt": "spt", "qemu-system-x86_64": "virtio"}
 
 
 def parse_ps(text: str) -> list[tuple[owners.Owner, dict[str, object]]]:

@@ -34,7 +34,7 @@ def local_tender(path: Path) -> TenderSource:
 
 
 # The Solo5 targets workbench runs (the artifact's ABI note names one).
-RUNTIMES = ("hvt", "spt")
+RUNTIMES = ("hvt", "spt", "virtio")
 
 
 def release_id(artifact_sha: str, tender_sha: str) -> str:
@@ -77,7 +77,8 @@ def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo | N
         raise ArtifactError(
             f"{path} is built for solo5-{info.abi.target}, which workbench does not deploy; "
             f"it runs {' and '.join(RUNTIMES)} unikernels",
-            "rebuild with `mirage configure -t hvt` (KVM hosts) or `-t spt` (no KVM needed)",
+            "rebuild with `mirage configure -t hvt` (KVM hosts), `-t spt` (no KVM needed) or "
+            "`-t virtio` (x86_64 under QEMU)",
         )
     return info
 
@@ -109,11 +110,20 @@ def job(loaded: LoadedProfile, artifact: str | None = None, tender: str | None =
             "drop --tender, or pass both --artifact and --tender",
         )
     runner = runs(loaded, info)
+    if tender and not runner.profile.tender_in_release:
+        raise ConfigError(
+            "--tender is for solo5-hvt/solo5-spt: a virtio unikernel runs under the host's "
+            "qemu-system-x86_64, which no release carries",
+            "drop --tender (install qemu-system-x86 on the host)",
+        )
     return Job(runner, info, resolve_tender(runner, tender) if info else None)
 
 
 def resolve_tender(loaded: LoadedProfile, arg: str | None) -> TenderSource | None:
-    """The tender to bring: --tender, else unikernel.tender; None to use the host's own."""
+    """The tender to bring: --tender, else unikernel.tender; None to use the host's own (and
+    for virtio, whose runner is the host's QEMU)."""
+    if not loaded.profile.tender_in_release:
+        return None
     path = Path(arg) if arg else loaded.profile.unikernel.tender
     return local_tender(path) if path is not None else None
 

@@ -1,8 +1,9 @@
 """The Debian root filesystem the lab's hosts are made from, built once and cached.
 
 debootstrap (minbase plus what a Pi running unikernels has: systemd, sshd, iproute2, ifupdown,
-bridge-utils, nftables) and python3 + make for the two test doubles. The cache key is a hash of
-the recipe, so a changed package list builds a new rootfs and never reuses a stale one.
+bridge-utils, nftables), python3 + make for the two test doubles, and QEMU for virtio. The
+cache key is a hash of the recipe, so a changed package list builds a new rootfs and never
+reuses a stale one.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ PACKAGES = (
     "make",
     "less",
     "sudo",
+    # Solo5 virtio unikernels run under the host's QEMU (real, TCG in the lab): deploy's tests
+    # boot the lab's own multiboot test guest with it.
+    "qemu-system-x86",
 )
 
 

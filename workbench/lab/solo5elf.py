@@ -75,9 +75,13 @@ def build(
     with_manifest: bool = True,
     extra_sections: dict[str, bytes] | None = None,
     pad_to: int = 0,
+    text: bytes | None = None,
 ) -> bytes:
-    """Return the bytes of an ELF64 little-endian executable with Solo5 notes."""
-    sections: list[tuple[str, int, int, bytes, int]] = [(".text", 1, 6, _TEXT[arch], 16)]
+    """Return the bytes of an ELF64 little-endian executable with Solo5 notes. `text` is
+    code linked to run at LOAD_ADDR + text_offset() (the lab's virtio test guest); by default a
+    few instructions that halt."""
+    code = _TEXT[arch] if text is None else text
+    sections: list[tuple[str, int, int, bytes, int]] = [(".text", 1, 6, code, 16)]
     if with_manifest:
         sections.append((".note.solo5.manifest", 7, 2, manifest_note(devices or []), 4))
     if with_abi:
@@ -91,6 +95,14 @@ def build(
     plain = len(_assemble(arch, sections))
     filler = max(pad_to - plain - 64 - len(".workbench.pad") - 16, 0)
     return _assemble(arch, [*sections, (".workbench.pad", 1, 0, bytes(filler), 1)])
+
+
+def text_offset(with_abi: bool = True, with_manifest: bool = True) -> int:
+    """Where .text starts in the file (and, as the PT_LOAD maps offset 0 to LOAD_ADDR, in
+    memory less LOAD_ADDR): after the ELF header and one program header per note."""
+    phnum = 1 + int(with_abi) + int(with_manifest)
+    start = 64 + 56 * phnum
+    return start + (-start % 16)
 
 
 def _assemble(arch: str, sections: list[tuple[str, int, int, bytes, int]]) -> bytes:

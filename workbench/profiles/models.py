@@ -71,7 +71,7 @@ class Build(_Model):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$",
         description="OPAM image; OCaml 5.3 works with ocaml-solo5 >= 1.1.0",
     )
-    target: Literal["hvt", "spt"] = "hvt"
+    target: Literal["hvt", "spt", "virtio"] = "hvt"
     configure_flags: tuple[Annotated[str, Field(pattern=r"^[^\n\r\x00]*$")], ...] = ()
     volume: str = Field("workbench-opam", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -147,6 +147,10 @@ class Unikernel(_Model):
         description="manifest BLOCK_BASIC device -> image file on the host, or {path, size}",
     )
     health: HealthCheck | None = Field(None, description="default: the profile's `health`")
+    accel: Literal["auto", "kvm", "tcg"] = Field(
+        "auto",
+        description="virtio under QEMU: KVM when the service user can use it (auto), or forced",
+    )
     after: tuple[UnikernelName, ...] = Field(
         (), description="unikernels of this profile to deploy and start before this one"
     )
@@ -256,7 +260,14 @@ class Profile(_Model):
 
     @property
     def tender_name(self) -> str:
-        return f"solo5-{self.build.target}"
+        """The program the unit runs: a Solo5 tender kept in each release, or for virtio the
+        host's QEMU (not part of a release: see artifacts/qemu.py)."""
+        target = self.build.target
+        return "qemu-system-x86_64" if target == "virtio" else f"solo5-{target}"
+
+    @property
+    def tender_in_release(self) -> bool:
+        return self.build.target != "virtio"
 
     @property
     def block_paths(self) -> dict[str, str]:

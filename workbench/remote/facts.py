@@ -34,6 +34,7 @@ elif grep -q '^Seccomp:' /proc/self/status 2>/dev/null; then kv seccomp strict
 else kv seccomp no; fi
 if [ -e /dev/net/tun ]; then kv tun "$(stat -c '%U:%G:%a' /dev/net/tun)"; else kv tun ""; fi
 kv pid1 "$(cat /proc/1/comm 2>/dev/null)"
+kv machine_id "$(head -c 64 /etc/machine-id 2>/dev/null | tr -cd '0-9a-f')"
 kv systemd "$(systemctl is-system-running 2>/dev/null)"
 kv networkd "$(systemctl is-active systemd-networkd 2>/dev/null)"
 kv networkmanager "$(systemctl is-active NetworkManager 2>/dev/null)"
@@ -54,6 +55,9 @@ else
 fi
 installed=$(command -v "$tender" 2>/dev/null)
 kv installed_tender "$installed"
+# A virtio unikernel runs under the host's QEMU (no release carries it): its version line.
+case $tender in qemu-*) [ -n "$installed" ] && kv qemu_version \
+  "$(timeout 10 "$installed" --version 2>/dev/null | head -n 1 | tr -d '\r\013\014')";; esac
 tsha=$brought
 if [ -z "$brought" ] && [ -n "$installed" ]; then
   if out=$(sha256sum "$installed" 2>&1); then
@@ -134,6 +138,8 @@ class HostFacts:
     owners: list[str] = field(default_factory=list)  # owner records as the host has them
     blocks: dict[str, str] = field(default_factory=dict)  # path -> "SIZE OWNER TYPE", "" absent
     seccomp: str = ""  # "filter", "strict" (no filter mode), "no"; "" when not asked
+    machine_id: str = ""  # /etc/machine-id: what makes virtio MACs differ between hosts
+    qemu_version: str = ""  # `qemu-system-x86_64 --version`'s first line (virtio only)
 
     @property
     def current_release(self) -> str | None:
@@ -200,6 +206,8 @@ def parse_facts(text: str) -> HostFacts:
         user_groups=None if groups == "-" else groups.split(),
         user_kvm={"yes": True, "no": False}.get(values.get("user_kvm", "")),
         seccomp=values.get("seccomp", ""),
+        machine_id=values.get("machine_id", ""),
+        qemu_version=values.get("qemu_version", ""),
         installed_tender=values.get("installed_tender", ""),
         current=values.get("current", ""),
         releases=values.get("releases", "").split(),

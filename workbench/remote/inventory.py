@@ -23,8 +23,12 @@ for f in /etc/workbench/owners/*.json; do
   echo "Now=$now"
   echo "ReleaseDir=$rel"
   [ -n "$rel" ] && echo "Current=$(readlink "$rel/current" 2>/dev/null)"
-  # The tender in the current release names its runtime (solo5-hvt, solo5-spt).
+  # The tender in the current release names its runtime (solo5-hvt, solo5-spt); a virtio
+  # kernel runs under the host's QEMU.
   for t in "$rel"/current/solo5-*; do [ -n "$rel" ] && [ -f "$t" ] && echo "Tender=${t##*/}"; done
+  for t in "$rel"/current/*.virtio; do
+    [ -n "$rel" ] && [ -f "$t" ] && echo "Tender=qemu-system-x86_64"
+  done
 done
 true
 """

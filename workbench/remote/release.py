@@ -113,15 +113,18 @@ async def pointers(conn: HostConnection, release_dir: str) -> tuple[str, str, li
     )
 
 
-# The tender each release holds (solo5-hvt, solo5-spt): the runtime it was deployed for.
+# The tender each release holds (solo5-hvt, solo5-spt), or the host's QEMU for a virtio kernel
+# (which no release holds): the runtime it was deployed for.
 TENDERS_SCRIPT = (
     'rel=$1; shift; for r in "$@"; do t=; for f in "$rel/releases/$r"/solo5-*; do '
-    '[ -f "$f" ] && t=${f##*/}; done; printf "%s=%s\\n" "$r" "$t"; done'
+    '[ -f "$f" ] && t=${f##*/}; done; for f in "$rel/releases/$r"/*.virtio; do '
+    '[ -f "$f" ] && t=qemu-system-x86_64; done; printf "%s=%s\\n" "$r" "$t"; done'
 )
 
 
 async def tenders(conn: HostConnection, release_dir: str, *rids: str) -> dict[str, str]:
-    """Release -> the name of the tender in it ("" when it has none, or is not there)."""
+    """Release -> the name of the tender in it, qemu-system-x86_64 for a virtio one ("" when
+    it has none, or is not there)."""
     out = await conn.run(
         ["sh", "-c", TENDERS_SCRIPT, "workbench-tenders", release_dir, *rids],
         what="reading the releases' tenders",

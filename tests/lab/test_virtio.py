@@ -1,0 +1,111 @@
+"""virtio under real QEMU (TCG): the lab's own multiboot test guest (workbench/lab/guest/)
+booted directly on this machine, and deployed to the lab target, whose QEMU the unit runs as
+deploy renders it -- boot phases, a log health check, the stable MAC as the guest reads it,
+and a guest that exits nonzero rolled back."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.lab.deploykit import failures, json_events, on_target, remove, steps, variant
+from tests.lab.deploykit import workbench as wb
+from workbench.artifacts import inspect, qemu
+from workbench.lab import testguest
+
+pytestmark = pytest.mark.lab
+
+NET = [("service", "NET_BASIC")]
+
+
+def test_the_guest_boots_under_real_qemu_and_says_its_status_on_the_console(tmp_path):
+    kernel = testguest.build([], tmp_path / "g.virtio")
+    argv = qemu.virtio_argv(
+        host=qemu.VirtioHost(qemu="qemu-system-x86_64", kvm=False),
+        kernel=str(kernel),
+        info=inspect(kernel),
+        unikernel="g",
+        memory=32,
+        networks={},
+        block={},
+        args=["--log=a,b", "--exit=3"],
+    )
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    lines = run.stdout.replace("\r", "").splitlines()
+    # Every guest exit is 83 to QEMU; the guest's own status is on the console only.
+    assert run.returncode == qemu.GUEST_EXIT, (run.returncode, run.stderr)
+    assert "Solo5: solo5_exit(3) called" in lines, lines
+    # Measured: QEMU 7.2 passes -append's commas through, so workbench does not double them.
+    assert "Command line is: '--log=a,b --exit=3'" in lines, lines
+    assert "[application] a,b" in lines
+
+
+@pytest.fixture
+def virtio_profile(lab, tmp_path):
+    v = variant(tmp_path, 6)  # a number no other lab test uses
+    text = v.path.read_text()
+    text = text.replace("  memory: 64\n", "  memory: 64\n  accel: tcg\n")  # never KVM in the lab
+    text = text.replace('  args: ["', '  args: ["--log=ready", "')
+    head, _, _ = text.partition("\nhealth:\n")
+    tail = text.split("\nreleases:\n", 1)[1]
+    text = head + "\nhealth:\n  kind: log\n  pattern: 'ready'\n  timeout: 60\n\nreleases:\n" + tail
+    v.path.write_text(text)
+    remove(v)
+    yield v
+    remove(v)
+
+
+def deploy(profile: Path, kernel: Path) -> tuple[int, list[dict], str]:
+    args = ["deploy", "--profile", str(profile), "--artifact", str(kernel), "--json"]
+    result = wb(*args)
+    events = json_events(result.stdout)
+    return result.returncode, events, failures(events) + result.stderr
+
+
+def test_a_virtio_unikernel_deploys_under_qemu_and_a_crash_rolls_back(virtio_profile, tmp_path):
+    v = virtio_profile
+    where = on_target("command -v qemu-system-x86_64").stdout.strip()
+    assert where == "/usr/bin/qemu-system-x86_64"
+    good = testguest.build(NET, tmp_path / "app.virtio")
+    code, events, err = deploy(v.path, good)
+    assert code == 0, err
+    release = events[-1]["release"]
+    by_step = steps(events)
+    assert "TCG, emulated" in by_step["tender"]["detail"], by_step["tender"]
+    assert by_step["upload"]["detail"].startswith(f"release {release}: {v.name}.virtio ")
+    checks = {e["name"]: e for e in events if e["event"] == "fact"}
+    assert checks["qemu"]["ok"] is True and checks["virtio"]["ok"] is True
+    # The release is the kernel and its record: no tender (the host's QEMU runs it).
+    listing = on_target(f"ls -A {v.release_dir}/current/").stdout.split()
+    assert listing == ["release.json", f"{v.name}.virtio"], listing
+    unit = on_target(f"cat /etc/systemd/system/{v.unit}").stdout
+    assert "ExecStart=/usr/bin/qemu-system-x86_64 -accel tcg -cpu Westmere " in unit
+    assert "LockPersonality=yes" in unit.splitlines()
+    # The guest reads the MAC the unit gave it: stable, derived from the host's machine-id.
+    machine_id = on_target("cat /etc/machine-id").stdout.strip()
+    mac = qemu.stable_mac(machine_id, v.name, "service")
+    assert f"mac={mac}" in unit
+    journal = on_target(f"journalctl -u {v.unit} -o cat --no-pager").stdout
+    assert f"Solo5: PCI:00:02: configured, mac={mac}" in journal, journal
+    assert "[application] ready" in journal
+    health = [e for e in events if e["event"] == "health_result"]
+    assert health and health[-1]["ok"] is True, events
+    phases = {e["phase"] for e in events if e["event"] == "boot_phase"}
+    assert {"banner", "memory_map", "app_start"} <= phases, phases
+    status = wb("status", "--profile", str(v.path), "--json")
+    fields = [e for e in json_events(status.stdout) if e["event"] == "status"]
+    assert fields and fields[0]["fields"]["runtime"] == "virtio", status.stdout
+
+    # A release whose guest exits 3: QEMU exits 83, the console says 3, deploy rolls back.
+    bad = testguest.build(NET, tmp_path / "bad.virtio", builtin_args="--log=crashing --exit=3")
+    code, events, err = deploy(v.path, bad)
+    assert code != 0
+    assert "solo5_exit(3)" in err or any(
+        "solo5_exit(3)" in e.get("text", "") for e in events if e["event"] == "log_line"
+    ), err
+    rolled = [e for e in events if e["event"] == "rolled_back"]
+    assert rolled and rolled[0]["to_release"] == release, err
+    assert on_target(f"readlink {v.release_dir}/current").stdout.strip().endswith(release)
+    assert on_target(f"systemctl is-active {v.unit}").stdout.strip() == "active"
