@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from workbench import __version__
+from workbench.cli_files import file_parsers
 from workbench.cli_lab import lab_parser
 from workbench.errors import ConfigError
 from workbench.usage import PROFILE_ENV, Parser, default_profile
@@ -40,6 +41,7 @@ PROFILE_COMMANDS = {
     "block",
     "remove",
     "rollback",
+    "image",
 }
 
 
@@ -99,18 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=["ifupdown", "systemd-networkd"],
         help="network backend (default: the profile's; 'auto' shows both)",
-    )
-
-    p = sub.add_parser(
-        "inspect",
-        parents=[common],
-        help="show a unikernel's arch, Solo5 ABI and devices",
-        description="Read a .hvt/.spt file: ELF arch, Solo5 ABI note and manifest devices "
-        "(what solo5-elftool query-abi / query-manifest report), size and sha256.",
-    )
-    p.add_argument("artifact", help="path to the unikernel (e.g. dist/hello.hvt)")
-    p.add_argument(
-        "--target", choices=["hvt", "spt", "virtio"], help="also require this Solo5 target"
     )
 
     remote = Parser(add_help=False)
@@ -363,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _host_key_option(p)
 
+    file_parsers(sub, common, PROFILE_HELP)
     lab_parser(sub, common)
     return parser
 

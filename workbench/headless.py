@@ -94,6 +94,7 @@ HANDLERS = {
     "profiles": "profiles_cmd:run",
     "render": "render_cmd:run",
     "inspect": "inspect_cmd:run",
+    "image": "image_cmd:run",
     "ui": "ui_cmd:run",
 }
 

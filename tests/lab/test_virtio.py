@@ -12,6 +12,7 @@ import pytest
 
 from tests.lab.deploykit import failures, json_events, on_target, remove, steps, variant
 from tests.lab.deploykit import workbench as wb
+from workbench import diskimage
 from workbench.artifacts import inspect, qemu
 from workbench.lab import testguest
 
@@ -109,3 +110,23 @@ def test_a_virtio_unikernel_deploys_under_qemu_and_a_crash_rolls_back(virtio_pro
     assert rolled and rolled[0]["to_release"] == release, err
     assert on_target(f"readlink {v.release_dir}/current").stdout.strip().endswith(release)
     assert on_target(f"systemctl is-active {v.unit}").stdout.strip() == "active"
+
+
+def test_an_image_from_workbench_image_boots_to_the_guest_in_qemu(tmp_path):
+    kernel = testguest.build([], tmp_path / "g.virtio")
+    image = diskimage.make(kernel, ["--log=booted-from-disk", "--exit=0"], tmp_path, "g")
+    argv = [
+        "qemu-system-x86_64", "-accel", "tcg", "-cpu", "Westmere", "-m", "64M", "-nodefaults",
+        "-no-user-config", "-machine", "acpi=off", "-display", "none", "-serial", "stdio",
+        "-device", "isa-debug-exit", "-drive", f"file={image},format=raw,if=ide",
+    ]  # fmt: skip
+    run = subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    lines = run.stdout.replace("\r", "").splitlines()
+    assert run.returncode == qemu.GUEST_EXIT, (run.returncode, run.stderr, lines)
+    # SeaBIOS -> syslinux's MBR -> syslinux -> mboot.c32 (-aout) -> the guest, on COM1.
+    assert "Loading unikernel.bin... ok" in lines, lines
+    assert "Solo5: Bindings version v0.12.1 (workbench lab test guest)" in lines
+    assert "Command line is: '--log=booted-from-disk --exit=0'" in lines
+    assert "Solo5: solo5_exit(0) called" in lines

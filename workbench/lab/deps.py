@@ -37,12 +37,15 @@ VM_PACKAGES = [
     "gcc-aarch64-linux-gnu",
     "libc6-dev-arm64-cross",
 ]
+# `workbench image` / `inspect IMAGE` (workbench/diskimage.py, which checks it has them; its
+# PACKAGES must equal this list: tests/unit/test_diskimage.py)
+IMAGE_PACKAGES = ["dosfstools", "fdisk", "mtools", "qemu-utils", "syslinux", "syslinux-common"]
 # systemd-analyze verifies rendered units; nft loads the NAT rules; ping in the double's tests
 TEST_PACKAGES = ["systemd", "nftables", "iputils-ping", "python3-venv"]
 
 
 def all_packages() -> list[str]:
-    return sorted({*LAB_PACKAGES, *VM_PACKAGES, *TEST_PACKAGES})
+    return sorted({*LAB_PACKAGES, *VM_PACKAGES, *TEST_PACKAGES, *IMAGE_PACKAGES})
 
 
 if __name__ == "__main__":

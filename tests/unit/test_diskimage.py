@@ -1,0 +1,104 @@
+"""`workbench image` and `inspect IMAGE` on this machine, with Debian's tools: each format is
+written and read back (kernel, arguments, partition), refusals say what to do. That the image
+boots is tests/lab/test_virtio.py's (real QEMU)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench import diskimage
+from workbench.artifacts import inspect
+from workbench.errors import ArtifactError, ConfigError
+from workbench.lab import deps, solo5elf
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGS = ["--ipv4=10.0.0.2/24", "--motd=a,b c"]
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    path = tmp_path_factory.mktemp("k") / "web.virtio"
+    return solo5elf.write(path, target="virtio", devices=[("service", "NET_BASIC")])
+
+
+@pytest.mark.parametrize("fmt", list(diskimage.FORMATS))
+def test_each_format_reads_back_as_written(kernel, tmp_path, fmt):
+    path = diskimage.make(kernel, ARGS, tmp_path, "web", fmt)
+    assert path.name == "web" + diskimage.FORMATS[fmt]
+    assert not list(tmp_path.glob(".*partial"))  # written in place, atomically
+    image = diskimage.read(path)
+    assert image.format == fmt and image.loader == "mboot.c32"
+    assert image.args == " ".join(ARGS)
+    assert image.kernel.sha256 == inspect(kernel).sha256
+    assert image.kernel.abi is not None and image.kernel.abi.target == "virtio"
+    assert image.partition_start == 1 << 20 and image.partition_size > 1000 << 20
+
+
+def test_the_raw_image_is_sparse_and_its_mbr_boots_a_bootable_fat_partition(kernel, tmp_path):
+    path = diskimage.make(kernel, [], tmp_path, "web")
+    assert path.stat().st_size == diskimage.SIZE
+    assert path.stat().st_blocks * 512 < 16 << 20  # a few MiB on disk
+    mbr = path.read_bytes()[:512]
+    assert mbr[446] == 0x80 and mbr[446 + 4] == 0x0C  # bootable, FAT32 (LBA)
+
+
+def test_an_hvt_artifact_is_refused_saying_how_to_build_for_virtio(tmp_path):
+    hvt = solo5elf.write(tmp_path / "web.hvt", devices=[])
+    with pytest.raises(ArtifactError) as err:
+        diskimage.make(hvt, [], tmp_path, "web")
+    assert "needs a virtio unikernel" in err.value.message
+    assert err.value.hint == "build it with `mirage configure -t virtio`"
+
+
+def test_an_argument_syslinux_cannot_hold_is_refused(kernel, tmp_path):
+    with pytest.raises(ConfigError, match="cannot be embedded"):
+        diskimage.make(kernel, ["a\nDEFAULT evil"], tmp_path, "web")
+
+
+def test_a_file_that_is_no_disk_image_is_said_to_be_none(tmp_path):
+    junk = tmp_path / "x.img"
+    junk.write_bytes(b"\0" * 4096)
+    with pytest.raises(ArtifactError, match="no MBR partition table"):
+        diskimage.read(junk)
+
+
+def test_the_packages_it_needs_are_the_ones_the_project_installs():
+    assert sorted(deps.IMAGE_PACKAGES) == diskimage.PACKAGES
+    assert set(deps.IMAGE_PACKAGES) <= set(deps.all_packages())
+
+
+def test_the_cli_writes_an_image_from_the_profile_and_inspect_reads_it(kernel, tmp_path):
+    profile = (ROOT / "profiles" / "lab.yaml").read_text()
+    profile = profile.replace("  target: hvt\n", "  target: virtio\n")
+    (tmp_path / "p.yaml").write_text(profile)
+
+    def wb(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "workbench", *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    made = wb(
+        "image",
+        "--profile",
+        str(tmp_path / "p.yaml"),
+        "--artifact",
+        str(kernel),
+        "--format",
+        "qcow2",
+        "--output",
+        str(tmp_path / "out"),
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    [written] = json.loads(made.stdout)
+    assert written["path"] == str(tmp_path / "out" / "hello.qcow2")
+    assert written["args"] == ["--ipv4=10.0.0.2/24", "--ipv4-gateway=10.0.0.1"]
+    shown = wb("inspect", written["path"])
+    assert shown.returncode == 0, shown.stderr
+    assert "a qcow2 disk image" in shown.stdout
+    assert "args     --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1" in shown.stdout
+    assert "solo5    virtio, ABI version 2" in shown.stdout
