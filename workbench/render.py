@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from workbench.artifacts.elf import ArtifactInfo, Device
-from workbench.artifacts.qemu import VirtioHost, virtio_argv
+from workbench.artifacts.qemu import GuestImage, VirtioHost, guest_argv, virtio_argv
 from workbench.artifacts.tender import TenderVersion, tender_argv
 from workbench.netfiles import (
     BACKENDS,
@@ -34,6 +34,10 @@ __all__ = [
 
 
 def kernel_name(profile: Profile) -> str:
+    """The unikernel's file in a release: NAME.TARGET, or for runtime qemu what it boots."""
+    q = profile.unikernel.qemu
+    if profile.runtime == "qemu" and q is not None:
+        return f"disk.{q.disk_format}" if q.disk is not None else "kernel"
     return f"{profile.unikernel.name}.{profile.build.target}"
 
 
@@ -64,6 +68,27 @@ def exec_argv(
     )
     uk = profile.unikernel
     label = f"profile '{profile_label}'" if profile_label != "the profile" else profile_label
+    if profile.runtime == "qemu":
+        q = uk.qemu
+        assert q is not None
+        image = GuestImage(
+            from_kernel=q.kernel is not None,
+            disk_format=q.disk_format,
+            disk_interface=q.disk_interface,
+            machine=q.machine,
+            nic=q.nic,
+            devices=tuple(d.kind for d in q.devices),
+        )
+        return guest_argv(
+            host=virtio or VirtioHost(kvm=uk.accel != "tcg"),
+            image=image,
+            boot=f"{current}/{kernel_name(profile)}",
+            unikernel=uk.name,
+            memory=uk.memory,
+            networks=uk.networks,
+            block=profile.block_paths,
+            args=uk.args,
+        )
     if profile.build.target == "virtio":
         return virtio_argv(
             host=virtio or VirtioHost(kvm=uk.accel != "tcg"),
@@ -97,7 +122,7 @@ def render_unit(
     virtio: VirtioHost | None = None,
 ) -> RenderedFile:
     argv = exec_argv(profile, info, tender, profile_label, virtio)
-    target = profile.build.target
+    target = "virtio" if profile.runtime == "qemu" else profile.build.target
     # /dev/kvm: hvt always, virtio when QEMU runs under KVM, spt never.
     kvm = target == "hvt" or (target == "virtio" and "kvm" in argv[:3])
     block_paths = sorted(set(profile.block_paths.values()))
@@ -106,7 +131,12 @@ def render_unit(
     text = template("unikernel.service").substitute(
         profile=profile_label,
         name=profile.unikernel.name,
-        target=target if target != "virtio" else "virtio under QEMU",
+        description=(
+            f"Unikernel {profile.unikernel.name} (a QEMU guest, managed by workbench)"
+            if profile.runtime == "qemu"
+            else f"Solo5 unikernel {profile.unikernel.name} "
+            f"({'virtio under QEMU' if target == 'virtio' else target}, managed by workbench)"
+        ),
         release_dir=profile.release_dir,
         user=svc.user,
         group=svc.group,
@@ -116,7 +146,7 @@ def render_unit(
         after_unikernels=_after_unikernels(profile.after_units),
         # What each runner needs, and the directives it cannot take (docs/HARDENING.md).
         hardening_why=template(f"hardening-{target}.txt").substitute(user=svc.user),
-        exits=template("exits-virtio.txt" if target == "virtio" else "exits-solo5.txt").template,
+        exits=template(_EXITS.get(profile.runtime, "exits-solo5.txt")).template,
         device_allow_kvm="DeviceAllow=/dev/kvm rw\n" if kvm else "",
         # hvt maps guest memory RW and never exec on the host; spt runs the unikernel as host
         # code, and its loader mprotect()s the text PROT_EXEC; QEMU's TCG writes the code it
@@ -129,6 +159,10 @@ def render_unit(
         read_write_paths=rw,
     )
     return RenderedFile(unit_path(profile), text, "systemd unit")
+
+
+# How the runner ends, per runtime (QEMU's exit statuses are not a Solo5 tender's).
+_EXITS = {"virtio": "exits-virtio.txt", "qemu": "exits-qemu.txt"}
 
 
 def unit_path(profile: Profile) -> str:

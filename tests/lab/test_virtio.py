@@ -130,3 +130,84 @@ def test_an_image_from_workbench_image_boots_to_the_guest_in_qemu(tmp_path):
     assert "Solo5: Bindings version v0.12.1 (workbench lab test guest)" in lines
     assert "Command line is: '--log=booted-from-disk --exit=0'" in lines
     assert "Solo5: solo5_exit(0) called" in lines
+
+
+@pytest.fixture
+def generic_profile(lab, tmp_path):
+    v = variant(tmp_path, 7)  # a number no other lab test uses
+    v.path.with_suffix(".base").write_text(v.path.read_text())
+    yield v
+    remove(v)
+
+
+def as_qemu_guest(v, boot: str, path: Path, keep_args: bool) -> None:
+    """Make the variant a `runtime: qemu` unikernel booting `path` (boot: disk or kernel)."""
+    text = v.path.with_suffix(".base").read_text()
+    source = next(line for line in text.splitlines() if line.startswith("  source: "))
+    qemu_block = f"  runtime: qemu\n  accel: tcg\n  qemu:\n    {boot}: {path}\n"
+    text = text.replace(source + "\n", qemu_block)
+    if keep_args:
+        text = text.replace('  args: ["', '  args: ["--log=ready", "')
+    else:
+        text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("  args: ")) + "\n"
+    head, _, _ = text.partition("\nhealth:\n")
+    tail = text.split("\nreleases:\n", 1)[1]
+    text = head + "\nhealth:\n  kind: log\n  pattern: 'ready'\n  timeout: 20\n\nreleases:\n" + tail
+    v.path.write_text(text)
+
+
+def qemu_deploy(profile: Path) -> tuple[int, list[dict], str]:
+    result = wb("deploy", "--profile", str(profile), "--json")
+    events = json_events(result.stdout)
+    return result.returncode, events, failures(events) + result.stderr
+
+
+def test_a_qemu_guest_boots_from_its_disk_image_and_a_broken_image_rolls_back(
+    generic_profile, tmp_path
+):
+    v = generic_profile
+    kernel = testguest.build(NET, tmp_path / "g.virtio")
+    good = diskimage.make(kernel, ["--log=ready"], tmp_path / "good", "g")
+    as_qemu_guest(v, "disk", good, keep_args=False)
+    remove(v)
+    code, events, err = qemu_deploy(v.path)
+    assert code == 0, err
+    release = events[-1]["release"]
+    unit = on_target(f"cat /etc/systemd/system/{v.unit}").stdout
+    assert f"file={v.release_dir}/current/disk.raw,format=raw,if=none,snapshot=on" in unit
+    journal = on_target(f"journalctl -u {v.unit} -o cat --no-pager").stdout
+    # SeaBIOS -> syslinux -> mboot.c32 -> the guest, its console in the journal.
+    assert "Loading unikernel.bin... ok" in journal and "[application] ready" in journal
+    mac = qemu.stable_mac(on_target("cat /etc/machine-id").stdout.strip(), v.name, "service")
+    assert f"configured, mac={mac}" in journal
+    # snapshot=on: the release's image is never written, so it stays verified.
+    listing = on_target(f"sha256sum {v.release_dir}/current/disk.raw").stdout.split()[0]
+    assert listing == inspect_sha(good)
+    status = wb("status", "--profile", str(v.path), "--json")
+    fields = [e for e in json_events(status.stdout) if e["event"] == "status"]
+    assert fields and fields[0]["fields"]["runtime"] == "qemu", status.stdout
+
+    silent = testguest.build(NET, tmp_path / "s.virtio", builtin_args="--log=broken --exit=3")
+    bad = diskimage.make(silent, [], tmp_path / "bad", "g")
+    as_qemu_guest(v, "disk", bad, keep_args=False)
+    code, events, err = qemu_deploy(v.path)
+    assert code != 0
+    rolled = [e for e in events if e["event"] == "rolled_back"]
+    assert rolled and rolled[0]["to_release"] == release, err
+    assert on_target(f"readlink {v.release_dir}/current").stdout.strip().endswith(release)
+
+
+def test_a_qemu_guest_boots_from_a_kernel_with_its_args(generic_profile, tmp_path):
+    v = generic_profile
+    as_qemu_guest(v, "kernel", testguest.build(NET, tmp_path / "k.virtio"), keep_args=True)
+    remove(v)
+    code, _events, err = qemu_deploy(v.path)
+    assert code == 0, err
+    journal = on_target(f"journalctl -u {v.unit} -o cat --no-pager").stdout
+    assert "Command line is: '--log=ready --ipv4=10.0.7.2/24 --ipv4-gateway=10.0.7.1'" in journal
+
+
+def inspect_sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -177,3 +177,75 @@ def test_a_stop_is_not_an_error_and_83_is_the_guests_exit():
     assert "solo5_exit(N) called" in explain_exit(qemu.GUEST_EXIT)
     exit_line = bootlog.classify("Solo5: solo5_exit(3) called")
     assert exit_line.kind == "exit" and exit_line.fields["status"] == 3
+
+
+# -- runtime: qemu (a generic guest from a disk image or a kernel) ------------------------------
+
+
+def generic(tmp_path, **qemu_fields):  # type: ignore[no-untyped-def]
+    from workbench.profiles.models import QemuImage
+
+    image = QemuImage(**qemu_fields)
+    p = LOADED.profile
+    uk = p.unikernel.model_copy(update={"runtime": "qemu", "qemu": image})
+    if image.kernel is None:
+        uk = uk.model_copy(update={"args": ()})
+    return dataclasses.replace(LOADED, profile=p.view(uk))
+
+
+def test_a_disk_image_boots_from_its_release_copy_never_written(tmp_path):
+    disk = tmp_path / "nanos.img"
+    disk.write_bytes(b"\0" * 4096)
+    loaded = generic(tmp_path, disk=disk, disk_interface="virtio-scsi", devices=[{"kind": "rng"}])
+    from workbench.engine.release import jobs
+
+    [job] = jobs(loaded)
+    assert job.artifact is not None and job.artifact.path == str(disk) and job.tender is None
+    facts = virtio_facts(user_kvm=True)
+    d = decide.decide(loaded, job.artifact, None, facts)
+    assert d.refusal is None, d.refusal
+    assert d.release == release_id(job.artifact.sha256, qemu.RUNNER_KEYS["qemu"])
+    assert d.unit is not None
+    text = d.unit.content
+    current = f"{loaded.profile.release_dir}/current"
+    assert f"-drive id=boot,file={current}/disk.raw,format=raw,if=none,snapshot=on" in text
+    assert "-device virtio-scsi-pci,id=scsi0 -device scsi-hd,drive=boot,bus=scsi0.0" in text
+    assert "-accel kvm -cpu host" in text and "DeviceAllow=/dev/kvm rw" in text
+    assert "-device virtio-rng-pci,rng=rng0" in text and "-kernel" not in text
+    mac = qemu.stable_mac(facts.machine_id, "hello", "service")
+    assert f"-device virtio-net-pci,netdev=net0,mac={mac}" in text
+    assert "Description=Unikernel hello (a QEMU guest, managed by workbench)" in text
+    assert "isa-debug-exit" not in text  # a generic guest powers off; QEMU then exits 0
+
+
+def test_a_kernel_boots_with_the_args_as_its_command_line(tmp_path):
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(b"\x7fELF" + b"\0" * 60)
+    loaded = generic(tmp_path, kernel=kernel, nic="e1000")
+    argv = render.exec_argv(loaded.profile, None)
+    current = f"{loaded.profile.release_dir}/current"
+    assert argv[argv.index("-kernel") + 1] == f"{current}/kernel"
+    assert argv[argv.index("-append") + 1] == "--ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1"
+    assert any(a.startswith("e1000,netdev=net0,mac=02:") for a in argv)
+
+
+def test_runtime_qemu_refuses_what_it_cannot_do(tmp_path):
+    from pydantic import ValidationError
+
+    from workbench.engine.release import jobs
+    from workbench.errors import ConfigError
+    from workbench.profiles.models import Unikernel
+
+    with pytest.raises(ValidationError, match="give `disk`, `kernel` or both"):
+        Unikernel(name="x", runtime="qemu", qemu={})
+    with pytest.raises(ValidationError, match="a disk image carries its own"):
+        Unikernel(name="x", runtime="qemu", qemu={"disk": "/d.img"}, args=["-v"])
+    with pytest.raises(ValidationError, match="set `runtime: qemu`"):
+        Unikernel(name="x", qemu={"disk": "/d.img"})
+    disk, kernel = tmp_path / "d.img", tmp_path / "k"
+    disk.write_bytes(b"d")
+    kernel.write_bytes(b"k")
+    with pytest.raises(ConfigError, match="together are not supported yet"):
+        jobs(generic(tmp_path, disk=disk, kernel=kernel))
+    with pytest.raises(ConfigError, match="--artifact and --tender are for Solo5"):
+        jobs(generic(tmp_path, disk=disk), artifact="x.hvt")

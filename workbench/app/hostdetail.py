@@ -30,7 +30,9 @@ def detail_text(widget: Widget, row: HostRow, *, no_rollback: bool) -> themed.Sa
         out.append(f", built on {e.builder}")
     if runtime := row.fields.get("runtime"):
         out.append(
-            "; runs under QEMU (virtio)" if runtime == "virtio" else f"; runs under solo5-{runtime}"
+            f"; runs under QEMU ({runtime})"
+            if runtime in ("virtio", "qemu")
+            else f"; runs under solo5-{runtime}"
         )
     if row.fields.get("kvm"):
         out.append(f"; /dev/kvm: {row.fields['kvm']}")

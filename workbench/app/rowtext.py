@@ -15,8 +15,8 @@ def runtime_cell(fields: dict[str, object]) -> tuple[str | None, str | None]:
     kvm_bad = kvm in ("missing", "no access") or str(kvm).startswith("no access")
     if runtime == "spt":
         return "spt", "text-success"  # no KVM needed
-    if runtime == "virtio":  # QEMU runs it either way; without KVM it is emulated (TCG)
-        return ("virtio", "text-success") if kvm_ok else ("virtio tcg", "text-warning")
+    if runtime in ("virtio", "qemu"):  # QEMU runs it either way; without KVM, emulated
+        return (runtime, "text-success") if kvm_ok else (f"{runtime} tcg", "text-warning")
     if isinstance(runtime, str):
         if kvm_bad:
             return f"{runtime} !kvm", "text-warning"

@@ -35,6 +35,11 @@ GUEST_EXIT = 83
 # What a virtio release is keyed on in place of a tender's hash: the host's QEMU runs it, so no
 # tender is part of the release (a QEMU upgrade is a host change, not a new release).
 RUNNER_KEY = hashlib.sha256(b"workbench virtio: the host's qemu-system-x86_64").hexdigest()
+# The same for `runtime: qemu` (a generic guest), so the same file is another release there.
+RUNNER_KEYS = {
+    "virtio": RUNNER_KEY,
+    "qemu": hashlib.sha256(b"workbench qemu: the host's qemu-system-x86_64").hexdigest(),
+}
 SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 FIRST_SLOT, LAST_SLOT = 2, 31  # slots 0 and 1: host bridge and ISA bridge
 TESTED_SINCE = (7, 0, 0)  # -append passes commas through (7.2 measured)
@@ -108,6 +113,68 @@ def virtio_argv(
     argv += ["-device", "isa-debug-exit", "-kernel", kernel]
     if args:
         argv += ["-append", " ".join(args)]
+    return argv
+
+
+@dataclass(frozen=True)
+class GuestImage:
+    """What `unikernel.qemu` says about booting a generic guest (profiles.models.QemuImage)."""
+
+    from_kernel: bool  # -kernel; else a disk image
+    disk_format: str = "raw"
+    disk_interface: str = "virtio-blk"
+    machine: str = "pc"
+    nic: str = "virtio-net-pci"
+    devices: tuple[str, ...] = ()  # kinds: "rng"
+
+
+_BOOT_DISK = {
+    "virtio-blk": [["-device", "virtio-blk-pci,drive=boot,bootindex=0"]],
+    "virtio-scsi": [
+        ["-device", "virtio-scsi-pci,id=scsi0"],
+        ["-device", "scsi-hd,drive=boot,bus=scsi0.0,bootindex=0"],
+    ],
+    "ide": [["-device", "ide-hd,drive=boot,bus=ide.0,bootindex=0"]],
+}
+
+
+def guest_argv(
+    *,
+    host: VirtioHost,
+    image: GuestImage,
+    boot: str,
+    unikernel: str,
+    memory: int,
+    networks: Mapping[str, str],
+    block: Mapping[str, str],
+    args: Sequence[str],
+) -> list[str]:
+    """QEMU's command line for `runtime: qemu`: a guest booted from a disk image (with
+    `snapshot=on`: the release's file is never written) or a kernel (`-kernel`, `args` as
+    `-append`); then each `networks` device as a NIC of `qemu.nic` on its tap with a stable
+    MAC, each `block` device as a virtio-blk, then `qemu.devices`. Pure."""
+    accel = ["-accel", "kvm", "-cpu", "host"] if host.kvm else ["-accel", "tcg", "-cpu", "max"]
+    argv = [host.qemu, *accel, "-m", f"{memory}M", "-nodefaults", "-no-user-config"]
+    argv += ["-machine", image.machine, "-display", "none", "-serial", "stdio"]
+    argv += ["-sandbox", SANDBOX]
+    if image.from_kernel:
+        argv += ["-kernel", boot, *(["-append", " ".join(args)] if args else [])]
+    else:
+        fmt = image.disk_format
+        argv += ["-drive", f"id=boot,file={_opt(boot)},format={fmt},if=none,snapshot=on"]
+        for words in _BOOT_DISK[image.disk_interface]:
+            argv += words
+    for i, (name, tap) in enumerate(networks.items()):
+        mac = stable_mac(host.host_id, unikernel, name)
+        argv += ["-netdev", f"tap,id=net{i},ifname={tap},script=no,downscript=no"]
+        argv += ["-device", f"{image.nic},netdev=net{i},mac={mac}"]
+    for i, path in enumerate(block.values()):
+        argv += ["-drive", f"id=blk{i},file={_opt(path)},format=raw,if=none"]
+        argv += ["-device", f"virtio-blk-pci,drive=blk{i}"]
+    for i, kind in enumerate(image.devices):
+        if kind == "rng":
+            argv += ["-object", f"rng-random,id=rng{i},filename=/dev/urandom"]
+            argv += ["-device", f"virtio-rng-pci,rng=rng{i}"]
     return argv
 
 

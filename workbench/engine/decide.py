@@ -100,7 +100,7 @@ def decide(
     )
     if refusal is not None:
         return refuse(refusal)
-    tender_sha = _tender_sha(p.tender_in_release, tender, facts)
+    tender_sha = _tender_sha(p.runtime, tender, facts)
     rid = release_id(artifact.sha256, tender_sha)
     # What the host says about the release counts only if it named the same one.
     on_host = facts.release_files if facts.release == rid else {}
@@ -157,11 +157,11 @@ def decide(
     )
 
 
-def _tender_sha(carried: bool, tender: TenderSource | None, facts: HostFacts) -> str:
-    """What the release is keyed on beside the artifact: the tender it carries, or (virtio,
-    run by the host's QEMU, which no release carries) a fixed key."""
-    if not carried:
-        return qemu.RUNNER_KEY
+def _tender_sha(runtime: str, tender: TenderSource | None, facts: HostFacts) -> str:
+    """What the release is keyed on beside the artifact: the tender it carries, or (virtio
+    and qemu, run by the host's QEMU, which no release carries) a fixed key."""
+    if runtime in qemu.RUNNER_KEYS:
+        return qemu.RUNNER_KEYS[runtime]
     return tender.sha256 if tender is not None else facts.installed_tender_sha
 
 

@@ -241,7 +241,9 @@ class HostDeploy:
         def on_progress(done: int, total: int) -> None:
             progress.append(UploadProgress(host=self.host, step="upload", done=done, total=total))
 
-        meta = release_metadata(d.release, self.loaded.name, a, d.tender_sha, self.options.build)
+        meta = release_metadata(
+            d.release, self.loaded.name, a, d.tender_sha, self.options.build, p.runtime
+        )
         await files.upload_release(
             conn, final, items, json.dumps(meta, sort_keys=True), on_progress, copies
         )

@@ -33,7 +33,7 @@ async def gather(
     with the tender (`tender_sha`, or the host's own tender when that is empty)."""
     p = loaded.profile
     if not p.tender_in_release:
-        tender_sha = qemu.RUNNER_KEY  # the release is the kernel alone: no tender to hash
+        tender_sha = qemu.RUNNER_KEYS[p.runtime]  # the release is the kernel alone
     return await factsmod.read(
         conn,
         factsmod.facts_argv(

@@ -33,7 +33,7 @@ def checks(
     extra_bytes: int = 0,
 ) -> list[Check]:
     target = profile.build.target
-    if target == "virtio":
+    if profile.under_qemu:
         runner = qemucheck.checks(profile, facts)
         first, rest = runner[:1], runner[1:]  # "x86_64 only" says more than a wrong arch
     else:

@@ -14,7 +14,12 @@ from workbench.remote.connection import Pool
 from workbench.textsafe import sanitize
 
 # The tender in a release (or the host's QEMU, for a virtio kernel) -> its runtime
-RUNTIME = {"solo5-hvt": "hvt", "solo5-spt": "spt", "qemu-system-x86_64": "virtio"}
+RUNTIME = {
+    "solo5-hvt": "hvt",
+    "solo5-spt": "spt",
+    "qemu-system-x86_64": "virtio",
+    "qemu": "qemu",  # a generic QEMU guest (runtime: qemu)
+}
 
 
 def parse_ps(text: str) -> list[tuple[owners.Owner, dict[str, object]]]:

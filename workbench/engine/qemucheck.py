@@ -50,18 +50,27 @@ def summary(profile: Profile, facts: HostFacts) -> str:
 
 
 def checks(profile: Profile, facts: HostFacts) -> list[Check]:
-    return [_runs_here(facts), _qemu(facts), _accel(profile, facts), _sandbox(facts)]
+    return [_runs_here(profile, facts), _qemu(facts), _accel(profile, facts), _sandbox(facts)]
 
 
-def _runs_here(facts: HostFacts) -> Check:
+def _runs_here(profile: Profile, facts: HostFacts) -> Check:
+    what = "Solo5 virtio" if profile.runtime == "virtio" else "a QEMU guest (x86_64)"
     if facts.arch == "x86_64":
-        return Check("virtio", True, "x86_64: Solo5 virtio runs here under QEMU")
+        return Check(profile.runtime, True, f"x86_64: {what} runs here under QEMU")
+    if profile.runtime == "virtio":
+        return Check(
+            "virtio",
+            False,
+            f"this host is {facts.arch}: Solo5 builds virtio for x86_64 only",
+            "on this host run it under solo5-hvt (KVM: `mirage configure -t hvt`) or solo5-spt "
+            "(no KVM: `-t spt`), and deploy that build",
+        )
     return Check(
-        "virtio",
+        "qemu",
         False,
-        f"this host is {facts.arch}: Solo5 builds virtio for x86_64 only",
-        "on this host run it under solo5-hvt (KVM: `mirage configure -t hvt`) or solo5-spt "
-        "(no KVM: `-t spt`), and deploy that build",
+        f"this host is {facts.arch}: runtime qemu runs x86_64 guests under qemu-system-x86_64, "
+        "emulated on any other host",
+        "run it on an x86_64 host",
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from workbench.artifacts.elf import ArtifactInfo, inspect
+from workbench.artifacts.elf import ArtifactInfo, Device, inspect
 from workbench.errors import ArtifactError, ConfigError
 from workbench.profiles.loader import LoadedProfile
 
@@ -47,12 +47,14 @@ def release_metadata(
     artifact: ArtifactInfo,
     tender_sha: str,
     build: dict[str, object] | None,
+    runtime: str = "",
 ) -> dict[str, object]:
-    """meta.json of a release: what it is made of and where it came from."""
+    """meta.json of a release: what it is made of, what runs it and where it came from."""
     return {
         "id": rid,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "profile": profile,
+        "runtime": runtime,
         "artifact": {
             "name": Path(artifact.path).name,
             "sha256": artifact.sha256,
@@ -85,7 +87,9 @@ def resolve_artifact(loaded: LoadedProfile, arg: str | None) -> ArtifactInfo | N
 
 def own_artifact(loaded: LoadedProfile) -> ArtifactInfo | None:
     """The unikernel's own `artifact` when the file is there (`check` also runs before the
-    build that makes it)."""
+    build that makes it); for runtime qemu, its disk or kernel."""
+    if loaded.profile.runtime == "qemu":
+        return qemu_file(loaded)
     path = loaded.profile.unikernel.artifact
     return resolve_artifact(loaded, None) if path is not None and path.is_file() else None
 
@@ -101,8 +105,45 @@ def runs(loaded: LoadedProfile, artifact: ArtifactInfo | None) -> LoadedProfile:
     return replace(loaded, profile=p.model_copy(update={"build": build}))
 
 
+def qemu_file(loaded: LoadedProfile) -> ArtifactInfo:
+    """`runtime: qemu`: the disk image or kernel QEMU boots, as the release's one file. Not a
+    Solo5 unikernel: no ABI note; the devices are the profile's own (networks, block)."""
+    uk = loaded.profile.unikernel
+    assert uk.qemu is not None  # the model requires it for runtime qemu
+    if uk.qemu.disk is not None and uk.qemu.kernel is not None:
+        raise ConfigError(
+            f"unikernel '{uk.name}': qemu.disk and qemu.kernel together are not supported yet",
+            "boot the disk image (its boot loader loads the kernel), or the kernel alone",
+        )
+    path = uk.qemu.disk or uk.qemu.kernel
+    assert path is not None
+    try:
+        digest, size = hashlib.sha256(), 0
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise ArtifactError(
+            f"{path}: cannot read it ({exc.strerror or exc})",
+            f"check unikernel.qemu.{'disk' if uk.qemu.disk else 'kernel'} in the profile",
+        ) from None
+    devices = tuple(Device(n, "NET_BASIC") for n in uk.networks)
+    devices += tuple(Device(n, "BLOCK_BASIC") for n in uk.block)
+    # QEMU runs an x86_64 machine: the host must be one (preflight says so otherwise).
+    return ArtifactInfo(str(path), size, digest.hexdigest(), "x86_64", 64, None, devices)
+
+
 def job(loaded: LoadedProfile, artifact: str | None = None, tender: str | None = None) -> Job:
     """One unikernel's job: --artifact/--tender, else its own `artifact`/`tender`, else built."""
+    if loaded.profile.runtime == "qemu":
+        if artifact or tender:
+            raise ConfigError(
+                "--artifact and --tender are for Solo5 unikernels; a runtime qemu unikernel "
+                "boots its qemu.disk or qemu.kernel",
+                "drop them, or change unikernel.qemu in the profile",
+            )
+        return Job(loaded, qemu_file(loaded), None)
     info = resolve_artifact(loaded, artifact)
     if info is None and tender:
         raise ConfigError(

@@ -44,6 +44,8 @@ def parse_status(text: str) -> dict[str, object]:
         fields["artifact"] = _text(artifact.get("name")) if isinstance(artifact, dict) else None
         abi = artifact.get("abi") if isinstance(artifact, dict) else None
         fields["runtime"] = _text(abi.get("target")) if isinstance(abi, dict) else None
+        if release.get("runtime") == "qemu":  # a generic QEMU guest: no Solo5 target
+            fields["runtime"] = "qemu"
     fields["previous"] = raw.get("Previous", "").rsplit("/", 1)[-1] or None
     if fields["previous"]:
         fields["previous_created"] = _text(_json(raw.get("PreviousRelease", "")).get("created"))

@@ -97,7 +97,7 @@ def _unikernel_checks(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                     problems.append(
                         ((*loc, "args", i), f"{ip} is already the address of unikernel '{owner}'")
                     )
-        if uk.get("source") is None and uk.get("artifact") is None:
+        if uk.get("source") is None and uk.get("artifact") is None and uk.get("runtime") != "qemu":
             problems.append(
                 (loc, "set `source` (a MirageOS directory) or `artifact` (a built .hvt)")
             )

@@ -324,6 +324,14 @@ def _local_unikernel(uk: dict[str, object], base: Path) -> dict[str, object]:
         value = uk.get(key)
         if isinstance(value, str):
             uk[key] = str(_local(value, base))
+    raw = uk.get("qemu")
+    if isinstance(raw, dict):  # runtime qemu: its disk and kernel are local files
+        qemu: dict[str, object] = dict(raw)
+        for key in ("disk", "kernel"):
+            value = qemu.get(key)
+            if isinstance(value, str):
+                qemu[key] = str(_local(value, base))
+        uk["qemu"] = qemu
     return uk
 
 

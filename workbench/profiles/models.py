@@ -131,6 +131,39 @@ class BlockImage(_Model):
 UnikernelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
 
 
+class RngDevice(_Model):
+    """A virtio-rng fed from the host's /dev/urandom (Nanos and OSv read their entropy there)."""
+
+    kind: Literal["rng"]
+
+
+QemuDevice = Annotated[RngDevice, Field(discriminator="kind")]
+
+
+class QemuImage(_Model):
+    """`runtime: qemu`: a unikernel QEMU boots from a disk image and/or a kernel (what Nanos'
+    `ops` and OSv's Capstan make). Both files go into each release; the disk is booted with
+    `snapshot=on`, so a release never changes (state belongs on a `block` device)."""
+
+    disk: Path | None = Field(None, description="bootable disk image (local file)")
+    disk_format: Literal["raw", "qcow2"] = "raw"
+    disk_interface: Literal["virtio-blk", "virtio-scsi", "ide"] = "virtio-blk"
+    kernel: Path | None = Field(
+        None, description="kernel QEMU loads itself (-kernel; `args` become -append)"
+    )
+    machine: Literal["pc", "q35"] = "pc"
+    nic: Literal["virtio-net-pci", "e1000", "rtl8139"] = Field(
+        "virtio-net-pci", description="the model of each `networks` device"
+    )
+    devices: tuple[QemuDevice, ...] = Field((), description="more devices, e.g. {kind: rng}")
+
+    @model_validator(mode="after")
+    def _boots(self) -> QemuImage:
+        if self.disk is None and self.kernel is None:
+            raise ValueError("give `disk`, `kernel` or both: what QEMU boots")
+        return self
+
+
 class Unikernel(_Model):
     name: UnikernelName
     source: Path | None = Field(None, description="MirageOS source directory (has config.ml)")
@@ -149,11 +182,32 @@ class Unikernel(_Model):
     health: HealthCheck | None = Field(None, description="default: the profile's `health`")
     accel: Literal["auto", "kvm", "tcg"] = Field(
         "auto",
-        description="virtio under QEMU: KVM when the service user can use it (auto), or forced",
+        description="virtio/qemu: KVM when the service user can use it (auto), or forced",
     )
+    runtime: Literal["solo5", "qemu"] = Field(
+        "solo5", description="solo5: the artifact's target picks the tender; qemu: see `qemu`"
+    )
+    qemu: QemuImage | None = Field(None, description="runtime qemu: what QEMU boots")
     after: tuple[UnikernelName, ...] = Field(
         (), description="unikernels of this profile to deploy and start before this one"
     )
+
+    @model_validator(mode="after")
+    def _runtime(self) -> Unikernel:
+        if self.runtime == "qemu":
+            if self.qemu is None:
+                raise ValueError("runtime qemu needs `qemu:` with a `disk` or a `kernel`")
+            if self.artifact is not None or self.tender is not None or self.source is not None:
+                raise ValueError(
+                    "runtime qemu boots `qemu.disk`/`qemu.kernel`: drop source, artifact and tender"
+                )
+            if self.args and self.qemu.kernel is None:
+                raise ValueError(
+                    "`args` are a kernel's command line (-append): a disk image carries its own"
+                )
+        elif self.qemu is not None:
+            raise ValueError("`qemu:` is for runtime qemu (set `runtime: qemu`)")
+        return self
 
     @property
     def ipv4(self) -> ipaddress.IPv4Interface | None:
@@ -259,15 +313,23 @@ class Profile(_Model):
         return self.service.unit or unit_of(self.unikernel.name)
 
     @property
+    def runtime(self) -> str:
+        """hvt, spt, virtio (the Solo5 target), or qemu (a generic QEMU guest)."""
+        return "qemu" if self.unikernel.runtime == "qemu" else self.build.target
+
+    @property
+    def under_qemu(self) -> bool:
+        return self.runtime in ("virtio", "qemu")
+
+    @property
     def tender_name(self) -> str:
-        """The program the unit runs: a Solo5 tender kept in each release, or for virtio the
-        host's QEMU (not part of a release: see artifacts/qemu.py)."""
-        target = self.build.target
-        return "qemu-system-x86_64" if target == "virtio" else f"solo5-{target}"
+        """The program the unit runs: a Solo5 tender kept in each release, or for virtio and
+        qemu the host's QEMU (not part of a release: see artifacts/qemu.py)."""
+        return "qemu-system-x86_64" if self.under_qemu else f"solo5-{self.build.target}"
 
     @property
     def tender_in_release(self) -> bool:
-        return self.build.target != "virtio"
+        return not self.under_qemu
 
     @property
     def block_paths(self) -> dict[str, str]:

@@ -9,6 +9,7 @@ be switched to.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 from collections.abc import Callable
@@ -98,6 +99,15 @@ async def verify(conn: HostConnection, directory: str, files: list[UploadFile]) 
     return result.ok
 
 
+def _has_holes(path: Path, size: int) -> bool:
+    """Whether the local file has a hole (a sparse disk image), which asyncssh copies sparse."""
+    try:
+        with path.open("rb") as f:
+            return os.lseek(f.fileno(), 0, os.SEEK_HOLE) < size
+    except OSError:  # no SEEK_HOLE on this file system: it has no holes we could see
+        return False
+
+
 async def upload_release(
     conn: HostConnection,
     final_dir: str,
@@ -131,7 +141,12 @@ async def upload_release(
 
                 # No block_size: asyncssh negotiates OpenSSH's limits (a 256 KiB block plus
                 # its header exceeds sftp-server's message cap and the server hangs up).
-                await sftp.put(str(item.local), f"{stage}/{item.name}", progress_handler=handler)
+                dest = f"{stage}/{item.name}"
+                await sftp.put(str(item.local), dest, progress_handler=handler)
+                if _has_holes(item.local, item.size):
+                    # asyncssh's sparse copy (2.24) skips holes but does not extend the file
+                    # over a trailing one: a 1 GiB disk image arrived as its first 4 MiB.
+                    await sftp.truncate(dest, item.size)
                 done += item.size
     except (OSError, asyncssh.Error) as exc:
         conn.invalidate()  # the connection is suspect; the next command reconnects

@@ -29,6 +29,9 @@ for f in /etc/workbench/owners/*.json; do
   for t in "$rel"/current/*.virtio; do
     [ -n "$rel" ] && [ -f "$t" ] && echo "Tender=qemu-system-x86_64"
   done
+  for t in disk.raw disk.qcow2 kernel; do
+    [ -n "$rel" ] && [ -f "$rel/current/$t" ] && echo "Tender=qemu"
+  done
 done
 true
 """
