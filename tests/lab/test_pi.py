@@ -22,7 +22,7 @@ from tests.lab.deploykit import (
 )
 from tests.reference import LOCK_PERSONALITY_ASSERTION
 from workbench.examples import HELLO
-from workbench.lab import tender_double, vm
+from workbench.lab import tender_double, testguest, vm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -56,6 +56,20 @@ def test_x86_artifact_is_refused_before_copying(pi, tmp_path):
     assert failed[0]["message"].startswith("preflight: arch: host aarch64 (")
     assert failed[0]["message"].endswith("), unikernel x86_64")
     assert "build the unikernel on an aarch64 builder" in failed[0]["hint"]
+    assert on_pi(listing) == before  # nothing was copied
+
+
+def test_virtio_is_refused_on_arm64_saying_why_before_copying(pi, tmp_path):
+    listing = "ls -A /var/lib/workbench/hello/releases 2>/dev/null"
+    before = on_pi(listing)
+    kernel = testguest.build([("service", "NET_BASIC")], tmp_path / "hello.virtio")
+    result = wb("deploy", "--profile", "lab-pi", "--artifact", str(kernel), "--json")
+    assert result.returncode == 7
+    failed = [e for e in json_events(result.stdout) if e["event"] == "step_failed"]
+    assert failed[0]["message"] == (
+        "preflight: virtio: this host is aarch64: Solo5 builds virtio for x86_64 only"
+    )
+    assert "solo5-hvt (KVM: `mirage configure -t hvt`)" in failed[0]["hint"]
     assert on_pi(listing) == before  # nothing was copied
 
 

@@ -211,3 +211,43 @@ def inspect_sha(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def two_on_one_bridge(lab, tmp_path):
+    v = variant(tmp_path, 8)  # a number no other lab test uses
+    text = v.path.read_text()
+    start, end = text.index("\nunikernel:\n"), text.index("\nnetwork:\n")
+    guests = "".join(
+        f"  - name: t8{n}\n    runtime: qemu\n    accel: tcg\n    memory: 32\n"
+        f"    qemu: {{kernel: {tmp_path / 'g.virtio'}}}\n    args: ['--log=ready']\n"
+        f"    networks: {{service: tap18{n}}}\n"
+        for n in "ab"
+    )
+    text = text[:start] + "\nunikernels:\n" + guests + text[end:]
+    head, _, _ = text.partition("\nhealth:\n")
+    tail = text.split("\nreleases:\n", 1)[1]
+    text = head + "\nhealth:\n  kind: log\n  pattern: 'ready'\n  timeout: 20\n\nreleases:\n" + tail
+    v.path.write_text(text)
+    testguest.build(NET, tmp_path / "g.virtio")
+    wb("remove", "--profile", str(v.path), "--purge", "--yes")
+    yield v
+    wb("remove", "--profile", str(v.path), "--purge", "--yes")
+
+
+def test_two_guests_on_one_bridge_get_macs_of_their_own(two_on_one_bridge):
+    v = two_on_one_bridge
+    code, _events, err = qemu_deploy(v.path)
+    assert code == 0, err
+    machine_id = on_target("cat /etc/machine-id").stdout.strip()
+    seen = {}
+    for name in ("t8a", "t8b"):
+        journal = on_target(f"journalctl -u unikernel-{name}.service -o cat --no-pager").stdout
+        macs = [ln.split("mac=")[1] for ln in journal.splitlines() if "configured, mac=" in ln]
+        assert macs, journal
+        seen[name] = macs[-1]
+        assert seen[name] == qemu.stable_mac(machine_id, name, "service")
+    assert seen["t8a"] != seen["t8b"] and "52:54:00:12:34:56" not in seen.values()
+    # Both taps are ports of the one bridge.
+    ports = on_target(f"ls /sys/class/net/{v.bridge}/brif").stdout.split()
+    assert {"tap18a", "tap18b"} <= set(ports), ports

@@ -231,7 +231,7 @@ def _refusal(
     """Why nothing may be done on this host, if anything says so before the release does."""
     failed = next((c for c in checks if c.ok is False), None)
     if failed is not None:
-        error_cls = ArtifactError if failed.name == "arch" else RemoteCommandError
+        error_cls = ArtifactError if failed.name in ("arch", "virtio") else RemoteCommandError
         return error_cls(f"preflight: {failed.name}: {failed.value}", failed.hint)
     if not loaded.profile.tender_in_release:
         return None  # the host's QEMU: preflight said whether it is there
