@@ -150,7 +150,7 @@ class BuildResult(Event):
     """A built (or cached) artifact and its tender, on this machine, with build metadata."""
 
     artifact: str
-    tender: str
+    tender: str  # "" for virtio: the host's QEMU runs it
     cached: bool
     meta: dict[str, object]
 

@@ -251,3 +251,32 @@ def test_two_guests_on_one_bridge_get_macs_of_their_own(two_on_one_bridge):
     # Both taps are ports of the one bridge.
     ports = on_target(f"ls /sys/class/net/{v.bridge}/brif").stdout.split()
     assert {"tap18a", "tap18b"} <= set(ports), ports
+
+
+@pytest.fixture
+def virtio_source(lab, tmp_path):
+    v = variant(tmp_path, 9)  # a number no other lab test uses
+    text = v.path.read_text().replace("  target: hvt\n", "  target: virtio\n")
+    text = text.replace("  memory: 64\n", "  memory: 64\n  accel: tcg\n")
+    head, _, _ = text.partition("\nhealth:\n")
+    tail = text.split("\nreleases:\n", 1)[1]
+    text = head + "\nhealth:\n  kind: log\n  pattern: 'idle'\n  timeout: 30\n\nreleases:\n" + tail
+    v.path.write_text(text)
+    remove(v)
+    yield v
+    remove(v)
+
+
+def test_build_target_virtio_builds_with_mirage_t_virtio_and_deploys(virtio_source):
+    v = virtio_source
+    result = wb("deploy", "--profile", str(v.path), "--json", "--no-cache", timeout=600)
+    events = json_events(result.stdout)
+    assert result.returncode == 0, failures(events) + result.stderr
+    by_step = steps(events)
+    assert by_step["configure"]["detail"] == "`mirage configure -t virtio` ok", by_step["configure"]
+    built = [e for e in events if e["event"] == "build_result"]
+    assert built and built[0]["artifact"].endswith(".virtio") and built[0]["tender"] == ""
+    unit = on_target(f"cat /etc/systemd/system/{v.unit}").stdout
+    assert f"-kernel {v.release_dir}/current/{v.name}.virtio" in unit
+    journal = on_target(f"journalctl -u {v.unit} -o cat --no-pager").stdout
+    assert "[application] idle: stop me with systemctl stop" in journal

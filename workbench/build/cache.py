@@ -1,7 +1,8 @@
 """Built artifacts on this machine, keyed by everything that decides their bytes: source hash,
 image id, target, configure flags, builder arch and name. Same key, no container run.
 
-Layout: $XDG_CACHE_HOME/workbench/builds/KEY/{NAME.TARGET, solo5-TARGET, build.json}; an entry
+Layout: $XDG_CACHE_HOME/workbench/builds/KEY/{NAME.TARGET, solo5-TARGET (not for virtio),
+build.json}; an entry
 is written to a temp directory and renamed into place, so a half-written one is never found.
 """
 
@@ -32,7 +33,7 @@ def key(
 class Entry:
     directory: Path
     artifact: Path
-    tender: Path
+    tender: Path | None  # None for virtio: the host's QEMU runs it, the build fetches no tender
     meta: dict[str, object]
 
 
@@ -40,10 +41,12 @@ def lookup(k: str, root: Path | None = None) -> Entry | None:
     d = (root or cache_root()) / k
     try:
         meta = json.loads((d / "build.json").read_text())
-        entry = Entry(d, d / str(meta["artifact_file"]), d / str(meta["tender_file"]), meta)
+        tender = meta["tender_file"]
+        entry = Entry(d, d / str(meta["artifact_file"]), d / str(tender) if tender else None, meta)
     except (OSError, ValueError, KeyError):
         return None
-    return entry if entry.artifact.is_file() and entry.tender.is_file() else None
+    whole = entry.artifact.is_file() and (entry.tender is None or entry.tender.is_file())
+    return entry if whole else None
 
 
 def store(

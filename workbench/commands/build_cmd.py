@@ -43,12 +43,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if job.result is not None and args.output:
             target = Path(args.output)
             target.mkdir(parents=True, exist_ok=True)
-            for path in (job.result.artifact, job.result.tender):
+            paths = [p for p in (job.result.artifact, job.result.tender) if p]
+            for path in paths:
                 shutil.copy2(path, target / Path(path).name)
             if not out.json:
-                print(
-                    f"copied {Path(job.result.artifact).name} and "
-                    f"{Path(job.result.tender).name} to {target}",
-                    file=out.out,
-                )
+                names = " and ".join(Path(path).name for path in paths)
+                print(f"copied {names} to {target}", file=out.out)
     return printer.exit_code

@@ -96,13 +96,6 @@ class Build:
                 f"profile '{self.loaded.name}' has no unikernel.source to build",
                 "set unikernel.source to the directory that holds config.ml",
             )
-        if not p.tender_in_release:
-            # The build fetches the tender of its switch; virtio has none (QEMU runs it).
-            raise ConfigError(
-                "source builds for build.target virtio are not supported yet",
-                "build it with `mirage configure -t virtio && make depend && make build`, then "
-                f"deploy --artifact dist/{p.unikernel.name}.virtio",
-            )
         source = collect(p.unikernel.source)
         yield self._start("docker")
         conn = self.pool.get(self.host)
@@ -167,13 +160,13 @@ class Build:
         return HostDone(host=self.host, step="done", ok=True, changed=changed, summary=summary)
 
     def _result(
-        self, artifact: Path, tender: Path, cached: bool, meta: dict[str, object]
+        self, artifact: Path, tender: Path | None, cached: bool, meta: dict[str, object]
     ) -> BuildResult:
         self.result = BuildResult(
             host=self.host,
             step="build",
             artifact=str(artifact),
-            tender=str(tender),
+            tender=str(tender) if tender else "",  # "" for virtio: no tender
             cached=cached,
             meta=meta,
         )
@@ -288,14 +281,17 @@ class Build:
             tender_version=tender_version,
             packages=packages,
         )
-        outputs = {art_name: artifact_bytes, f"solo5-{b.target}": tender_bytes}
+        outputs = {art_name: artifact_bytes}
+        if tender_bytes is not None:
+            outputs[f"solo5-{b.target}"] = tender_bytes
         entry = cache.store(key, outputs, meta)
         info, tender = self._check_outputs(entry.artifact, entry.tender, arch)
+        abi = f"{info.abi.target if info.abi else '?'} v{info.abi.version if info.abi else '?'}"
+        beside = f" and solo5-{b.target} ({tender.machine})" if tender else ""
         yield self._finish(
             True,
-            f"{art_name} ({info.size} bytes, {info.machine}, solo5 ABI "
-            f"{info.abi.target if info.abi else '?'} v{info.abi.version if info.abi else '?'}) "
-            f"and solo5-{b.target} ({tender.machine}) -> {entry.directory}",
+            f"{art_name} ({info.size} bytes, {info.machine}, solo5 ABI {abi}){beside} "
+            f"-> {entry.directory}",
         )
 
         self.step = "toolchain"
@@ -332,7 +328,7 @@ class Build:
             "tender_version": tender_version,
             "packages": packages,
             "artifact_file": artifact,
-            "tender_file": f"solo5-{b.target}",
+            "tender_file": f"solo5-{b.target}" if b.target != "virtio" else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.time() - started, 1),
@@ -355,8 +351,8 @@ class Build:
             )
 
     def _check_outputs(
-        self, artifact: Path, tender: Path, arch: str
-    ) -> tuple[ArtifactInfo, TenderSource]:
+        self, artifact: Path, tender: Path | None, arch: str
+    ) -> tuple[ArtifactInfo, TenderSource | None]:
         info = inspect(artifact)
         require_target(info, self.profile.build.target)
         if info.machine != arch:
@@ -364,6 +360,9 @@ class Build:
                 f"the build made an {info.machine} artifact on an {arch} builder ({artifact})",
                 "check the build image's platform",
             )
+        if tender is None:  # virtio: the host's QEMU runs it
+            self.artifact, self.tender = info, None
+            return info, None
         t = local_tender(tender)
         if t.machine != info.machine:
             raise ArtifactError(

@@ -52,8 +52,11 @@ async def upload(
 
 async def fetch(
     docker: DockerHost, container: str, tree: str, artifact: str, target: str
-) -> tuple[bytes, bytes, str | None]:
-    """The artifact's and the switch's tender's bytes, and the version the tender reports."""
+) -> tuple[bytes, bytes | None, str | None]:
+    """The artifact's and the switch's tender's bytes, and the version the tender reports; for
+    virtio no tender (the host's QEMU runs it; Solo5 installs only solo5-virtio-run, a script)."""
+    if target == "virtio":
+        return await docker.get_file(container, artifact), None, None
     code, bindir, err = await docker.run_capture(container, ["opam", "var", "bin"], workdir=tree)
     if code != 0:
         raise BuildError(f"`opam var bin` failed in the build container: {err.strip()}")

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from workbench.errors import LabError
-from workbench.lab import config, hostkeys, procs, rootfs
+from workbench.lab import config, hostkeys, procs, rootfs, testguest
 from workbench.lab.sysrun import run
 
 HOST = config.BUILDER
@@ -190,6 +190,9 @@ def _context_files(tender: Path) -> dict[str, bytes]:
     }
     files["solo5elf.py"] = resources.files("workbench.lab").joinpath("solo5elf.py").read_bytes()
     files["solo5-hvt"] = tender.read_bytes()
+    # What `mirage configure -t virtio && make build` links in the double: the lab's multiboot
+    # test guest (workbench/lab/guest), wrapped with the unikernel's manifest by dune.
+    files["virtio-guest.bin"] = testguest.flat()
     return files
 
 

@@ -53,22 +53,36 @@ def _sources() -> dict[str, bytes]:
 def build(devices: list[tuple[str, str]], out: Path | None = None, builtin_args: str = "") -> Path:
     """The test guest with this manifest (NAME, NET_BASIC|BLOCK_BASIC), as a .virtio file;
     `builtin_args` (words without quotes or backslashes) act before the command line's."""
-    if any(c in builtin_args for c in '"\\\n'):
-        raise ValueError(f"builtin_args {builtin_args!r}: no quotes, backslashes or newlines")
-    sources = _sources()
-    key = repr((sorted(sources.items()), devices, builtin_args))
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    data = solo5elf.build("x86_64", "virtio", devices, text=flat(builtin_args))
+    digest = hashlib.sha256(data).hexdigest()[:16]
     cached = config.CACHE_DIR / f"test-guest-{digest}.virtio"
     if not cached.is_file():
         config.CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        cached.write_bytes(_compile(sources, devices, builtin_args))
+        cached.write_bytes(data)
     if out is None:
         return cached
     shutil.copyfile(cached, out)
     return out
 
 
-def _compile(sources: dict[str, bytes], devices: list[tuple[str, str]], builtin: str) -> bytes:
+def flat(builtin_args: str = "") -> bytes:
+    """The linked guest (code and data, to be loaded at LOAD_ADDR + text_offset()), compiled
+    once per source and arguments: solo5elf.build(text=...) wraps it with any manifest (the
+    lab's build image does that for `mirage configure -t virtio`)."""
+    if any(c in builtin_args for c in '"\\\n'):
+        raise ValueError(f"builtin_args {builtin_args!r}: no quotes, backslashes or newlines")
+    sources = _sources()
+    key = repr((sorted(sources.items()), builtin_args))
+    cached = config.CACHE_DIR / f"test-guest-{hashlib.sha256(key.encode()).hexdigest()[:16]}.bin"
+    if not cached.is_file():
+        config.CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".partial")
+        tmp.write_bytes(_compile(sources, builtin_args))
+        tmp.replace(cached)
+    return cached.read_bytes()
+
+
+def _compile(sources: dict[str, bytes], builtin: str) -> bytes:
     if shutil.which("gcc") is None or shutil.which("ld") is None:
         raise LabError(
             "cannot build the lab's virtio test guest: gcc or ld is missing",
@@ -90,7 +104,7 @@ def _compile(sources: dict[str, bytes], devices: list[tuple[str, str]], builtin:
                 what=f"compiling the test guest's {name}",
             )
             objects.append(str(obj))
-        flat = work / "guest.bin"
+        flat_path = work / "guest.bin"
         run(
             [
                 "ld",
@@ -101,10 +115,10 @@ def _compile(sources: dict[str, bytes], devices: list[tuple[str, str]], builtin:
                 "--oformat",
                 "binary",
                 "-o",
-                str(flat),
+                str(flat_path),
                 *objects,
             ],
             timeout=60,
             what="linking the test guest",
         )
-        return solo5elf.build("x86_64", "virtio", devices, text=flat.read_bytes())
+        return flat_path.read_bytes()
