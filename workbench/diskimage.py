@@ -212,6 +212,18 @@ def partition(disk: Path) -> tuple[int, int]:
     raise ArtifactError(f"{disk}'s MBR lists no partition")
 
 
+def looks_like_image(path: Path) -> bool:
+    """A qcow2 file, a gzip (a GCE tar) or a disk with an MBR: what `read` may understand."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    if head[:4] == b"\x7fELF":
+        return False
+    return head[:4] == b"QFI\xfb" or head[:2] == b"\x1f\x8b" or head[510:512] == b"\x55\xaa"
+
+
 def read(path: Path) -> DiskImage:
     """What a disk image made by `make` (or Solo5's solo5-virtio-mkimage) boots: raw, qcow2 or
     a GCE tar. Only reads: nothing in the image is run."""

@@ -12,10 +12,8 @@ from workbench.headless import Output
 
 def run(args: argparse.Namespace, out: Output) -> int:
     path = Path(args.artifact)
-    if path.is_file():
-        with path.open("rb") as f:
-            if f.read(4) != b"\x7fELF":
-                return _image(diskimage.read(path), args, out)
+    if path.is_file() and diskimage.looks_like_image(path):
+        return _image(diskimage.read(path), args, out)
     info = inspect(args.artifact)
     if args.target:
         require_target(info, args.target)

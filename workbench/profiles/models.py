@@ -314,8 +314,10 @@ class Profile(_Model):
 
     @property
     def runtime(self) -> str:
-        """hvt, spt, virtio (the Solo5 target), or qemu (a generic QEMU guest)."""
-        return "qemu" if self.unikernel.runtime == "qemu" else self.build.target
+        """hvt, spt, virtio (the Solo5 target), or qemu (a generic QEMU guest). Of a profile
+        with `unikernels:` (not a view of one), the build target its Solo5 ones share."""
+        one = self.one
+        return "qemu" if one is not None and one.runtime == "qemu" else self.build.target
 
     @property
     def under_qemu(self) -> bool:
