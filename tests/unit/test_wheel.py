@@ -244,7 +244,16 @@ def test_the_installed_package_is_the_wheel_and_finds_its_data(installed: Instal
     module = Path(info["workbench"]).resolve()
     assert module.is_relative_to(venv_dir), f"workbench imported from {module}, not the wheel"
 
-    image = ["Dockerfile", "dune", "mirage", "ocaml", "opam", "solo5-hvt", "solo5elf.py"]
+    image = [
+        "Dockerfile",
+        "dune",
+        "mirage",
+        "ocaml",
+        "opam",
+        "solo5-hvt",
+        "solo5elf.py",
+        "virtio-guest.bin",
+    ]
     assert info["context"] == image, "lab build image context: " + str(info["context"])
     assert isinstance(info["tender_c"], int) and info["tender_c"] > 0, info["tender_c"]
     hello = Path(info["fleet_source"]).resolve()

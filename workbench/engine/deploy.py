@@ -157,17 +157,13 @@ class HostDeploy:
             yield self._done(f"release {d.release} already on the host (hashes verified)")
 
         yield self._start("tender")
-        if not p.tender_in_release:
-            yield self._done(qemucheck.summary(p, facts))
-        elif d.tender_version is None:
+        if p.tender_in_release and d.tender_version is None:
             path = f"{p.release_dir}/releases/{d.release}/{p.tender_name}"
             version = parse_tender_version(await release.tender_version_text(conn, path))
             self._redecide(facts, version)
             d = self.decision
-        if p.tender_in_release:
-            assert d.tender_version is not None
-            v = d.tender_version
-            yield self._done(f"{v.name} {v.text}, ABI {v.abi}")
+        v = d.tender_version  # None for virtio and qemu: the host's QEMU runs it
+        yield self._done(f"{v.name} {v.text}, ABI {v.abi}" if v else qemucheck.summary(p, facts))
 
         yield self._start("user")
         if d.changes_at("user"):
