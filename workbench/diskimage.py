@@ -68,9 +68,9 @@ class DiskImage:
         }
 
 
-def _need(commands: Sequence[str]) -> None:
+def _need(commands: Sequence[str], files: bool = True) -> None:
     missing = [c for c in commands if shutil.which(c) is None and not _sbin(c)]
-    missing_files = [str(f) for f in FILES.values() if not f.is_file()]
+    missing_files = [str(f) for f in FILES.values() if files and not f.is_file()]
     if missing or missing_files:
         what = ", ".join(missing + missing_files)
         raise ConfigError(
@@ -96,6 +96,7 @@ def _run(
             input=stdin,
             capture_output=True,
             text=True,
+            errors="replace",  # an image's syslinux.cfg may hold any bytes
             timeout=120,
             env=env,
             check=False,
@@ -229,12 +230,14 @@ def read(path: Path) -> DiskImage:
     a GCE tar. Only reads: nothing in the image is run."""
     with path.open("rb") as f:
         head = f.read(4)
-    _need(["mcopy"] + (["qemu-img"] if head == b"QFI\xfb" else []))
+    _need(["mcopy"] + (["qemu-img"] if head == b"QFI\xfb" else []), files=False)
     with tempfile.TemporaryDirectory(prefix="workbench-image-") as tmp:
         work = Path(tmp)
         if head == b"QFI\xfb":
+            qcow2_alone(path)
             fmt, disk = "qcow2", work / "disk.raw"
-            _run(["qemu-img", "convert", "-O", "raw", str(path), str(disk)], "qemu-img convert")
+            convert = ["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(path), str(disk)]
+            _run(convert, "qemu-img convert")
         elif head[:2] == b"\x1f\x8b":
             fmt, disk = "gce-tar", _untar(path, work)
         else:
@@ -256,11 +259,33 @@ def _renamed(info: ArtifactInfo, name: str) -> ArtifactInfo:
 
 def _untar(path: Path, work: Path) -> Path:
     with tarfile.open(path, "r:gz") as tar:  # only to look: GNU tar extracts it sparse
-        member = next((m for m in tar.getmembers() if m.name == "disk.raw"), None)
-    if member is None or not (member.isfile() or member.issparse()):
-        raise ArtifactError(f"{path} is a tar without disk.raw (not a GCE image)")
-    _run(["tar", "-xzf", str(path), "-C", str(work), "disk.raw"], "tar -x")
-    return work / "disk.raw"
+        members = [m for m in tar.getmembers() if m.name == "disk.raw"]
+    # Every disk.raw a regular file: a later link of that name would be extracted over it.
+    if not members or not all(m.isreg() for m in members):
+        raise ArtifactError(f"{path} is not a GCE image: no disk.raw that is a plain file")
+    _run(["tar", "-xzf", str(path), "-C", str(work), "--no-same-owner", "disk.raw"], "tar -x")
+    disk = work / "disk.raw"
+    if disk.is_symlink() or not disk.is_file():
+        raise ArtifactError(f"{path}: its disk.raw did not extract as a plain file")
+    return disk
+
+
+def qcow2_alone(path: Path) -> None:
+    """Refuse a qcow2 file that reads another file: a backing file (the header's
+    backing_file_offset) or an external data file (incompatible feature bit 2). QEMU and
+    qemu-img follow both, so a hostile image could make them read any file they can open."""
+    with path.open("rb") as f:
+        header = f.read(80)
+    if len(header) < 72 or header[:4] != b"QFI\xfb":
+        raise ArtifactError(f"{path} is not a qcow2 image (its header is not one)")
+    version, backing = struct.unpack_from(">IQ", header, 4)
+    incompatible = struct.unpack_from(">Q", header, 72)[0] if version >= 3 else 0
+    if backing or incompatible & 0b100:
+        what = "a backing file" if backing else "an external data file"
+        raise ArtifactError(
+            f"{path} is a qcow2 image with {what}: it would read another file",
+            "give a self-contained image (qemu-img convert -O qcow2 IMAGE NEW)",
+        )
 
 
 def _boot_line(cfg: str, path: Path) -> tuple[str, str, str]:

@@ -1,7 +1,8 @@
 """QEMU's own lines in a virtio unikernel's journal (its stderr), classified with fix hints.
 
-The texts are QEMU 7.2's (Debian 12), measured with the real binary: see
-tests/lab/test_virtio_guest.py, which makes each failure happen and checks these patterns.
+The texts are QEMU 7.2's (Debian 12), measured by hand with the real binary (a missing and a
+busy tap, /dev/net/tun closed, a missing drive and kernel, KVM denied, too much memory) and
+kept in tests/unit/test_virtio.py; the lab's tests boot real QEMU but provoke none of these.
 Pure: no I/O.
 """
 

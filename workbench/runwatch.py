@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from workbench.artifacts.qemu import GUEST_EXIT
 from workbench.bootlog import ASSERTION, PERSONALITY_CHECKS, LogLine
 from workbench.exits import STOP_SIGNALS, explain_exit, explain_signal, signal_name
 
@@ -42,6 +43,7 @@ class RunWatch:
     before_start: bool = False
     _tender_error: str | None = None
     _stop_signal: int | None = None  # solo5-hvt said "Exiting on signal N"
+    _console_status: int | None = None  # the guest's `Solo5: solo5_exit(N) called`
 
     def feed(self, line: LogLine) -> None:
         if line.kind in ("banner", "memory_map", "memory_region") or (
@@ -51,6 +53,8 @@ class RunWatch:
             return
         if line.kind == "tender" and "signal" in line.fields:
             self._stop_signal = int(line.fields["signal"])  # type: ignore[call-overload]
+        if line.kind == "exit":
+            self._console_status = int(line.fields.get("status", 0))  # type: ignore[call-overload]
         if self.reason is not None or not line.is_failure:
             return
         if line.kind == "tender" and not self.started:
@@ -91,6 +95,8 @@ class RunWatch:
     def feed_exit(self, code: str, status: int, name: str | None = None) -> None:
         """How the main process ended (`code` as systemd says it: exited, killed, dumped)."""
         self.exit_seen = True
+        if code == "exited" and status == GUEST_EXIT and self._console_status is not None:
+            status = self._console_status  # virtio: QEMU exits 83 whatever the guest's status
         if code in ("killed", "dumped"):
             # systemd's journal line says "6/ABRT"; `systemctl show` gives the number only
             if name:

@@ -102,3 +102,31 @@ def test_the_cli_writes_an_image_from_the_profile_and_inspect_reads_it(kernel, t
     assert "a qcow2 disk image" in shown.stdout
     assert "args     --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1" in shown.stdout
     assert "solo5    virtio, ABI version 2" in shown.stdout
+
+
+def test_a_qcow2_that_reads_another_file_is_refused(kernel, tmp_path):
+    secret = diskimage.make(kernel, ["--secret=hunter2"], tmp_path / "s", "secret")
+    overlay = tmp_path / "overlay.qcow2"
+    subprocess.run(
+        ["qemu-img", "create", "-f", "qcow2", "-F", "raw", "-b", str(secret), str(overlay)],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(ArtifactError, match="with a backing file: it would read another file"):
+        diskimage.read(overlay)
+
+
+def test_a_gce_tar_whose_disk_is_a_link_is_refused(kernel, tmp_path):
+    import io
+    import tarfile
+
+    real = diskimage.make(kernel, [], tmp_path / "r", "web", "gce-tar")
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(real) as src, tarfile.open(evil, "w:gz") as out:
+        for member in src.getmembers():
+            out.addfile(member, src.extractfile(member))
+        link = tarfile.TarInfo("disk.raw")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/shadow"
+        out.addfile(link, io.BytesIO())
+    with pytest.raises(ArtifactError, match=r"no disk\.raw that is a plain file"):
+        diskimage.read(evil)

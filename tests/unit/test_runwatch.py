@@ -115,3 +115,17 @@ def test_a_clean_exit_systemctl_show_reports_is_no_failure():
     run = _fed(*BANNER)
     run.feed_exit("exited", 0)
     assert (run.reason, run.short, run.exit_seen) == (None, None, True)
+
+
+def test_under_virtio_qemus_83_is_the_status_the_guest_printed():
+    """QEMU exits 83 whatever the guest's status (reference section 14): the console line
+    says which, so a clean solo5_exit(0) is no crash and a 3 is a 3, not an 83."""
+    exited = f"{UNIT}: Main process exited, code=exited, status=83/n/a"
+    clean = _fed(*BANNER, "Solo5: solo5_exit(0) called", exited)
+    assert clean.reason is None, clean.reason
+    crashed = _fed(*BANNER, "Solo5: solo5_exit(3) called", exited)
+    assert crashed.short == "exited 3"
+    assert crashed.reason is not None and "status 3" in crashed.reason
+    # Without a console line (hvt's own solo5_exit(83) prints one too) 83 stays 83.
+    bare = _fed(*BANNER, exited)
+    assert bare.short == "exited 83"

@@ -236,16 +236,49 @@ def test_runtime_qemu_refuses_what_it_cannot_do(tmp_path):
     from workbench.errors import ConfigError
     from workbench.profiles.models import Unikernel
 
-    with pytest.raises(ValidationError, match="give `disk`, `kernel` or both"):
+    with pytest.raises(ValidationError, match="give `disk` or `kernel` \\(one\\)"):
         Unikernel(name="x", runtime="qemu", qemu={})
+    with pytest.raises(ValidationError, match="give `disk` or `kernel` \\(one\\)"):
+        Unikernel(name="x", runtime="qemu", qemu={"disk": "/d.img", "kernel": "/k"})
     with pytest.raises(ValidationError, match="a disk image carries its own"):
         Unikernel(name="x", runtime="qemu", qemu={"disk": "/d.img"}, args=["-v"])
     with pytest.raises(ValidationError, match="set `runtime: qemu`"):
         Unikernel(name="x", qemu={"disk": "/d.img"})
-    disk, kernel = tmp_path / "d.img", tmp_path / "k"
+    disk = tmp_path / "d.img"
     disk.write_bytes(b"d")
-    kernel.write_bytes(b"k")
-    with pytest.raises(ConfigError, match="together are not supported yet"):
-        jobs(generic(tmp_path, disk=disk, kernel=kernel))
     with pytest.raises(ConfigError, match="--artifact and --tender are for Solo5"):
         jobs(generic(tmp_path, disk=disk), artifact="x.hvt")
+
+
+def test_a_user_deploy_creates_in_another_group_still_gets_kvm_through_group_kvm():
+    # useradd puts the service user in service.group and in group kvm (remote/release.py),
+    # so the first deploy and the next render the same unit.
+    p = virtio(LOADED.profile)
+    p = p.model_copy(update={"service": p.service.model_copy(update={"group": "unikernel"})})
+    assert qemucheck.use_kvm(p, virtio_facts(user_groups=None, kvm="root:kvm:660"))
+    assert qemucheck.use_kvm(p, virtio_facts(user_kvm=True))
+
+
+def test_runtime_qemu_needs_room_for_qemu_too(tmp_path):
+    disk = tmp_path / "d.img"
+    disk.write_bytes(b"\0" * 512)
+    p = generic(tmp_path, disk=disk).profile
+    need = (p.unikernel.memory + 16) * 1024 + 32 * 1024
+    check = {c.name: c for c in preflight.checks(p, virtio_facts(mem_available_kb=need))}
+    assert check["memory"].ok is False and "for QEMU" in check["memory"].value
+
+
+def test_an_empty_machine_id_is_said_to_make_macs_alike():
+    checks = {c.name: c for c in preflight.checks(virtio(LOADED.profile), virtio_facts())}
+    assert "machine-id" not in checks
+    checks = {
+        c.name: c for c in preflight.checks(virtio(LOADED.profile), virtio_facts(machine_id=""))
+    }
+    assert checks["machine-id"].hint is not None
+    assert "systemd-machine-id-setup" in checks["machine-id"].hint
+
+
+def test_the_units_exits_keep_qemus_own_errors_failed():
+    info_unit = render.render_unit(virtio(LOADED.profile)).content.splitlines()
+    assert "RestartPreventExitStatus=1" in info_unit
+    assert not any(line.startswith("SuccessExitStatus=") for line in info_unit)

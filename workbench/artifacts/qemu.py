@@ -9,8 +9,9 @@ from it, and why:
   every instance 52:54:00:12:34:56, so two unikernels on one bridge would collide;
 - KVM or TCG is decided when deploy renders the unit (KVM when the service user can open
   /dev/kvm, or as `unikernel.accel` says), so the unit says which it runs;
-- `-append` gets the boot arguments as they are: QEMU 7.2 passes commas through (measured, see
-  tests/lab/test_virtio_guest.py), where the Solo5 script's doubling would pass ",,";
+- `-append` gets the boot arguments as they are: QEMU 7.2 passes commas through (measured:
+  tests/lab/test_virtio.py boots the lab's guest with one), where the Solo5 script's doubling
+  would pass ",,";
 - QEMU's own seccomp sandbox is on (`-sandbox on,...`): no exec, no set*id, no obsolete calls.
 Pure: no I/O.
 """

@@ -16,6 +16,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
     made = []
     for job in jobs(loaded, args.unikernel or (), args.artifact):
         uk = job.loaded.profile.unikernel
+        if not args.unikernel and job.loaded.profile.runtime != "virtio":
+            # Of a whole profile, the virtio ones (asked by name, any other is refused).
+            out.diag(f"note: {uk.name} runs under {job.loaded.profile.runtime}: no image made")
+            continue
         if job.artifact is None:
             raise ConfigError(
                 f"unikernel '{uk.name}' has no artifact to put in an image",
@@ -42,6 +46,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 f"MiB on disk), boots {Path(job.artifact.path).name} with "
                 f"{' '.join(uk.args) or 'no arguments'}"
             )
+    if not made:
+        raise ConfigError(
+            f"profile '{loaded.name}' has no virtio unikernel to make an image of",
+            "give --artifact X.virtio, or build one (build.target: virtio)",
+        )
     if out.json:
         out.data(made)
     return 0

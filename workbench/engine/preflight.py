@@ -224,7 +224,7 @@ def _room(profile: Profile, facts: HostFacts, extra_bytes: int) -> list[Check]:
         )
     mem = profile.unikernel.memory
     # QEMU needs room of its own beside the guest's memory; a tender little.
-    overhead = qemucheck.QEMU_OVERHEAD_MIB if profile.build.target == "virtio" else 0
+    overhead = qemucheck.QEMU_OVERHEAD_MIB if profile.under_qemu else 0
     if facts.mem_available_kb is not None:
         ok = facts.mem_available_kb >= (mem + overhead + 16) * 1024
         needs = f"{mem} MiB" + (f" + {overhead} MiB for QEMU" if overhead else "")

@@ -38,7 +38,9 @@ def user_can_kvm(profile: Profile, facts: HostFacts) -> bool:
         bits = int(mode, 8)
     except ValueError:
         return False
-    return (group == profile.service.group and bits & 0o060 == 0o060) or bits & 0o006 == 0o006
+    # deploy creates the user in service.group and in group kvm (remote/release.py)
+    in_group = group in (profile.service.group, "kvm")
+    return (in_group and bits & 0o060 == 0o060) or bits & 0o006 == 0o006
 
 
 def summary(profile: Profile, facts: HostFacts) -> str:
@@ -50,7 +52,18 @@ def summary(profile: Profile, facts: HostFacts) -> str:
 
 
 def checks(profile: Profile, facts: HostFacts) -> list[Check]:
-    return [_runs_here(profile, facts), _qemu(facts), _accel(profile, facts), _sandbox(facts)]
+    out = [_runs_here(profile, facts), _qemu(facts), _accel(profile, facts), _sandbox(facts)]
+    if profile.unikernel.networks and not facts.machine_id:
+        out.append(
+            Check(
+                "machine-id",
+                None,
+                "/etc/machine-id is empty: the unikernel's MACs are derived from it, and would "
+                "be the same on every host without one",
+                "systemd-machine-id-setup (a cloned image wants its own: remove the file first)",
+            )
+        )
+    return out
 
 
 def _runs_here(profile: Profile, facts: HostFacts) -> Check:

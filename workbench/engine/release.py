@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from workbench import diskimage
 from workbench.artifacts.elf import ArtifactInfo, Device, inspect
 from workbench.errors import ArtifactError, ConfigError
 from workbench.profiles.loader import LoadedProfile
@@ -109,12 +110,7 @@ def qemu_file(loaded: LoadedProfile) -> ArtifactInfo:
     """`runtime: qemu`: the disk image or kernel QEMU boots, as the release's one file. Not a
     Solo5 unikernel: no ABI note; the devices are the profile's own (networks, block)."""
     uk = loaded.profile.unikernel
-    assert uk.qemu is not None  # the model requires it for runtime qemu
-    if uk.qemu.disk is not None and uk.qemu.kernel is not None:
-        raise ConfigError(
-            f"unikernel '{uk.name}': qemu.disk and qemu.kernel together are not supported yet",
-            "boot the disk image (its boot loader loads the kernel), or the kernel alone",
-        )
+    assert uk.qemu is not None  # the model requires it, with a disk or a kernel
     path = uk.qemu.disk or uk.qemu.kernel
     assert path is not None
     try:
@@ -128,6 +124,8 @@ def qemu_file(loaded: LoadedProfile) -> ArtifactInfo:
             f"{path}: cannot read it ({exc.strerror or exc})",
             f"check unikernel.qemu.{'disk' if uk.qemu.disk else 'kernel'} in the profile",
         ) from None
+    if uk.qemu.disk is not None and uk.qemu.disk_format == "qcow2":
+        diskimage.qcow2_alone(path)  # QEMU would follow a backing file on the host
     devices = tuple(Device(n, "NET_BASIC") for n in uk.networks)
     devices += tuple(Device(n, "BLOCK_BASIC") for n in uk.block)
     # QEMU runs an x86_64 machine: the host must be one (preflight says so otherwise).

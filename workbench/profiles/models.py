@@ -141,8 +141,8 @@ QemuDevice = Annotated[RngDevice, Field(discriminator="kind")]
 
 
 class QemuImage(_Model):
-    """`runtime: qemu`: a unikernel QEMU boots from a disk image and/or a kernel (what Nanos'
-    `ops` and OSv's Capstan make). Both files go into each release; the disk is booted with
+    """`runtime: qemu`: a unikernel QEMU boots from a disk image or a kernel (what Nanos' `ops`
+    and OSv's Capstan make). The file goes into each release; a disk is booted with
     `snapshot=on`, so a release never changes (state belongs on a `block` device)."""
 
     disk: Path | None = Field(None, description="bootable disk image (local file)")
@@ -159,8 +159,11 @@ class QemuImage(_Model):
 
     @model_validator(mode="after")
     def _boots(self) -> QemuImage:
-        if self.disk is None and self.kernel is None:
-            raise ValueError("give `disk`, `kernel` or both: what QEMU boots")
+        if (self.disk is None) == (self.kernel is None):
+            raise ValueError(
+                "give `disk` or `kernel` (one): what QEMU boots; a disk's own boot loader "
+                "loads its kernel"
+            )
         return self
 
 

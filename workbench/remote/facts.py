@@ -56,8 +56,10 @@ fi
 installed=$(command -v "$tender" 2>/dev/null)
 kv installed_tender "$installed"
 # A virtio unikernel runs under the host's QEMU (no release carries it): its version line.
-case $tender in qemu-*) [ -n "$installed" ] && kv qemu_version \
-  "$(timeout 10 "$installed" --version 2>/dev/null | head -n 1 | tr -d '\r\013\014')";; esac
+# Never run as root: nobody is enough to print a version.
+case $tender in qemu-*) [ -n "$installed" ] && id nobody >/dev/null 2>&1 && kv qemu_version \
+  "$(runuser -u nobody -- timeout 10 "$installed" --version 2>/dev/null | head -n 1 \
+     | tr -d '\r\013\014')";; esac
 tsha=$brought
 if [ -z "$brought" ] && [ -n "$installed" ]; then
   if out=$(sha256sum "$installed" 2>&1); then

@@ -114,12 +114,13 @@ async def pointers(conn: HostConnection, release_dir: str) -> tuple[str, str, li
 
 
 # The tender each release holds (solo5-hvt, solo5-spt), or the host's QEMU for a virtio kernel
-# (which no release holds), or "qemu" for a generic guest: the runtime it was deployed for.
+# (which no release holds), or "qemu:FILE" for a generic guest (what the unit boots: a kernel,
+# a raw or a qcow2 disk): the runtime it was deployed for.
 TENDERS_SCRIPT = (
     'rel=$1; shift; for r in "$@"; do t=; for f in "$rel/releases/$r"/solo5-*; do '
     '[ -f "$f" ] && t=${f##*/}; done; for f in "$rel/releases/$r"/*.virtio; do '
     '[ -f "$f" ] && t=qemu-system-x86_64; done; for f in disk.raw disk.qcow2 kernel; do '
-    '[ -f "$rel/releases/$r/$f" ] && t=qemu; done; printf "%s=%s\\n" "$r" "$t"; done'
+    '[ -f "$rel/releases/$r/$f" ] && t=qemu:$f; done; printf "%s=%s\\n" "$r" "$t"; done'
 )
 
 
