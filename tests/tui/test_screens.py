@@ -839,6 +839,17 @@ def test_the_runtime_column_says_what_runs_it_and_flags_hvt_without_kvm():
     assert runtime_cell({"kvm": "ok"}) == ("kvm ok", "text-success")
     assert runtime_cell({"kvm": "no access for unikernel"}) == ("no access", "text-warning")
     assert runtime_cell({}) == (None, None)
+    # QEMU runs virtio and qemu guests either way: the column says when it emulates (TCG), as
+    # the unit says (accel), else as far as the service user's /dev/kvm goes.
+    assert runtime_cell({"runtime": "virtio", "kvm": "ok", "accel": "tcg"}) == (
+        "virtio tcg",
+        "text-warning",
+    )
+    assert runtime_cell({"runtime": "qemu", "kvm": "ok", "accel": "kvm"}) == (
+        "qemu",
+        "text-success",
+    )
+    assert runtime_cell({"runtime": "virtio", "kvm": "missing"}) == ("virtio tcg", "text-warning")
 
 
 async def test_dashboard_graphs_what_the_unikernel_uses_and_flags_a_throttled_board():

@@ -133,3 +133,10 @@ def test_the_previous_release_and_its_age_come_with_the_status():
     assert fields["previous_created"] == "2026-11-20T10:00:00Z"
     hostile = parse_status(two + '\nPreviousRelease={"created": "\\u001b]0;x\\u0007"}\n')
     assert hostile["previous_created"] == ""  # the escape sequence is dropped whole
+
+
+def test_a_qemu_units_accel_is_read_from_the_unit_and_only_then():
+    text = running_status_text()
+    assert "accel" not in parse_status(text)  # hvt: no QEMU, no field
+    assert parse_status(text + "Accel=tcg\n")["accel"] == "tcg"
+    assert "accel" not in parse_status(text + "Accel=evil\n")  # the host's text, not ours

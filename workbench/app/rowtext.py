@@ -16,7 +16,10 @@ def runtime_cell(fields: dict[str, object]) -> tuple[str | None, str | None]:
     if runtime == "spt":
         return "spt", "text-success"  # no KVM needed
     if runtime in ("virtio", "qemu"):  # QEMU runs it either way; without KVM, emulated
-        return (runtime, "text-success") if kvm_ok else (f"{runtime} tcg", "text-warning")
+        accel = fields.get("accel")  # as the unit says; else as far as /dev/kvm goes
+        if accel == "kvm" or (accel is None and kvm_ok):
+            return runtime, "text-success"
+        return f"{runtime} tcg", "text-warning"
     if isinstance(runtime, str):
         if kvm_bad:
             return f"{runtime} !kvm", "text-warning"

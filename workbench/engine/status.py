@@ -46,6 +46,8 @@ def parse_status(text: str) -> dict[str, object]:
         fields["runtime"] = _text(abi.get("target")) if isinstance(abi, dict) else None
         if release.get("runtime") == "qemu":  # a generic QEMU guest: no Solo5 target
             fields["runtime"] = "qemu"
+    if raw.get("Accel") in ("kvm", "tcg"):  # virtio/qemu: as the unit runs QEMU
+        fields["accel"] = raw["Accel"]
     fields["previous"] = raw.get("Previous", "").rsplit("/", 1)[-1] or None
     if fields["previous"]:
         fields["previous_created"] = _text(_json(raw.get("PreviousRelease", "")).get("created"))

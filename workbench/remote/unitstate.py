@@ -23,6 +23,9 @@ systemctl show "$unit" -p ActiveState -p SubState -p NRestarts -p MainPID \
   -p ExecMainStartTimestampMonotonic -p MemoryCurrent -p Result -p ExecMainCode \
   -p ExecMainStatus 2>/dev/null
 echo "Now=$(cut -d' ' -f1 /proc/uptime)"
+# virtio/qemu: what the unit runs QEMU with (kvm or tcg), as deploy decided it.
+accel=$(grep -o -- ' -accel [a-z]*' "/etc/systemd/system/$unit" 2>/dev/null | head -n 1)
+[ -n "$accel" ] && echo "Accel=${accel##* }"
 echo "Unit=$unit"
 # A unit that is not running: its last run's first and last lines (each auto-restart is a new
 # invocation; systemd's own lines carry INVOCATION_ID) and systemd's recent restarts.
