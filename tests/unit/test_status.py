@@ -138,5 +138,5 @@ def test_the_previous_release_and_its_age_come_with_the_status():
 def test_a_qemu_units_accel_is_read_from_the_unit_and_only_then():
     text = running_status_text()
     assert "accel" not in parse_status(text)  # hvt: no QEMU, no field
-    assert parse_status(text + "Accel=tcg\n")["accel"] == "tcg"
-    assert "accel" not in parse_status(text + "Accel=evil\n")  # the host's text, not ours
+    assert parse_status(text + "\nAccel=tcg\n")["accel"] == "tcg"
+    assert "accel" not in parse_status(text + "\nAccel=evil\n")  # the host's text, not ours
