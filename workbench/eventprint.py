@@ -6,11 +6,11 @@ a host (journal lines, remote errors) is sanitised before it is printed.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import TextIO
 
+from workbench import fastjson
 from workbench.events import (
     BootPhase,
     BuildLine,
@@ -68,7 +68,7 @@ class EventPrinter:
             if self.exit_code == 0:
                 self.exit_code = event.exit_code or 1
         if self.json:
-            print(json.dumps(event.to_dict()), file=self.out, flush=True)
+            print(fastjson.dumps(event.to_dict()), file=self.out, flush=True)
             return
         line = self._line(event)
         if line is not None:

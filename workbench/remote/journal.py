@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncssh
 
+from workbench import fastjson
 from workbench.errors import ConnectError
 from workbench.numbers import to_int
 from workbench.remote.connection import HostConnection
@@ -32,7 +32,7 @@ class JournalEntry:
 def parse_entry(line: str) -> JournalEntry | None:
     """One line of `journalctl -o json`; None for anything that is not an entry."""
     try:
-        data = json.loads(line)
+        data = fastjson.loads(line)
     except (ValueError, RecursionError):  # RecursionError: "[[[[..." from a hostile host
         return None
     if not isinstance(data, dict) or "__CURSOR" not in data:
