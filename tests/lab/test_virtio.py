@@ -151,7 +151,7 @@ def as_qemu_guest(v, boot: str, path: Path, keep_args: bool) -> None:
         text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("  args: ")) + "\n"
     head, _, _ = text.partition("\nhealth:\n")
     tail = text.split("\nreleases:\n", 1)[1]
-    text = head + "\nhealth:\n  kind: log\n  pattern: 'ready'\n  timeout: 12\n\nreleases:\n" + tail
+    text = head + "\nhealth:\n  kind: log\n  pattern: 'ready'\n  timeout: 8\n\nreleases:\n" + tail
     v.path.write_text(text)
 
 
