@@ -3,8 +3,8 @@ as the standard library, the standard library where it would not.
 
 - `loads`: orjson refuses what journald may send and `json` takes (a lone surrogate escape),
   so a refusal is tried again with `json`: no entry is lost. orjson also reads an integer
-  beyond 64 bits as a float; text with 20 digits in a row goes to `json` (journald writes its
-  values as strings, so that is rare and only slower).
+  beyond 64 bits as a float: a result holding a float is read again with `json` (journald
+  writes its values as strings, so that is rare and only slower).
 - `dumps`: the line must stay ASCII with every control escaped (what `json.dumps` prints, and
   what keeps a host's text from reaching a terminal as anything but text); orjson's output is
   used when it is all printable ASCII, else `json.dumps` makes the line.
@@ -21,16 +21,28 @@ import orjson
 _NOT_PLAIN = re.compile(rb"[\x7f-\xff]")
 
 
-_LONG_NUMBER = re.compile(r"\d{20}")
-
-
 def loads(text: str) -> object:
-    if _LONG_NUMBER.search(text):
-        return json.loads(text)
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)  # raises ValueError (or RecursionError) as it always did
+    return json.loads(text) if _has_float(value) else value
+
+
+def _has_float(value: object) -> bool:
+    """Whether a float is in it (a journal entry: a flat dict, a list of bytes at most)."""
+    kind = type(value)
+    if kind is dict:  # loops, not any(): this runs for every journal line
+        for v in value.values():  # type: ignore[attr-defined]  # noqa: SIM110
+            if type(v) is not str and _has_float(v):
+                return True
+        return False
+    if kind is list:
+        for v in value:  # type: ignore[attr-defined]  # noqa: SIM110
+            if type(v) is not int and _has_float(v):
+                return True
+        return False
+    return kind is float
 
 
 def dumps(obj: object) -> str:

@@ -17,6 +17,9 @@ _FLOAT = re.compile(r"-?[0-9]{1,19}(?:\.[0-9]{1,19})?")
 
 def to_int(value: object, *, signed: bool = False) -> int | None:
     """An int from an int or a string of ASCII digits (at most 19), else None."""
+    # The common case first (journal fields, 20,000 a second): plain ASCII digits, no sign.
+    if type(value) is str and 0 < len(value) <= 18 and value.isascii() and value.isdigit():
+        return int(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
