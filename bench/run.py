@@ -32,8 +32,11 @@ WHY = {
     "verified before it can become current. The SFTP transfer itself (asyncssh, 64 MB in ~0.5 s) "
     "is as fast as scp's.",
     "flood": "Each line is parsed from journalctl's JSON, classified, and becomes an event (or a "
-    "printed JSON line), ~25 us of Python per line; on this 2-core machine journald, the writer "
-    "and sshd take the rest of the CPU.",
+    "printed JSON line): ~20 us of Python per line with orjson for the JSON (22-31 us before, "
+    "`bench/bench_perline.py`, medians of 5, old and new checkouts in the same run on "
+    "2026-11-27); asyncssh's decryption and channel handling take about as much again, and on "
+    "this 2-core machine journald, the writer and sshd the rest of the CPU. The 20,000 lines/s "
+    "runs vary by +-10 points of a core between runs of the same code.",
     "fleet": "Same reason as the redeploy: every host's boot is followed and health-checked.",
 }
 
