@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from workbench import __version__
-from workbench.cli_files import file_parsers
+from workbench.cli_files import file_parsers, unikernel_option
 from workbench.cli_lab import lab_parser
 from workbench.errors import ConfigError
 from workbench.usage import PROFILE_ENV, Parser, default_profile
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--profile", help=PROFILE_HELP)
     p.add_argument("--artifact", help="a built .hvt/.spt to take devices from (its manifest)")
-    _unikernel_option(p)
+    unikernel_option(p)
     p.add_argument(
         "--backend",
         choices=["ifupdown", "systemd-networkd"],
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this target (repeatable; default: all targets)",
     )
-    _unikernel_option(remote)
+    unikernel_option(remote)
     _host_key_option(remote)
 
     p = sub.add_parser(
@@ -356,15 +356,6 @@ def build_parser() -> argparse.ArgumentParser:
     file_parsers(sub, common, PROFILE_HELP)
     lab_parser(sub, common)
     return parser
-
-
-def _unikernel_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--unikernel",
-        action="append",
-        metavar="NAME",
-        help="only this one of the profile's unikernels (repeatable; default: all)",
-    )
 
 
 def _host_key_option(parser: argparse.ArgumentParser) -> None:

@@ -35,12 +35,17 @@ def file_parsers(sub: Any, common: argparse.ArgumentParser, profile_help: str) -
         "solo5-virtio-mkimage recipe. `workbench inspect IMAGE` reads one back.",
     )
     p.add_argument("--profile", help=profile_help)
-    p.add_argument(
+    unikernel_option(p)
+    p.add_argument("--artifact", help="the .virtio file (default: the unikernel's artifact)")
+    p.add_argument("--format", choices=list(FORMATS), default="raw", help="default: raw")
+    p.add_argument("--output", default=".", metavar="DIR", help="where to write (default: .)")
+
+
+def unikernel_option(parser: argparse.ArgumentParser) -> None:
+    """--unikernel, as every command that takes a profile's unikernels has it."""
+    parser.add_argument(
         "--unikernel",
         action="append",
         metavar="NAME",
         help="only this one of the profile's unikernels (repeatable; default: all)",
     )
-    p.add_argument("--artifact", help="the .virtio file (default: the unikernel's artifact)")
-    p.add_argument("--format", choices=list(FORMATS), default="raw", help="default: raw")
-    p.add_argument("--output", default=".", metavar="DIR", help="where to write (default: .)")

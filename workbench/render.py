@@ -49,6 +49,11 @@ def assumed_devices(profile: Profile) -> tuple[Device, ...]:
     )
 
 
+def qemu_host(profile: Profile, virtio: VirtioHost | None) -> VirtioHost:
+    """The host's QEMU as deploy found it, else (render without a host) as the profile asks."""
+    return virtio or VirtioHost(kvm=profile.unikernel.accel != "tcg")
+
+
 def exec_argv(
     profile: Profile,
     info: ArtifactInfo | None,
@@ -80,7 +85,7 @@ def exec_argv(
             devices=tuple(d.kind for d in q.devices),
         )
         return guest_argv(
-            host=virtio or VirtioHost(kvm=uk.accel != "tcg"),
+            host=qemu_host(profile, virtio),
             image=image,
             boot=f"{current}/{kernel_name(profile)}",
             unikernel=uk.name,
@@ -91,7 +96,7 @@ def exec_argv(
         )
     if profile.build.target == "virtio":
         return virtio_argv(
-            host=virtio or VirtioHost(kvm=uk.accel != "tcg"),
+            host=qemu_host(profile, virtio),
             kernel=f"{current}/{kernel_name(profile)}",
             info=facts,
             unikernel=uk.name,
@@ -123,8 +128,8 @@ def render_unit(
 ) -> RenderedFile:
     argv = exec_argv(profile, info, tender, profile_label, virtio)
     target = "virtio" if profile.runtime == "qemu" else profile.build.target
-    # /dev/kvm: hvt always, virtio when QEMU runs under KVM, spt never.
-    kvm = target == "hvt" or (target == "virtio" and "kvm" in argv[:3])
+    # /dev/kvm: hvt always, virtio and qemu when QEMU runs under KVM, spt never.
+    kvm = target == "hvt" or (profile.under_qemu and qemu_host(profile, virtio).kvm)
     block_paths = sorted(set(profile.block_paths.values()))
     rw = "".join(f"ReadWritePaths={p}\n" for p in block_paths)
     svc = profile.service

@@ -21,6 +21,14 @@ pytestmark = pytest.mark.lab
 NET = [("service", "NET_BASIC")]
 
 
+def log_health(profile_text: str, pattern: str, timeout: int) -> str:
+    """The profile text with its `health:` replaced by a log check (the guest serves no HTTP)."""
+    head, _, _ = profile_text.partition("\nhealth:\n")
+    tail = profile_text.split("\nreleases:\n", 1)[1]
+    check = f"\nhealth:\n  kind: log\n  pattern: '{pattern}'\n  timeout: {timeout}\n\nreleases:\n"
+    return head + check + tail
+
+
 def test_the_guest_boots_under_real_qemu_and_says_its_status_on_the_console(tmp_path):
     kernel = testguest.build([], tmp_path / "g.virtio")
     argv = qemu.virtio_argv(
@@ -49,9 +57,7 @@ def virtio_profile(lab, tmp_path):
     text = v.path.read_text()
     text = text.replace("  memory: 64\n", "  memory: 64\n  accel: tcg\n")  # never KVM in the lab
     text = text.replace('  args: ["', '  args: ["--log=ready", "')
-    head, _, _ = text.partition("\nhealth:\n")
-    tail = text.split("\nreleases:\n", 1)[1]
-    text = head + "\nhealth:\n  kind: log\n  pattern: 'ready'\n  timeout: 60\n\nreleases:\n" + tail
+    text = log_health(text, "ready", 60)
     v.path.write_text(text)
     remove(v)
     yield v
@@ -149,9 +155,7 @@ def as_qemu_guest(v, boot: str, path: Path, keep_args: bool) -> None:
         text = text.replace('  args: ["', '  args: ["--log=ready", "')
     else:
         text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("  args: ")) + "\n"
-    head, _, _ = text.partition("\nhealth:\n")
-    tail = text.split("\nreleases:\n", 1)[1]
-    text = head + "\nhealth:\n  kind: log\n  pattern: 'ready'\n  timeout: 8\n\nreleases:\n" + tail
+    text = log_health(text, "ready", 8)
     v.path.write_text(text)
 
 
@@ -224,9 +228,7 @@ def two_on_one_bridge(lab, tmp_path):
         for n in "ab"
     )
     text = text[:start] + "\nunikernels:\n" + guests + text[end:]
-    head, _, _ = text.partition("\nhealth:\n")
-    tail = text.split("\nreleases:\n", 1)[1]
-    text = head + "\nhealth:\n  kind: log\n  pattern: 'ready'\n  timeout: 20\n\nreleases:\n" + tail
+    text = log_health(text, "ready", 20)
     v.path.write_text(text)
     testguest.build(NET, tmp_path / "g.virtio")
     wb("remove", "--profile", str(v.path), "--purge", "--yes")
@@ -257,9 +259,7 @@ def virtio_source(lab, tmp_path):
     v = variant(tmp_path, 9)  # a number no other lab test uses
     text = v.path.read_text().replace("  target: hvt\n", "  target: virtio\n")
     text = text.replace("  memory: 64\n", "  memory: 64\n  accel: tcg\n")
-    head, _, _ = text.partition("\nhealth:\n")
-    tail = text.split("\nreleases:\n", 1)[1]
-    text = head + "\nhealth:\n  kind: log\n  pattern: 'idle'\n  timeout: 30\n\nreleases:\n" + tail
+    text = log_health(text, "idle", 30)
     v.path.write_text(text)
     remove(v)
     yield v

@@ -74,6 +74,15 @@ def _opt(value: str) -> str:
     return value.replace(",", ",,")
 
 
+def _machine(host: VirtioHost, memory: int, machine: str, *, tcg_cpu: str) -> list[str]:
+    """What every QEMU unit starts with: KVM or TCG, memory, no default devices, the console on
+    stdio, QEMU's own sandbox."""
+    accel = ["-accel", "kvm", "-cpu", "host"] if host.kvm else ["-accel", "tcg", "-cpu", tcg_cpu]
+    argv = [host.qemu, *accel, "-m", f"{memory}M", "-nodefaults", "-no-user-config"]
+    argv += ["-machine", machine, "-display", "none", "-serial", "stdio", "-sandbox", SANDBOX]
+    return argv
+
+
 def virtio_argv(
     *,
     host: VirtioHost,
@@ -92,9 +101,7 @@ def virtio_argv(
             f"{info.path} has no Solo5 manifest, so it was built for a Solo5 older than 0.6.0",
             "rebuild it with a current MirageOS/Solo5",
         )
-    accel = ["-accel", "kvm", "-cpu", "host"] if host.kvm else ["-accel", "tcg", "-cpu", "Westmere"]
-    argv = [host.qemu, *accel, "-m", f"{memory}M", "-nodefaults", "-no-user-config"]
-    argv += ["-machine", "acpi=off", "-display", "none", "-serial", "stdio", "-sandbox", SANDBOX]
+    argv = _machine(host, memory, "acpi=off", tcg_cpu="Westmere")
     devices = mapped_devices(info, networks, block, profile)
     if len(devices) > LAST_SLOT - FIRST_SLOT + 1:
         raise ConfigError(
@@ -154,10 +161,7 @@ def guest_argv(
     `snapshot=on`: the release's file is never written) or a kernel (`-kernel`, `args` as
     `-append`); then each `networks` device as a NIC of `qemu.nic` on its tap with a stable
     MAC, each `block` device as a virtio-blk, then `qemu.devices`. Pure."""
-    accel = ["-accel", "kvm", "-cpu", "host"] if host.kvm else ["-accel", "tcg", "-cpu", "max"]
-    argv = [host.qemu, *accel, "-m", f"{memory}M", "-nodefaults", "-no-user-config"]
-    argv += ["-machine", image.machine, "-display", "none", "-serial", "stdio"]
-    argv += ["-sandbox", SANDBOX]
+    argv = _machine(host, memory, image.machine, tcg_cpu="max")
     if image.from_kernel:
         argv += ["-kernel", boot, *(["-append", " ".join(args)] if args else [])]
     else:
@@ -177,8 +181,3 @@ def guest_argv(
             argv += ["-object", f"rng-random,id=rng{i},filename=/dev/urandom"]
             argv += ["-device", f"virtio-rng-pci,rng=rng{i}"]
     return argv
-
-
-def macs(host_id: str, unikernel: str, info: ArtifactInfo) -> dict[str, str]:
-    """Each net device's MAC, as the unit gives it (for `plan`, `status` and the tests)."""
-    return {name: stable_mac(host_id, unikernel, name) for name in info.net_devices}

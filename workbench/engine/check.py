@@ -37,9 +37,8 @@ async def check_target(
             failed += c.ok is False
             yield Fact(host=host, step="check", name=c.name, value=c.value, ok=c.ok, hint=c.hint)
         tender = facts.installed_tender
-        if not p.tender_in_release:
-            pass  # virtio: the qemu check above is about the host's QEMU
-        elif tender:
+        # virtio and qemu: no tender; preflight's qemu check above is about the host's QEMU.
+        if p.tender_in_release and tender:
             text = await release.tender_version_text(conn, tender)
             try:
                 version = parse_tender_version(text)
@@ -62,7 +61,7 @@ async def check_target(
                     value=f"{tender}: {exc.message}",
                     hint=exc.hint,
                 )
-        else:
+        elif p.tender_in_release:
             yield Fact(
                 host=host,
                 step="check",

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from workbench import diskimage
-from workbench.artifacts.elf import ArtifactInfo, Device, inspect
+from workbench import diskimage, render
+from workbench.artifacts.elf import ArtifactInfo, inspect, sha256_file
 from workbench.errors import ArtifactError, ConfigError
 from workbench.profiles.loader import LoadedProfile
 
@@ -114,11 +114,7 @@ def qemu_file(loaded: LoadedProfile) -> ArtifactInfo:
     path = uk.qemu.disk or uk.qemu.kernel
     assert path is not None
     try:
-        digest, size = hashlib.sha256(), 0
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
+        digest, size = sha256_file(path), path.stat().st_size
     except OSError as exc:
         raise ArtifactError(
             f"{path}: cannot read it ({exc.strerror or exc})",
@@ -126,10 +122,9 @@ def qemu_file(loaded: LoadedProfile) -> ArtifactInfo:
         ) from None
     if uk.qemu.disk is not None and uk.qemu.disk_format == "qcow2":
         diskimage.qcow2_alone(path)  # QEMU would follow a backing file on the host
-    devices = tuple(Device(n, "NET_BASIC") for n in uk.networks)
-    devices += tuple(Device(n, "BLOCK_BASIC") for n in uk.block)
+    devices = render.assumed_devices(loaded.profile)  # the profile's networks, then block
     # QEMU runs an x86_64 machine: the host must be one (preflight says so otherwise).
-    return ArtifactInfo(str(path), size, digest.hexdigest(), "x86_64", 64, None, devices)
+    return ArtifactInfo(str(path), size, digest, "x86_64", 64, None, devices)
 
 
 def job(loaded: LoadedProfile, artifact: str | None = None, tender: str | None = None) -> Job:
