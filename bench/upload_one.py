@@ -32,6 +32,7 @@ async def main(item: files.UploadFile, remote_dir: str) -> str:
     loaded = profiles.load(LAB)
     pool = Pool(loaded.profile.hosts)
     try:
+        pool.expect_arch(["target"], "x86_64")  # as deploy does for an x86_64 artifact
         conn = pool.get("target")
         if await files.verify(conn, remote_dir, [item]):
             return "skipped"

@@ -280,3 +280,37 @@ def test_the_unikernel_comes_back_when_its_tap_comes_up_late(v, tmp_path):
     state = on_target(f"systemctl is-active {v.unit}; journalctl -u {v.unit} -n 30 -o cat")
     assert state.stdout.splitlines()[0] == "active", state.stdout
     assert "Network is down" not in state.stdout
+
+
+def test_an_x86_64_artifact_goes_up_under_aes_gcm_and_other_connections_keep_the_default(
+    v, tmp_path
+):
+    """The cipher choice (remote/connection.AES_FIRST) as real sshd negotiates it: deploy's
+    connection to the host it sends an x86_64 artifact to prefers AES-GCM; one that knows no
+    arch (logs, status) keeps asyncssh's default, ChaCha20 first, as OpenSSH's clients do."""
+    import asyncio
+
+    from workbench import profiles
+    from workbench.engine.deploy import DeployOptions
+    from workbench.engine.pipeline import deploy_all
+    from workbench.engine.release import jobs
+    from workbench.remote.connection import Pool
+
+    loaded = profiles.load(v.path)
+    todo = jobs(loaded, (), str(artifact(tmp_path, "a", HEALTHY)), str(tender()))
+
+    async def go() -> tuple[list, str, str]:
+        pool, other = Pool(loaded.profile.hosts), Pool(loaded.profile.hosts)
+        try:
+            events = [e async for e in deploy_all(todo, pool, ["target"], DeployOptions())]
+            used = (await pool.get("target").connection()).get_extra_info("send_cipher")
+            plain = (await other.get("target").connection()).get_extra_info("send_cipher")
+            return events, used, plain
+        finally:
+            await pool.close()
+            await other.close()
+
+    events, used, plain = asyncio.run(go())
+    assert events[-1].ok, events[-1]
+    assert used == "aes128-gcm@openssh.com"
+    assert plain == "chacha20-poly1305@openssh.com"

@@ -117,6 +117,7 @@ async def _deploy_one(
     if built is None:
         return  # the build failed and said so
     opts = replace(options, build=prep.meta) if prep.meta else options
+    pool.expect_arch(hosts, built.machine)  # the hosts it can run on; uploads follow
 
     def one(host: str) -> AsyncIterator[Event]:
         return HostDeploy(loaded, host, pool, built, prep.tender, opts).run()
