@@ -6,6 +6,8 @@ check on every host."""
 from __future__ import annotations
 
 import json
+import resource
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -71,9 +73,14 @@ def main(sizes: tuple[int, ...] = (1, 8, 32), runs: int = 3) -> dict[str, object
         biggest = max(sizes)
         hosts = [f"fleet{i:02d}" for i in range(1, biggest + 1)]
 
+        cpu: dict[int, list[float]] = {}  # n -> workbench's own CPU (user + system) per run
+        last_cpu = 0.0
+
         def deploy(n: int, art: Path) -> float:
+            nonlocal last_cpu
             selected = [a for h in hosts[:n] for a in ("--host", h)]
-            return run(
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            took = run(
                 [
                     str(WB),
                     "deploy",
@@ -90,6 +97,10 @@ def main(sizes: tuple[int, ...] = (1, 8, 32), runs: int = 3) -> dict[str, object
                 ],
                 timeout=900,
             )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            last_cpu = used
+            return took
 
         # First deploys (user, network, unit) are not what is measured.
         deploy(biggest, arts[0])
@@ -101,7 +112,9 @@ def main(sizes: tuple[int, ...] = (1, 8, 32), runs: int = 3) -> dict[str, object
                 nonlocal current
                 current = 1 - current
                 # Hosts beyond n keep the other artifact: each measured run changes n hosts.
-                return deploy(n, arts[current])
+                took = deploy(n, arts[current])
+                cpu.setdefault(n, []).append(last_cpu)
+                return took
 
             results[str(n)] = summary(repeat(once, runs))
             deploy(biggest, arts[current])  # all hosts on the same artifact again
@@ -110,6 +123,7 @@ def main(sizes: tuple[int, ...] = (1, 8, 32), runs: int = 3) -> dict[str, object
     for n in sizes:
         entry = results[str(n)]  # type: ignore[assignment]
         entry["per_host"] = entry["median"] / n  # type: ignore[index]
+        entry["cpu_per_host_s"] = statistics.median(cpu[n]) / n  # type: ignore[index]
         if n > min(sizes):
             entry["each_extra_host"] = (entry["median"] - one) / (n - min(sizes))  # type: ignore[index]
     return results

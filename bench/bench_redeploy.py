@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from labbench import PEERS, ROOT, TARGET, WB, config, repeat, run, ssh, summary
+from labbench import PEERS, ROOT, SSH_OPTS, TARGET, WB, config, repeat, run, ssh, summary
 
 from tests.lab.deploykit import HEALTHY, artifact, remove, tender, variant
 
@@ -131,6 +131,10 @@ def main(runs: int = 5) -> dict[str, object]:
         run([*wb, "--artifact", str(arts[0])])
         prepare_peers([TARGET])
         results: dict[str, object] = {}
+        # The floor of any tool that talks to the host: OpenSSH connecting and running `true`.
+        results["ssh true"] = summary(
+            repeat(lambda i: run(["ssh", *SSH_OPTS, f"root@{TARGET}", "true"]), runs)
+        )
         results["workbench"] = {
             "noop": summary(repeat(lambda i: run([*wb, "--artifact", str(arts[0])]), runs)),
             "new": summary(

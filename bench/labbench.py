@@ -3,6 +3,8 @@ details, the peer tools' environment (.venv-bench: pyinfra and ansible-core from
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -67,10 +69,51 @@ def repeat(fn: Callable[[int], float], runs: int) -> list[float]:
     return [fn(i) for i in range(runs)]
 
 
-def summary(values: list[float]) -> dict[str, float]:
+def summary(values: list[float]) -> dict[str, object]:
+    """Median, spread and every run's value (goals such as "in every run" read them)."""
     return {
         "median": statistics.median(values),
         "min": min(values),
         "max": max(values),
         "n": len(values),
+        "values": values,
+    }
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    os_release = dict(
+        line.split("=", 1)
+        for line in Path("/etc/os-release").read_text().splitlines()
+        if "=" in line
+    )
+    import asyncssh
+    import textual
+
+    from workbench import __version__
+
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": f"{mem / 1024 / 1024:.0f} GiB",
+        "os": f"{os_release.get('PRETTY_NAME', '?').strip(chr(34))}, kernel {platform.release()}",
+        "python": platform.python_version(),
+        "workbench": __version__,
+        "asyncssh": asyncssh.__version__,
+        "textual": textual.__version__,
+        "pyinfra": version([str(PEERS / "bin" / "pyinfra"), "--version"]).split()[-1],
+        "ansible-core": version([str(PEERS / "bin" / "ansible-playbook"), "--version"]),
+        "OpenSSH": version(["ssh", "-V"]),
+        "target systemd": ssh(TARGET, "systemctl --version").stdout.splitlines()[0],
     }

@@ -13,14 +13,15 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import goals
 import labbench
-from labbench import PEERS, ROOT, TARGET, ssh
+from labbench import ROOT, machine
 
 # Why workbench is slower where it is, as measured while writing these benchmarks.
 WHY = {
@@ -42,45 +43,6 @@ WHY = {
 
 SECTIONS = ("startup", "redeploy", "upload", "logs", "fleet", "metrics")
 FLEET = 32
-
-
-def machine() -> dict[str, str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    os_release = dict(
-        line.split("=", 1)
-        for line in Path("/etc/os-release").read_text().splitlines()
-        if "=" in line
-    )
-    import asyncssh
-    import textual
-
-    from workbench import __version__
-
-    return {
-        "cpu": f"{cpu}, {os.cpu_count()} cores",
-        "memory": f"{mem / 1024 / 1024:.0f} GiB",
-        "os": f"{os_release.get('PRETTY_NAME', '?').strip(chr(34))}, kernel {platform.release()}",
-        "python": platform.python_version(),
-        "workbench": __version__,
-        "asyncssh": asyncssh.__version__,
-        "textual": textual.__version__,
-        "pyinfra": labbench.version([str(PEERS / "bin" / "pyinfra"), "--version"]).split()[-1],
-        "ansible-core": labbench.version([str(PEERS / "bin" / "ansible-playbook"), "--version"]),
-        "OpenSSH": labbench.version(["ssh", "-V"]),
-        "target systemd": ssh(TARGET, "systemctl --version").stdout.splitlines()[0],
-    }
 
 
 def cell(s: dict[str, float], scale: float = 1.0, unit: str = "s", digits: int = 2) -> str:
@@ -113,6 +75,15 @@ def write(results: dict[str, object], meta: dict[str, str], runs: int) -> Path:
         out += [f"- {name}: {when}" for name, when in measured.items()]
     losses: list[str] = []
     r = results
+    judged = goals.judge(r)
+    out += [
+        "",
+        "## Goals",
+        "",
+        "Issue 17's goals, judged from the numbers below. " + goals.NOTE,
+        "",
+    ]
+    out += goals.table(judged)
     if "startup" in r:
         s = r["startup"]
         out += ["", "## Start-up", "", "| what | result |", "| --- | --- |"]
@@ -122,6 +93,12 @@ def write(results: dict[str, object], meta: dict[str, str], runs: int) -> Path:
             f"| TUI first paint (`workbench ui --profile lab` in a 120x36 pty, process "
             f"start to dashboard on screen) | {cell(labbench.summary(s['first_paint']))} |"
         )
+        profile = ", ".join(
+            f"{k} {v * 1000:.0f} ms" for k, v in s.get("deploy_imports_by_package_s", {}).items()
+        )
+        if profile:
+            imports = labbench.summary(s["deploy_imports_s"])
+            out.append(f"| imports on `deploy`'s path | {cell(imports)}; by package: {profile} |")
         out.append(
             f"| `workbench.bootlog` classifier | {statistics.median(s['bootlog']):,.0f} "
             f"lines/s ({min(s['bootlog']):,.0f}-{max(s['bootlog']):,.0f}) |"
@@ -313,7 +290,11 @@ def write(results: dict[str, object], meta: dict[str, str], runs: int) -> Path:
     path.parent.mkdir(exist_ok=True)
     path.write_text("\n".join(out) + "\n")
     (ROOT / "docs" / "benchmarks.json").write_text(
-        json.dumps({"meta": meta, "runs": runs, "results": results}, indent=1) + "\n"
+        json.dumps(
+            {"meta": meta, "runs": runs, "results": results, "goals": goals.as_json(judged)},
+            indent=1,
+        )
+        + "\n"
     )
     return path
 
@@ -328,6 +309,9 @@ def main() -> None:
     args = parser.parse_args()
     wanted = [s for s in args.only.split(",") if s]
     os.chdir(ROOT)
+    # Byte-compiled first, as pip does when it installs the wheel: a checkout run with
+    # PYTHONDONTWRITEBYTECODE would otherwise compile workbench's modules on every start.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "workbench"], check=True)
     if args.render:
         saved = json.loads((ROOT / "docs" / "benchmarks.json").read_text())
         print(f"wrote {write(saved['results'], saved['meta'], saved.get('runs', args.runs))}")
@@ -346,8 +330,11 @@ def main() -> None:
             import bench_startup
             import bench_tui
 
+            imports, import_profile = bench_startup.deploy_imports(args.runs)
             results[section] = {
                 "commands": {label: bench_startup.timed(cmd) for label, cmd in bench_startup.CASES},
+                "deploy_imports_s": imports,
+                "deploy_imports_by_package_s": import_profile,
                 "first_paint": bench_tui.first_paint(args.runs),
                 "bootlog": bench_bootlog.measure(args.runs),
             }

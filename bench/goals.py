@@ -1,0 +1,242 @@
+"""The speed goals (issue 17), each judged from the numbers of the run that wrote the page:
+what was measured, the goal, the ratio the goal is about, and met or short by how much.
+
+A goal whose numbers the results do not hold (a section not run, or run by an older bench)
+says "not measured"; it is never passed by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+from typing import Any
+
+NOTE = (
+    "The ratio is the goal's: workbench's time over the other's (at most the goal), or for "
+    "uploads the throughput ratio, scp's time over workbench's (at least the goal). Short: by "
+    "what factor the value misses the goal."
+)
+
+
+@dataclass(frozen=True)
+class Goal:
+    case: str
+    measured: str
+    goal: str
+    value: float | None  # the number the goal bounds (a ratio, seconds, a share...)
+    limit: float
+    at_most: bool = True  # the goal is value <= limit (else value >= limit)
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value <= self.limit if self.at_most else self.value >= self.limit
+
+    def verdict(self) -> str:
+        if self.value is None:
+            return "not measured"
+        if self.met:
+            return "met"
+        short = self.value / self.limit if self.at_most else self.limit / self.value
+        return f"short ({short:.1f}x the goal)" if short >= 1.1 else "short"
+
+
+def _get(tree: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
+def _med(summary: Any) -> float | None:
+    return summary.get("median") if isinstance(summary, dict) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _redeploy(r: dict[str, Any]) -> list[Goal]:
+    noop = _med(_get(r, "redeploy", "workbench", "noop"))
+    bare = _med(_get(r, "redeploy", "ssh true"))
+    py_noop = _med(_get(r, "redeploy", "pyinfra", "noop"))
+    ours = _get(r, "redeploy", "workbench", "new", "values")
+    theirs = _get(r, "redeploy", "pyinfra", "new", "values")
+    worst = (
+        max(a / b for a, b in zip(ours, theirs, strict=False))
+        if isinstance(ours, list) and isinstance(theirs, list) and ours and theirs
+        else None
+    )
+    runs = f"{len(ours)} runs" if isinstance(ours, list) else "-"
+    return [
+        Goal(
+            "deploy, nothing changed, vs bare `ssh HOST true`",
+            f"{noop:.2f} s vs {bare:.2f} s" if noop and bare else "-",
+            "<= 2.5x",
+            _ratio(noop, bare),
+            2.5,
+        ),
+        Goal(
+            "deploy, nothing changed, vs pyinfra's no-op",
+            f"{noop:.2f} s vs {py_noop:.2f} s" if noop and py_noop else "-",
+            "<= 0.25x",
+            _ratio(noop, py_noop),
+            0.25,
+        ),
+        Goal(
+            "deploy, new artifact, vs pyinfra (the worst of the paired runs)",
+            runs,
+            "<= 0.6x in every run",
+            worst,
+            0.6,
+        ),
+    ]
+
+
+def _startup(r: dict[str, Any]) -> list[Goal]:
+    imports = _get(r, "startup", "deploy_imports_s")
+    paint = _get(r, "startup", "first_paint")
+    imp = median(imports) if isinstance(imports, list) and imports else None
+    first = median(paint) if isinstance(paint, list) and paint else None
+    return [
+        Goal(
+            "imports on the deploy path (`-X importtime`)",
+            f"{imp:.3f} s" if imp else "-",
+            "<= 0.12 s",
+            imp,
+            0.12,
+        ),
+        Goal(
+            "TUI first paint (process start to dashboard)",
+            f"{first:.2f} s" if first else "-",
+            "<= 0.4 s",
+            first,
+            0.4,
+        ),
+    ]
+
+
+def _upload(r: dict[str, Any]) -> list[Goal]:
+    out = []
+    for case, goal in (
+        ("8 MB, lab link", 0.9),
+        ("64 MB, lab link", 0.9),
+        ("8 MB, 40 Mbit/s", 0.97),
+    ):
+        ours, scp = _med(_get(r, "upload", case, "workbench")), _med(_get(r, "upload", case, "scp"))
+        out.append(
+            Goal(
+                f"upload {case}: throughput vs scp",
+                f"{ours:.2f} s vs {scp:.2f} s" if ours and scp else "-",
+                f">= {goal}x",
+                _ratio(scp, ours),
+                goal,
+                at_most=False,
+            )
+        )
+    return out
+
+
+def _logs(r: dict[str, Any]) -> list[Goal]:
+    wb, raw = _get(r, "logs", "flood", "workbench"), _get(r, "logs", "flood", "ssh journalctl -f")
+    tui = _get(r, "logs", "tui")
+    if not isinstance(wb, dict) or not isinstance(raw, dict):
+        wb = raw = {}
+    lat, raw_lat = wb.get("latency_median_ms"), raw.get("latency_median_ms")
+    # Lost: lines the journal had (ssh journalctl received them) that workbench did not.
+    lost = max(0, raw["received"] - wb["received"]) if "received" in wb else None
+    rss = wb.get("peak_rss_kib")
+    goals = [
+        Goal(
+            "journal flood: latency vs `ssh journalctl -f`",
+            f"{lat:.0f} ms vs {raw_lat:.0f} ms" if lat and raw_lat else "-",
+            "<= 1.5x",
+            _ratio(lat, raw_lat),
+            1.5,
+        ),
+        Goal(
+            "journal flood: workbench's CPU",
+            f"{wb['cpu_share']:.0%} of a core" if "cpu_share" in wb else "-",
+            "<= 30% of a core",
+            wb.get("cpu_share"),
+            0.30,
+        ),
+        Goal(
+            "journal flood: peak RSS",
+            f"{rss / 1024:.0f} MiB" if rss else "-",
+            "<= 64 MiB",
+            rss / 1024 if rss else None,
+            64,
+        ),
+        Goal(
+            "journal flood: lines lost (that ssh journalctl received)",
+            f"{lost:,}" if lost is not None else "-",
+            "0",
+            lost,
+            0,
+        ),
+    ]
+    med, top = _get(tui, "median_ms"), _get(tui, "max_ms")
+    goals += [
+        Goal(
+            "TUI over the flood: key press to repaint, median",
+            f"{med:.0f} ms" if med else "-",
+            "<= 50 ms",
+            med,
+            50,
+        ),
+        Goal(
+            "TUI over the flood: key press to repaint, max",
+            f"{top:.0f} ms" if top else "-",
+            "<= 150 ms",
+            top,
+            150,
+        ),
+    ]
+    return goals
+
+
+def _fleet(r: dict[str, Any]) -> list[Goal]:
+    one, many = _get(r, "fleet", "1"), _get(r, "fleet", "32")
+    cpu = _get(many, "cpu_per_host_s")
+    measured = f"{_med(many):.2f} s vs {_med(one):.2f} s" if _med(one) and _med(many) else "-"
+    if cpu is not None:
+        measured += f"; workbench's CPU {cpu:.3f} s per host"
+    return [
+        Goal(
+            "fleet: new artifact to 32 hosts vs 1 (`--parallel 32`)",
+            measured,
+            "<= 2.5x",
+            _ratio(_med(many), _med(one)),
+            2.5,
+        )
+    ]
+
+
+def judge(results: dict[str, Any]) -> list[Goal]:
+    return [
+        *_redeploy(results),
+        *_startup(results),
+        *_upload(results),
+        *_logs(results),
+        *_fleet(results),
+    ]
+
+
+def table(goals: list[Goal]) -> list[str]:
+    out = [
+        "| case | measured | goal | ratio or value | verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for g in goals:
+        value = "-" if g.value is None else f"{g.value:.2f}"
+        out.append(f"| {g.case} | {g.measured} | {g.goal} | {value} | {g.verdict()} |")
+    return out
+
+
+def as_json(goals: list[Goal]) -> list[dict[str, object]]:
+    return [
+        {"case": g.case, "measured": g.measured, "goal": g.goal, "value": g.value, "met": g.met}
+        for g in goals
+    ]
