@@ -29,9 +29,9 @@ def file_parsers(sub: Any, common: argparse.ArgumentParser, profile_help: str) -
         parents=[common],
         help="a bootable disk image of a virtio unikernel (raw, qcow2, GCE tar)",
         description="On this machine, with Debian's sfdisk, syslinux, mtools, dosfstools (and "
-        "qemu-img for qcow2): a 1 GiB sparse MBR disk whose FAT32 partition holds syslinux, "
-        "mboot.c32 and the unikernel, booted as a multiboot kernel with the profile's "
-        "unikernel.args embedded and the console on the first serial port -- Solo5's "
+        "qemu-img for qcow2): a sparse MBR disk (1 GiB, or --size) whose FAT32 partition "
+        "holds syslinux, mboot.c32 and the unikernel, booted as a multiboot kernel with the "
+        "profile's unikernel.args embedded and the console on the first serial port -- Solo5's "
         "solo5-virtio-mkimage recipe. `workbench inspect IMAGE` reads one back.",
     )
     p.add_argument("--profile", help=profile_help)
@@ -39,6 +39,11 @@ def file_parsers(sub: Any, common: argparse.ArgumentParser, profile_help: str) -
     p.add_argument("--artifact", help="the .virtio file (default: the unikernel's artifact)")
     p.add_argument("--format", choices=list(FORMATS), default="raw", help="default: raw")
     p.add_argument("--output", default=".", metavar="DIR", help="where to write (default: .)")
+    p.add_argument(
+        "--size",
+        default="1G",
+        help="the disk: 64M or more, whole GiB for gce-tar (default: 1G, sparse)",
+    )
 
 
 def unikernel_option(parser: argparse.ArgumentParser) -> None:

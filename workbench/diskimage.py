@@ -1,11 +1,12 @@
 """Bootable disk images of a Solo5 virtio unikernel, and reading one back.
 
 The recipe is Solo5's own (scripts/virtio-mkimage, v0.12.1; reference section 14), made with
-Debian's tools on this machine: a 1 GiB sparse disk with syslinux's MBR and one bootable FAT32
+Debian's tools on this machine: a sparse disk with syslinux's MBR and one bootable FAT32
 partition (type 0xc) holding syslinux, `mboot.c32` + `libcom32.c32`, the unikernel as
 `unikernel.bin` and a `syslinux.cfg` that loads it as a multiboot kernel (`-aout`: the a.out
 kludge Solo5's virtio kernels use) with the boot arguments embedded, console on the first
-serial port. 1 GiB because Google Compute Engine takes whole GiB; sparse, so it costs a few MiB.
+serial port. 1 GiB unless told (`--size`, 64 MiB or more): Google Compute Engine takes whole
+GiB; sparse, so it costs a few MiB.
 Formats: raw (`NAME.img`), qcow2 (`NAME.qcow2`, qemu-img) and gce-tar (`NAME.tar.gz`: a
 gzipped oldgnu tar holding `disk.raw`, what GCE imports).
 """
@@ -26,6 +27,7 @@ from workbench.artifacts.elf import ArtifactInfo, inspect
 from workbench.errors import ArtifactError, ConfigError
 
 SIZE = 1 << 30
+MIN_SIZE = 64 << 20  # FAT32 needs 65,525 clusters (33 MiB at 512 bytes); room for a kernel
 FORMATS = {"raw": ".img", "qcow2": ".qcow2", "gce-tar": ".tar.gz"}
 SYSLINUX = Path("/usr/lib/syslinux")
 FILES = {
@@ -120,10 +122,19 @@ def _syslinux_cfg(args: Sequence[str]) -> str:
     )
 
 
-def make(kernel: Path, args: Sequence[str], out_dir: Path, name: str, fmt: str = "raw") -> Path:
-    """Write NAME + the format's suffix into out_dir (atomically) and return its path."""
+def make(
+    kernel: Path,
+    args: Sequence[str],
+    out_dir: Path,
+    name: str,
+    fmt: str = "raw",
+    size: int = SIZE,
+) -> Path:
+    """Write NAME + the format's suffix into out_dir (atomically) and return its path. `size`:
+    the disk's in bytes, whole MiB, at least MIN_SIZE; whole GiB for gce-tar."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown image format '{fmt}'", f"use one of {', '.join(FORMATS)}")
+    check_size(size, fmt)
     info = inspect(kernel)
     if info.abi is None or info.abi.target != "virtio":
         target = info.abi.target if info.abi else "no Solo5 target"
@@ -136,7 +147,7 @@ def make(kernel: Path, args: Sequence[str], out_dir: Path, name: str, fmt: str =
     final = out_dir / (name + FORMATS[fmt])
     with tempfile.TemporaryDirectory(prefix="workbench-image-") as tmp:
         work = Path(tmp)
-        raw = _raw(work, kernel, args)
+        raw = _raw(work, kernel, args, size)
         staged = out_dir / f".{final.name}.partial"
         if fmt == "raw":
             shutil.move(raw, staged)
@@ -152,11 +163,35 @@ def make(kernel: Path, args: Sequence[str], out_dir: Path, name: str, fmt: str =
     return final
 
 
-def _raw(work: Path, kernel: Path, args: Sequence[str]) -> Path:
+def check_size(size: int, fmt: str) -> None:
+    if size < MIN_SIZE or size % (1 << 20):
+        raise ConfigError(
+            f"a disk image of {size} bytes cannot be made: it takes whole MiB, at least "
+            f"{MIN_SIZE >> 20} MiB",
+            f"give --size {MIN_SIZE >> 20}M or more (FAT32's smallest, with room for the kernel)",
+        )
+    if fmt == "gce-tar" and size % SIZE:
+        raise ConfigError(
+            f"Google Compute Engine imports disks of whole GiB, not {size >> 20} MiB",
+            "give --size in whole GiB (1G, 2G, ...) for gce-tar",
+        )
+
+
+def parse_size(text: str) -> int:
+    """`64M`, `1G`, or plain MiB (`512`) -> bytes."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    scale = {"M": 1 << 20, "G": 1 << 30}.get(t[-1:], 0)
+    digits = t[:-1] if scale else t
+    if not digits.isdigit() or not digits.isascii():
+        raise ConfigError(f"'{text}' is not a size", "give MiB or GiB: 64M, 512M, 1G")
+    return int(digits) * (scale or 1 << 20)
+
+
+def _raw(work: Path, kernel: Path, args: Sequence[str], size: int = SIZE) -> Path:
     disk = work / "disk.raw"
     with disk.open("wb") as f:
         f.write(FILES["mbr.bin"].read_bytes())
-        f.truncate(SIZE)
+        f.truncate(size)
     # One partition over the whole disk, FAT32 with LBA (0xc), bootable.
     _run(["sfdisk", "--no-reread", "--no-tell-kernel", str(disk)], "sfdisk", stdin=",,c,*\n")
     start, size = partition(disk)

@@ -17,6 +17,8 @@ from workbench.artifacts import inspect, qemu
 from workbench.lab import testguest
 
 pytestmark = pytest.mark.lab
+# Disk images as small as `workbench image --size` allows: 1 GiB ones only cost hashing time.
+SMALL = diskimage.MIN_SIZE
 
 NET = [("service", "NET_BASIC")]
 
@@ -119,7 +121,9 @@ def test_a_virtio_unikernel_deploys_under_qemu_and_a_crash_rolls_back(virtio_pro
 
 def test_an_image_from_workbench_image_boots_to_the_guest_in_qemu(tmp_path):
     kernel = testguest.build([], tmp_path / "g.virtio")
-    image = diskimage.make(kernel, ["--log=booted-from-disk", "--exit=0"], tmp_path, "g")
+    image = diskimage.make(
+        kernel, ["--log=booted-from-disk", "--exit=0"], tmp_path, "g", size=SMALL
+    )
     argv = [
         "qemu-system-x86_64", "-accel", "tcg", "-cpu", "Westmere", "-m", "64M", "-nodefaults",
         "-no-user-config", "-machine", "acpi=off", "-display", "none", "-serial", "stdio",
@@ -170,7 +174,7 @@ def test_a_qemu_guest_boots_from_its_disk_image_and_a_broken_image_rolls_back(
 ):
     v = generic_profile
     kernel = testguest.build(NET, tmp_path / "g.virtio")
-    good = diskimage.make(kernel, ["--log=ready"], tmp_path / "good", "g")
+    good = diskimage.make(kernel, ["--log=ready"], tmp_path / "good", "g", size=SMALL)
     as_qemu_guest(v, "disk", good, keep_args=False)
     remove(v)
     code, events, err = qemu_deploy(v.path)
@@ -191,7 +195,7 @@ def test_a_qemu_guest_boots_from_its_disk_image_and_a_broken_image_rolls_back(
     assert fields and fields[0]["fields"]["runtime"] == "qemu", status.stdout
 
     silent = testguest.build(NET, tmp_path / "s.virtio", builtin_args="--log=broken --exit=3")
-    bad = diskimage.make(silent, [], tmp_path / "bad", "g")
+    bad = diskimage.make(silent, [], tmp_path / "bad", "g", size=SMALL)
     as_qemu_guest(v, "disk", bad, keep_args=False)
     code, events, err = qemu_deploy(v.path)
     assert code != 0

@@ -28,7 +28,8 @@ def kernel(tmp_path_factory):
 
 @pytest.mark.parametrize("fmt", list(diskimage.FORMATS))
 def test_each_format_reads_back_as_written(kernel, tmp_path, fmt):
-    path = diskimage.make(kernel, ARGS, tmp_path, "web", fmt)
+    size = diskimage.SIZE if fmt == "gce-tar" else 64 << 20  # GCE: whole GiB
+    path = diskimage.make(kernel, ARGS, tmp_path, "web", fmt, size)
     assert path.name == "web" + diskimage.FORMATS[fmt]
     assert not list(tmp_path.glob(".*partial"))  # written in place, atomically
     image = diskimage.read(path)
@@ -36,7 +37,8 @@ def test_each_format_reads_back_as_written(kernel, tmp_path, fmt):
     assert image.args == " ".join(ARGS)
     assert image.kernel.sha256 == inspect(kernel).sha256
     assert image.kernel.abi is not None and image.kernel.abi.target == "virtio"
-    assert image.partition_start == 1 << 20 and image.partition_size > 1000 << 20
+    assert image.partition_start == 1 << 20
+    assert size - (2 << 20) < image.partition_size <= size - (1 << 20)  # the rest of the disk
 
 
 def test_the_raw_image_is_sparse_and_its_mbr_boots_a_bootable_fat_partition(kernel, tmp_path):
@@ -89,6 +91,8 @@ def test_the_cli_writes_an_image_from_the_profile_and_inspect_reads_it(kernel, t
         str(kernel),
         "--format",
         "qcow2",
+        "--size",
+        "64M",
         "--output",
         str(tmp_path / "out"),
         "--json",
@@ -102,6 +106,10 @@ def test_the_cli_writes_an_image_from_the_profile_and_inspect_reads_it(kernel, t
     assert "a qcow2 disk image" in shown.stdout
     assert "args     --ipv4=10.0.0.2/24 --ipv4-gateway=10.0.0.1" in shown.stdout
     assert "solo5    virtio, ABI version 2" in shown.stdout
+    info = subprocess.run(
+        ["qemu-img", "info", "--output=json", written["path"]], capture_output=True, text=True
+    )
+    assert json.loads(info.stdout)["virtual-size"] == 64 << 20
 
 
 def test_a_qcow2_that_reads_another_file_is_refused(kernel, tmp_path):
@@ -130,3 +138,24 @@ def test_a_gce_tar_whose_disk_is_a_link_is_refused(kernel, tmp_path):
         out.addfile(link, io.BytesIO())
     with pytest.raises(ArtifactError, match=r"no disk\.raw that is a plain file"):
         diskimage.read(evil)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("64M", 64 << 20), ("512", 512 << 20), ("1G", 1 << 30), ("2GiB", 2 << 30)]
+)
+def test_sizes_are_read_in_mib_or_gib(text, size):
+    assert diskimage.parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "1.5G", "-1G", "64K", "G", "١٢M"])
+def test_a_size_that_is_none_is_refused(text):
+    with pytest.raises(ConfigError, match="is not a size"):
+        diskimage.parse_size(text)
+
+
+def test_sizes_that_make_no_image_are_refused_before_any_work(kernel, tmp_path):
+    with pytest.raises(ConfigError, match="at least 64"):
+        diskimage.make(kernel, [], tmp_path, "web", "raw", 32 << 20)
+    with pytest.raises(ConfigError, match="whole GiB"):
+        diskimage.make(kernel, [], tmp_path, "web", "gce-tar", 512 << 20)
+    assert not list(tmp_path.iterdir())

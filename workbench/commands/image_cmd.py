@@ -12,6 +12,8 @@ from workbench.headless import Output
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
+    size = diskimage.parse_size(args.size)
+    diskimage.check_size(size, args.format)  # before any build or file is touched
     loaded = profiles.load(args.profile)
     made = []
     for job in jobs(loaded, args.unikernel or (), args.artifact):
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 "pass --artifact dist/NAME.virtio, or set unikernel.artifact",
             )
         path = diskimage.make(
-            Path(job.artifact.path), uk.args, Path(args.output), uk.name, args.format
+            Path(job.artifact.path), uk.args, Path(args.output), uk.name, args.format, size
         )
         stat = path.stat()
         made.append(
