@@ -23,24 +23,6 @@ import goals
 import labbench
 from labbench import ROOT, machine
 
-# Why workbench is slower where it is, as measured while writing these benchmarks.
-WHY = {
-    "redeploy": "After the restart workbench follows the boot and waits for the unikernel to "
-    "answer its HTTP health check (0.2-0.3 s here) and records the boot; the peers return "
-    "after `systemctl restart`. Preflight facts and the verified release add a round trip each.",
-    "upload": "Python start-up and imports (~0.45 s of each run), the local sha256, and the "
-    "sha256 check and fsync on the host after the copy (~0.35 s for 64 MB): the price of a "
-    "release that is verified and durable before it can become current. The SFTP transfer "
-    "itself (asyncssh, AES-GCM to an x86_64 host: 64 MB in ~0.4 s) is as fast as scp's.",
-    "flood": "Each line is parsed from journalctl's JSON, classified, and becomes an event (or a "
-    "printed JSON line): ~20 us of Python per line with orjson for the JSON (22-31 us before, "
-    "`bench/bench_perline.py`, medians of 5, old and new checkouts in the same run on "
-    "2026-11-27); asyncssh's decryption and channel handling take about as much again, and on "
-    "this 2-core machine journald, the writer and sshd the rest of the CPU. The 20,000 lines/s "
-    "runs vary by +-10 points of a core between runs of the same code.",
-    "fleet": "Same reason as the redeploy: every host's boot is followed and health-checked.",
-}
-
 SECTIONS = ("startup", "redeploy", "upload", "logs", "fleet", "metrics")
 FLEET = 32
 
@@ -54,6 +36,210 @@ def cell(s: dict[str, float], scale: float = 1.0, unit: str = "s", digits: int =
 
 def ratio(peer: dict[str, float], ours: dict[str, float]) -> str:
     return f"{peer['median'] / ours['median']:.2f}x"
+
+
+def _startup_section(r: dict, out: list[str], losses: list[str]) -> None:
+    s = r["startup"]
+    out += ["", "## Start-up", "", "| what | result |", "| --- | --- |"]
+    for label, values in s["commands"].items():
+        out.append(f"| `{label}` | {cell(labbench.summary(values), 1000, 'ms', 0)} |")
+    out.append(
+        f"| TUI first paint (`workbench ui --profile lab` in a 120x36 pty, process "
+        f"start to dashboard on screen) | {cell(labbench.summary(s['first_paint']))} |"
+    )
+    profile = ", ".join(
+        f"{k} {v * 1000:.0f} ms" for k, v in s.get("deploy_imports_by_package_s", {}).items()
+    )
+    if profile:
+        imports = labbench.summary(s["deploy_imports_s"])
+        out.append(f"| imports on `deploy`'s path | {cell(imports)}; by package: {profile} |")
+    out.append(
+        f"| `workbench.bootlog` classifier | {statistics.median(s['bootlog']):,.0f} "
+        f"lines/s ({min(s['bootlog']):,.0f}-{max(s['bootlog']):,.0f}) |"
+    )
+
+
+def _redeploy_section(r: dict, out: list[str], losses: list[str]) -> None:
+    d = r["redeploy"]
+    out += [
+        "",
+        "## Redeploy to the lab target",
+        "",
+        "Same job for every tool: upload the artifact and the tender, template the unit, "
+        "daemon-reload, restart only on change. Whole command, start to exit. "
+        "workbench also runs preflight, keeps a verified release directory, switches "
+        "atomically, and after a restart follows the boot and waits for the HTTP health "
+        "check; the peers stop at `systemctl restart`.",
+        "",
+        "| case | workbench | pyinfra | ansible-core |",
+        "| --- | --- | --- | --- |",
+    ]
+    for case, label in (("noop", "nothing changed"), ("new", "new artifact")):
+        ours = d["workbench"][case]
+        row = [label, cell(ours)]
+        for peer in ("pyinfra", "ansible"):
+            row.append(f"{cell(d[peer][case])}, {ratio(d[peer][case], ours)}")
+            if d[peer][case]["median"] < ours["median"]:
+                losses.append(
+                    f"redeploy, {label}: {peer} {d[peer][case]['median']:.2f} s vs "
+                    f"workbench {ours['median']:.2f} s"
+                )
+        out.append("| " + " | ".join(row) + " |")
+
+
+def _upload_section(r: dict, out: list[str], losses: list[str]) -> None:
+    u = r["upload"]
+    out += [
+        "",
+        "## Artifact upload",
+        "",
+        "workbench: what deploy's upload step does, as its own process (hash, SFTP into "
+        "a staging directory, sha256 verified on the host, rename). scp and sftp: "
+        "OpenSSH's clients, the same key and host. Every command includes its SSH "
+        "connect.",
+        "",
+        "| case | workbench | scp | sftp | workbench, already there (hash-skip) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for case, tools in u.items():
+        ours = tools["workbench"]
+        row = [case, cell(ours)]
+        for peer in ("scp", "sftp"):
+            row.append(f"{cell(tools[peer])}, {ratio(tools[peer], ours)}")
+            if tools[peer]["median"] < ours["median"]:
+                losses.append(
+                    f"upload {case}: {peer} {tools[peer]['median']:.2f} s vs "
+                    f"workbench {ours['median']:.2f} s"
+                )
+        row.append(cell(tools["workbench (already there)"]))
+        out.append("| " + " | ".join(row) + " |")
+
+
+def _logs_section(r: dict, out: list[str], losses: list[str]) -> None:
+    lg = r["logs"]
+    out += [
+        "",
+        "## Log path",
+        "",
+        "A unit's process on the target writes lines to stdout (journald), as a "
+        "unikernel's console is written; the lab target shares this machine's clock, so "
+        "latency is receive time minus the time stamped in the line.",
+        "",
+        "| reader | latency median | p95 | max | lines |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for reader, lat in lg["latency"].items():
+        out.append(
+            f"| {reader} | {lat['median_ms']:.1f} ms | {lat['p95_ms']:.1f} ms | "
+            f"{lat['max_ms']:.1f} ms | {lat['n']} |"
+        )
+    wb_lat, raw_lat = lg["latency"]["workbench"], lg["latency"]["ssh journalctl -f"]
+    if wb_lat["median_ms"] > raw_lat["median_ms"]:
+        losses.append(
+            f"log latency: workbench {wb_lat['median_ms']:.1f} ms vs raw ssh "
+            f"journalctl {raw_lat['median_ms']:.1f} ms median"
+        )
+    out += [
+        "",
+        "20,000 lines/s for 10 s, one reader at a time:",
+        "",
+        "| reader | received | ended behind the writer by | CPU | peak RSS | latency median |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for reader, f in lg["flood"].items():
+        out.append(
+            f"| {reader} | {f['received']:,} of {f['expected']:,.0f} | "
+            f"{f['behind_s']:.2f} s | {f['cpu_share']:.0%} of a core | "
+            f"{f['peak_rss_kib'] / 1024:.0f} MiB | {f['latency_median_ms']:.0f} ms |"
+        )
+    wb_f, raw_f = lg["flood"]["workbench"], lg["flood"]["ssh journalctl -f"]
+    if wb_f["behind_s"] > raw_f["behind_s"] + 0.5 or wb_f["received"] < raw_f["received"]:
+        losses.append(
+            f"20,000 lines/s: workbench received {wb_f['received']:,} lines and ended "
+            f"{wb_f['behind_s']:.1f} s behind the writer, at {wb_f['cpu_share']:.0%} of a "
+            f"core; raw ssh journalctl ({raw_f['received']:,}, "
+            f"{raw_f['behind_s']:.1f} s behind) does no work per line"
+        )
+    t = lg["tui"]
+    out += [
+        "",
+        f"The TUI following that flood over SSH (logs screen): a key press (`f`, the "
+        f"filter picker; `l` cycled the level filter before 2026-11-27) to the picker "
+        f"painted, read back from the pty, median "
+        f"{t['median_ms']:.0f} ms, max {t['max_ms']:.0f} ms ({t['n']} presses); peak "
+        f"RSS {t['peak_rss_kib'] / 1024:.0f} MiB.",
+    ]
+
+
+def _fleet_section(r: dict, out: list[str], losses: list[str]) -> None:
+    f = r["fleet"]
+    out += [
+        "",
+        "## Fleet",
+        "",
+        f"New artifact to N of {FLEET} lab targets (systemd-nspawn, one namespace each, "
+        "on this 2-core machine) with `--parallel N`; every host restarts, is followed "
+        "through its boot and health-checked.",
+        "",
+        "| hosts | total | per host | each host beyond the first |",
+        "| --- | --- | --- | --- |",
+    ]
+    for n, e in f.items():
+        if n == "peers":
+            continue
+        extra = f"{e['each_extra_host']:.2f} s" if "each_extra_host" in e else "-"
+        out.append(f"| {n} | {cell(e)} | {e['per_host']:.2f} s | {extra} |")
+    out += [
+        "",
+        "The peers doing the redeploy job (no boot follow, no health check) on the "
+        "same hosts, as parallel (`pyinfra --parallel N`, `ansible-playbook -f N`):",
+        "",
+        "| hosts | workbench | pyinfra | ansible-core |",
+        "| --- | --- | --- | --- |",
+    ]
+    for n, _tools in sorted(
+        f.get("peers", {}).get("pyinfra", {}).items(), key=lambda kv: int(kv[0])
+    ):
+        ours = f[n]
+        row = [n, cell(ours)]
+        for tool in ("pyinfra", "ansible"):
+            theirs = f["peers"][tool][n]
+            row.append(f"{cell(theirs)}, {ratio(theirs, ours)}")
+            if theirs["median"] < ours["median"]:
+                losses.append(
+                    f"fleet of {n}: {tool} {theirs['median']:.2f} s vs workbench "
+                    f"{ours['median']:.2f} s"
+                )
+        out.append("| " + " | ".join(row) + " |")
+
+
+def _metrics_section(r: dict, out: list[str], losses: list[str]) -> None:
+    out += [
+        "",
+        "## Metrics sampling",
+        "",
+        "What one `workbench metrics` sample costs a host: the sampling script's CPU on "
+        "the host (children's user + system time, getrusage, over many runs), its run "
+        "time there, and one sample's round trip over an open SSH connection next to "
+        "`true` over the same connection (the floor of any remote command).",
+        "",
+        "| host | unikernels | host CPU per sample | share of a core at the default 5 s "
+        "| run time on the host | round trip | `true` round trip | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for host, m in r["metrics"].items():
+        out.append(
+            f"| {host} | {m['unikernels']} | {m['host_cpu_ms']:.1f} ms | "
+            f"{m['host_cpu_ms'] / 5000:.2%} | "
+            f"{m['host_wall_ms']:.1f} ms | {m['sample_ms']:.1f} ms | {m['true_ms']:.1f} ms "
+            f"| {m['sample_ms'] / m['true_ms']:.2f}x |"
+        )
+    out += [
+        "",
+        "The arm64 VM is emulated (QEMU TCG on this x86 machine, every instruction "
+        "translated), so its figures are an upper bound, many times a real Pi 3B's; they "
+        "show the script runs there, not what it costs a Pi.",
+    ]
 
 
 def write(results: dict[str, object], meta: dict[str, str], runs: int) -> Path:
@@ -83,201 +269,23 @@ def write(results: dict[str, object], meta: dict[str, str], runs: int) -> Path:
         "Issue 17's goals, judged from the numbers below. " + goals.NOTE,
         "",
     ]
-    out += goals.table(judged)
+    measured_on = meta.get("measured")
+    when = measured_on if isinstance(measured_on, dict) else {}
+    out += goals.table(judged, {name: when.get(name, meta["date"]) for name in SECTIONS})
     if why := goals.reasons(judged):
         out += ["", "Why short:", "", *why]
     if "startup" in r:
-        s = r["startup"]
-        out += ["", "## Start-up", "", "| what | result |", "| --- | --- |"]
-        for label, values in s["commands"].items():
-            out.append(f"| `{label}` | {cell(labbench.summary(values), 1000, 'ms', 0)} |")
-        out.append(
-            f"| TUI first paint (`workbench ui --profile lab` in a 120x36 pty, process "
-            f"start to dashboard on screen) | {cell(labbench.summary(s['first_paint']))} |"
-        )
-        profile = ", ".join(
-            f"{k} {v * 1000:.0f} ms" for k, v in s.get("deploy_imports_by_package_s", {}).items()
-        )
-        if profile:
-            imports = labbench.summary(s["deploy_imports_s"])
-            out.append(f"| imports on `deploy`'s path | {cell(imports)}; by package: {profile} |")
-        out.append(
-            f"| `workbench.bootlog` classifier | {statistics.median(s['bootlog']):,.0f} "
-            f"lines/s ({min(s['bootlog']):,.0f}-{max(s['bootlog']):,.0f}) |"
-        )
+        _startup_section(r, out, losses)
     if "redeploy" in r:
-        d = r["redeploy"]
-        out += [
-            "",
-            "## Redeploy to the lab target",
-            "",
-            "Same job for every tool: upload the artifact and the tender, template the unit, "
-            "daemon-reload, restart only on change. Whole command, start to exit. "
-            "workbench also runs preflight, keeps a verified release directory, switches "
-            "atomically, and after a restart follows the boot and waits for the HTTP health "
-            "check; the peers stop at `systemctl restart`.",
-            "",
-            "| case | workbench | pyinfra | ansible-core |",
-            "| --- | --- | --- | --- |",
-        ]
-        for case, label in (("noop", "nothing changed"), ("new", "new artifact")):
-            ours = d["workbench"][case]
-            row = [label, cell(ours)]
-            for peer in ("pyinfra", "ansible"):
-                row.append(f"{cell(d[peer][case])}, {ratio(d[peer][case], ours)}")
-                if d[peer][case]["median"] < ours["median"]:
-                    losses.append(
-                        f"redeploy, {label}: {peer} {d[peer][case]['median']:.2f} s vs "
-                        f"workbench {ours['median']:.2f} s"
-                    )
-            out.append("| " + " | ".join(row) + " |")
+        _redeploy_section(r, out, losses)
     if "upload" in r:
-        u = r["upload"]
-        out += [
-            "",
-            "## Artifact upload",
-            "",
-            "workbench: what deploy's upload step does, as its own process (hash, SFTP into "
-            "a staging directory, sha256 verified on the host, rename). scp and sftp: "
-            "OpenSSH's clients, the same key and host. Every command includes its SSH "
-            "connect.",
-            "",
-            "| case | workbench | scp | sftp | workbench, already there (hash-skip) |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for case, tools in u.items():
-            ours = tools["workbench"]
-            row = [case, cell(ours)]
-            for peer in ("scp", "sftp"):
-                row.append(f"{cell(tools[peer])}, {ratio(tools[peer], ours)}")
-                if tools[peer]["median"] < ours["median"]:
-                    losses.append(
-                        f"upload {case}: {peer} {tools[peer]['median']:.2f} s vs "
-                        f"workbench {ours['median']:.2f} s"
-                    )
-            row.append(cell(tools["workbench (already there)"]))
-            out.append("| " + " | ".join(row) + " |")
+        _upload_section(r, out, losses)
     if "logs" in r:
-        lg = r["logs"]
-        out += [
-            "",
-            "## Log path",
-            "",
-            "A unit's process on the target writes lines to stdout (journald), as a "
-            "unikernel's console is written; the lab target shares this machine's clock, so "
-            "latency is receive time minus the time stamped in the line.",
-            "",
-            "| reader | latency median | p95 | max | lines |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for reader, lat in lg["latency"].items():
-            out.append(
-                f"| {reader} | {lat['median_ms']:.1f} ms | {lat['p95_ms']:.1f} ms | "
-                f"{lat['max_ms']:.1f} ms | {lat['n']} |"
-            )
-        wb_lat, raw_lat = lg["latency"]["workbench"], lg["latency"]["ssh journalctl -f"]
-        if wb_lat["median_ms"] > raw_lat["median_ms"]:
-            losses.append(
-                f"log latency: workbench {wb_lat['median_ms']:.1f} ms vs raw ssh "
-                f"journalctl {raw_lat['median_ms']:.1f} ms median"
-            )
-        out += [
-            "",
-            "20,000 lines/s for 10 s, one reader at a time:",
-            "",
-            "| reader | received | ended behind the writer by | CPU | peak RSS | latency median |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
-        for reader, f in lg["flood"].items():
-            out.append(
-                f"| {reader} | {f['received']:,} of {f['expected']:,.0f} | "
-                f"{f['behind_s']:.2f} s | {f['cpu_share']:.0%} of a core | "
-                f"{f['peak_rss_kib'] / 1024:.0f} MiB | {f['latency_median_ms']:.0f} ms |"
-            )
-        wb_f, raw_f = lg["flood"]["workbench"], lg["flood"]["ssh journalctl -f"]
-        if wb_f["behind_s"] > raw_f["behind_s"] + 0.5 or wb_f["received"] < raw_f["received"]:
-            losses.append(
-                f"20,000 lines/s: workbench received {wb_f['received']:,} lines and ended "
-                f"{wb_f['behind_s']:.1f} s behind the writer, at {wb_f['cpu_share']:.0%} of a "
-                f"core; raw ssh journalctl ({raw_f['received']:,}, "
-                f"{raw_f['behind_s']:.1f} s behind) does no work per line"
-            )
-        t = lg["tui"]
-        out += [
-            "",
-            f"The TUI following that flood over SSH (logs screen): a key press (`f`, the "
-            f"filter picker; `l` cycled the level filter before 2026-11-27) to the picker "
-            f"painted, read back from the pty, median "
-            f"{t['median_ms']:.0f} ms, max {t['max_ms']:.0f} ms ({t['n']} presses); peak "
-            f"RSS {t['peak_rss_kib'] / 1024:.0f} MiB.",
-        ]
+        _logs_section(r, out, losses)
     if "fleet" in r:
-        f = r["fleet"]
-        out += [
-            "",
-            "## Fleet",
-            "",
-            f"New artifact to N of {FLEET} lab targets (systemd-nspawn, one namespace each, "
-            "on this 2-core machine) with `--parallel N`; every host restarts, is followed "
-            "through its boot and health-checked.",
-            "",
-            "| hosts | total | per host | each host beyond the first |",
-            "| --- | --- | --- | --- |",
-        ]
-        for n, e in f.items():
-            if n == "peers":
-                continue
-            extra = f"{e['each_extra_host']:.2f} s" if "each_extra_host" in e else "-"
-            out.append(f"| {n} | {cell(e)} | {e['per_host']:.2f} s | {extra} |")
-        out += [
-            "",
-            "The peers doing the redeploy job (no boot follow, no health check) on the "
-            "same hosts, as parallel (`pyinfra --parallel N`, `ansible-playbook -f N`):",
-            "",
-            "| hosts | workbench | pyinfra | ansible-core |",
-            "| --- | --- | --- | --- |",
-        ]
-        for n, _tools in sorted(
-            f.get("peers", {}).get("pyinfra", {}).items(), key=lambda kv: int(kv[0])
-        ):
-            ours = f[n]
-            row = [n, cell(ours)]
-            for tool in ("pyinfra", "ansible"):
-                theirs = f["peers"][tool][n]
-                row.append(f"{cell(theirs)}, {ratio(theirs, ours)}")
-                if theirs["median"] < ours["median"]:
-                    losses.append(
-                        f"fleet of {n}: {tool} {theirs['median']:.2f} s vs workbench "
-                        f"{ours['median']:.2f} s"
-                    )
-            out.append("| " + " | ".join(row) + " |")
+        _fleet_section(r, out, losses)
     if "metrics" in r:
-        out += [
-            "",
-            "## Metrics sampling",
-            "",
-            "What one `workbench metrics` sample costs a host: the sampling script's CPU on "
-            "the host (children's user + system time, getrusage, over many runs), its run "
-            "time there, and one sample's round trip over an open SSH connection next to "
-            "`true` over the same connection (the floor of any remote command).",
-            "",
-            "| host | unikernels | host CPU per sample | share of a core at the default 5 s "
-            "| run time on the host | round trip | `true` round trip | ratio |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for host, m in r["metrics"].items():
-            out.append(
-                f"| {host} | {m['unikernels']} | {m['host_cpu_ms']:.1f} ms | "
-                f"{m['host_cpu_ms'] / 5000:.2%} | "
-                f"{m['host_wall_ms']:.1f} ms | {m['sample_ms']:.1f} ms | {m['true_ms']:.1f} ms "
-                f"| {m['sample_ms'] / m['true_ms']:.2f}x |"
-            )
-        out += [
-            "",
-            "The arm64 VM is emulated (QEMU TCG on this x86 machine, every instruction "
-            "translated), so its figures are an upper bound, many times a real Pi 3B's; they "
-            "show the script runs there, not what it costs a Pi.",
-        ]
+        _metrics_section(r, out, losses)
     out += ["", "## Where workbench loses", ""]
     out += [f"- {line}" for line in losses] or ["- nowhere in this run."]
     why = {
@@ -287,7 +295,7 @@ def write(results: dict[str, object], meta: dict[str, str], runs: int) -> Path:
         "fleet": any(line.startswith("fleet") for line in losses),
     }
     out += ["", "Why:", ""] if any(why.values()) else []
-    out += [f"- {name}: {WHY[name]}" for name, lost in why.items() if lost]
+    out += [f"- {name}: {goals.LOSS_WHY[name]}" for name, lost in why.items() if lost]
     path = ROOT / "docs" / "BENCHMARKS.md"
     path.parent.mkdir(exist_ok=True)
     path.write_text("\n".join(out) + "\n")
@@ -311,13 +319,13 @@ def main() -> None:
     args = parser.parse_args()
     wanted = [s for s in args.only.split(",") if s]
     os.chdir(ROOT)
-    # Byte-compiled first, as pip does when it installs the wheel: a checkout run with
-    # PYTHONDONTWRITEBYTECODE would otherwise compile workbench's modules on every start.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "workbench"], check=True)
     if args.render:
         saved = json.loads((ROOT / "docs" / "benchmarks.json").read_text())
         print(f"wrote {write(saved['results'], saved['meta'], saved.get('runs', args.runs))}")
         return
+    # Byte-compiled first, as pip does when it installs the wheel: a checkout run with
+    # PYTHONDONTWRITEBYTECODE would otherwise compile workbench's modules on every start.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "workbench"], check=True)
     from workbench.lab import manager
 
     print("lab up" + (f" with a fleet of {FLEET}" if "fleet" in wanted else ""), flush=True)

@@ -42,7 +42,8 @@ def file_parsers(sub: Any, common: argparse.ArgumentParser, profile_help: str) -
     p.add_argument(
         "--size",
         default="1G",
-        help="the disk: 64M or more, whole GiB for gce-tar (default: 1G, sparse)",
+        help="the disk: 64M to 2048G (a plain number is MiB), whole GiB for gce-tar "
+        "(default: 1G, sparse)",
     )
 
 

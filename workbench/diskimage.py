@@ -14,6 +14,7 @@ gzipped oldgnu tar holding `disk.raw`, what GCE imports).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -28,6 +29,7 @@ from workbench.errors import ArtifactError, ConfigError
 
 SIZE = 1 << 30
 MIN_SIZE = 64 << 20  # FAT32 needs 65,525 clusters (33 MiB at 512 bytes); room for a kernel
+MAX_SIZE = 2 << 40  # an MBR partition table addresses 2 TiB
 FORMATS = {"raw": ".img", "qcow2": ".qcow2", "gce-tar": ".tar.gz"}
 SYSLINUX = Path("/usr/lib/syslinux")
 FILES = {
@@ -164,11 +166,12 @@ def make(
 
 
 def check_size(size: int, fmt: str) -> None:
-    if size < MIN_SIZE or size % (1 << 20):
+    if size < MIN_SIZE or size > MAX_SIZE or size % (1 << 20):
         raise ConfigError(
             f"a disk image of {size} bytes cannot be made: it takes whole MiB, at least "
-            f"{MIN_SIZE >> 20} MiB",
-            f"give --size {MIN_SIZE >> 20}M or more (FAT32's smallest, with room for the kernel)",
+            f"{MIN_SIZE >> 20} MiB, at most {MAX_SIZE >> 40} TiB",
+            f"give --size between {MIN_SIZE >> 20}M (FAT32's smallest, with room for the kernel) "
+            f"and {MAX_SIZE >> 30}G (what an MBR partition table addresses)",
         )
     if fmt == "gce-tar" and size % SIZE:
         raise ConfigError(
@@ -177,14 +180,17 @@ def check_size(size: int, fmt: str) -> None:
         )
 
 
+_SIZE = re.compile(r"([0-9]{1,12})\s*(M|MB|MIB|G|GB|GIB)?")
+
+
 def parse_size(text: str) -> int:
-    """`64M`, `1G`, or plain MiB (`512`) -> bytes."""
-    t = text.strip().upper().removesuffix("IB").removesuffix("B")
-    scale = {"M": 1 << 20, "G": 1 << 30}.get(t[-1:], 0)
-    digits = t[:-1] if scale else t
-    if not digits.isdigit() or not digits.isascii():
-        raise ConfigError(f"'{text}' is not a size", "give MiB or GiB: 64M, 512M, 1G")
-    return int(digits) * (scale or 1 << 20)
+    """`64M`, `1G` (also MB/MiB, GB/GiB, any case), or a plain number of MiB -> bytes."""
+    m = _SIZE.fullmatch(text.strip().upper())
+    if m is None:
+        raise ConfigError(
+            f"'{text}' is not a size", "give MiB or GiB: 64M, 512M, 1G (a plain number is MiB)"
+        )
+    return int(m[1]) << (30 if (m[2] or "M").startswith("G") else 20)
 
 
 def _raw(work: Path, kernel: Path, args: Sequence[str], size: int = SIZE) -> Path:
@@ -194,10 +200,10 @@ def _raw(work: Path, kernel: Path, args: Sequence[str], size: int = SIZE) -> Pat
         f.truncate(size)
     # One partition over the whole disk, FAT32 with LBA (0xc), bootable.
     _run(["sfdisk", "--no-reread", "--no-tell-kernel", str(disk)], "sfdisk", stdin=",,c,*\n")
-    start, size = partition(disk)
+    start, part_size = partition(disk)
     fat = work / "fat.img"
     with fat.open("wb") as f:
-        f.truncate(size)
+        f.truncate(part_size)
     _run(["mkfs.fat", "-F", "32", "-n", "UNIKERNEL", str(fat)], "mkfs.fat")
     _run(["syslinux", "--install", str(fat)], "syslinux --install")
     cfg = work / "syslinux.cfg"

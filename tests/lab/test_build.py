@@ -248,3 +248,36 @@ def test_check_reads_the_builder_through_the_docker_api(lab, tmp_path):
     assert facts["image"]["ok"] is False
     assert facts["image"]["value"] == f"{image} is not on the builder"
     assert "docker load" in facts["image"]["hint"]
+
+
+def test_a_build_connects_its_targets_for_the_builders_arch(lab, tmp_path, monkeypatch):
+    """Deploy from source: the targets are first connected by the build's arch check, so that
+    is where their cipher is chosen (remote/ciphers.py) for the upload that follows; the build
+    host, connected before its arch is known, keeps asyncssh's default order."""
+    import asyncio
+
+    from asyncssh.encryption import get_default_encryption_algs
+
+    from workbench import profiles
+    from workbench.engine.build import Build
+    from workbench.remote import ciphers
+    from workbench.remote.connection import Pool
+
+    monkeypatch.setattr(ciphers, "ssh_config_text", lambda: "")  # not this machine's own
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    loaded = profiles.load(profile(tmp_path, source_copy(tmp_path)))
+
+    async def go() -> tuple[list, str, str]:
+        pool = Pool(loaded.profile.hosts)
+        try:
+            events = [e async for e in Build(loaded, pool, targets=["target"]).run()]
+            target = (await pool.get("target").connection()).get_extra_info("send_cipher")
+            build = (await pool.get("builder").connection()).get_extra_info("send_cipher")
+            return events, target, build
+        finally:
+            await pool.close()
+
+    events, target, build = asyncio.run(go())
+    assert events[-1].ok, events[-1]
+    assert target == "aes256-gcm@openssh.com"
+    assert build == get_default_encryption_algs()[0].decode()

@@ -283,19 +283,23 @@ def test_the_unikernel_comes_back_when_its_tap_comes_up_late(v, tmp_path):
 
 
 def test_an_x86_64_artifact_goes_up_under_aes_gcm_and_other_connections_keep_the_default(
-    v, tmp_path
+    v, tmp_path, monkeypatch
 ):
-    """The cipher choice (remote/connection.AES_FIRST) as real sshd negotiates it: deploy's
-    connection to the host it sends an x86_64 artifact to prefers AES-GCM; one that knows no
-    arch (logs, status) keeps asyncssh's default, ChaCha20 first, as OpenSSH's clients do."""
+    """The cipher choice (remote/ciphers.py) as real sshd negotiates it: deploy's connection
+    to the host it sends an x86_64 artifact to prefers AES-GCM; one that knows no arch (logs,
+    status) keeps asyncssh's default order, as OpenSSH's clients keep theirs."""
     import asyncio
+
+    from asyncssh.encryption import get_default_encryption_algs
 
     from workbench import profiles
     from workbench.engine.deploy import DeployOptions
     from workbench.engine.pipeline import deploy_all
     from workbench.engine.release import jobs
+    from workbench.remote import ciphers
     from workbench.remote.connection import Pool
 
+    monkeypatch.setattr(ciphers, "ssh_config_text", lambda: "")  # not this machine's own
     loaded = profiles.load(v.path)
     todo = jobs(loaded, (), str(artifact(tmp_path, "a", HEALTHY)), str(tender()))
 
@@ -312,5 +316,5 @@ def test_an_x86_64_artifact_goes_up_under_aes_gcm_and_other_connections_keep_the
 
     events, used, plain = asyncio.run(go())
     assert events[-1].ok, events[-1]
-    assert used == "aes128-gcm@openssh.com"
-    assert plain == "chacha20-poly1305@openssh.com"
+    assert used == "aes256-gcm@openssh.com"
+    assert plain == get_default_encryption_algs()[0].decode()

@@ -141,13 +141,23 @@ def test_a_gce_tar_whose_disk_is_a_link_is_refused(kernel, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("text", "size"), [("64M", 64 << 20), ("512", 512 << 20), ("1G", 1 << 30), ("2GiB", 2 << 30)]
+    ("text", "size"),
+    [
+        ("64M", 64 << 20),
+        ("512", 512 << 20),
+        ("1G", 1 << 30),
+        ("2GiB", 2 << 30),
+        (" 1g ", 1 << 30),
+        ("100 MB", 100 << 20),
+    ],
 )
 def test_sizes_are_read_in_mib_or_gib(text, size):
     assert diskimage.parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["", "1.5G", "-1G", "64K", "G", "١٢M"])
+@pytest.mark.parametrize(
+    "text", ["", "1.5G", "-1G", "64K", "G", "١٢M", "64B", "64IB", "99999999999999999999G"]
+)
 def test_a_size_that_is_none_is_refused(text):
     with pytest.raises(ConfigError, match="is not a size"):
         diskimage.parse_size(text)
@@ -156,6 +166,8 @@ def test_a_size_that_is_none_is_refused(text):
 def test_sizes_that_make_no_image_are_refused_before_any_work(kernel, tmp_path):
     with pytest.raises(ConfigError, match="at least 64"):
         diskimage.make(kernel, [], tmp_path, "web", "raw", 32 << 20)
+    with pytest.raises(ConfigError, match="at most 2 TiB"):
+        diskimage.make(kernel, [], tmp_path, "web", "raw", diskimage.parse_size("1073741824"))
     with pytest.raises(ConfigError, match="whole GiB"):
         diskimage.make(kernel, [], tmp_path, "web", "gce-tar", 512 << 20)
     assert not list(tmp_path.iterdir())

@@ -227,15 +227,3 @@ def test_an_accepted_key_is_appended_in_openssh_form_and_then_trusted(tmp_path):
     k = hostkeys.load(path)
     assert hostkeys.verdict(k, ADDR, ADDR, 22, PUB[A], accept_new=False) is Verdict.TRUSTED
     assert hostkeys.verdict(k, HOST, ADDR, 2222, PUB[B], accept_new=False) is Verdict.TRUSTED
-
-
-def test_aes_first_only_for_x86_64_hosts_and_never_over_a_users_ciphers() -> None:
-    from workbench.remote.connection import AES_FIRST, cipher_preference
-
-    assert cipher_preference("x86_64", "") == AES_FIRST
-    assert AES_FIRST.startswith("^")  # prepended: asyncssh's defaults stay allowed
-    assert cipher_preference("aarch64", "") is None  # a Pi has no AES instructions
-    assert cipher_preference(None, "") is None
-    assert cipher_preference("x86_64", "Host pi\n  Ciphers aes256-ctr\n") is None
-    assert cipher_preference("x86_64", "Host *\n  ciphers=chacha20-poly1305@openssh.com\n") is None
-    assert cipher_preference("x86_64", "Host x\n  # no Ciphers here\n  User me\n") == AES_FIRST

@@ -174,6 +174,9 @@ class Build:
 
     async def _check_arch(self, builder: str) -> None:
         """Every target runs what this builder makes: an emulated build is not offered."""
+        # Targets not yet connected are connected for the builder's arch, which they must have
+        # (else refused below): the deploy's upload that follows then has its cipher.
+        self.pool.expect_arch([t for t in self.targets if t != self.host], builder)
         for target in self.targets:
             arch = builder if target == self.host else await self._target_arch(target)
             if arch != builder:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,34 +21,13 @@ import asyncssh
 
 from workbench.errors import ConnectError, RemoteCommandError, RemoteTimeout
 from workbench.profiles.models import Host
+from workbench.remote import ciphers as cipherpref
 from workbench.remote import hostkeys
 
 DEFAULT_KNOWN_HOSTS = Path.home() / ".ssh" / "known_hosts"
 # sudo in the C locale: its "a password is required" is then the same words on every host (a
 # German host says "Ein Passwort ist notwendig"), and what runs under it prints parseable text.
 SUDO = ("env", "LC_ALL=C", "sudo", "-n", "--")
-# Uploads are bound by the cipher: asyncssh's side runs in this process, sshd's on the host. An
-# x86_64 host has AES instructions, and with them AES-GCM moves 64 MB ~1.5x faster than
-# ChaCha20-Poly1305 (docs/BENCHMARKS.md). A Raspberry Pi 3/4 has none: there ChaCha20, OpenSSH's
-# own first choice, is the cheaper one for its sshd. So AES-GCM goes first only for a host that
-# is known to be x86_64; every default cipher stays allowed.
-AES_FIRST = "^aes128-gcm@openssh.com,aes256-gcm@openssh.com"
-
-
-def cipher_preference(arch: str | None, ssh_config: str) -> str | None:
-    """The `encryption_algs` to ask asyncssh for, or None for its defaults. A `Ciphers` line in
-    the user's ssh_config (`ssh_config`, its text), which asyncssh applies, is a choice of theirs
-    this never overrides (wherever it applies: Match/Host blocks are not evaluated here)."""
-    if arch != "x86_64" or re.search(r"(?im)^\s*ciphers\b", ssh_config):
-        return None
-    return AES_FIRST
-
-
-def _ssh_config_text() -> str:
-    try:
-        return (Path.home() / ".ssh" / "config").read_text(errors="replace")
-    except OSError:
-        return ""
 
 
 @dataclass(frozen=True)
@@ -99,7 +77,9 @@ class HostConnection:
         self.accept_new_host_key = accept_new_host_key
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
-        self.arch: str | None = None  # known before connecting (the artifact's): see AES_FIRST
+        # What the host runs, when known before connecting (remote/ciphers.py): set by a deploy
+        # of a given artifact; a connection already open (a build's) keeps its cipher.
+        self.arch: str | None = None
 
     @property
     def known_hosts(self) -> Path:
@@ -162,9 +142,10 @@ class HostConnection:
             options["agent_path"] = None
         if h.passphrase_env:
             options["passphrase"] = os.environ.get(h.passphrase_env)
-        ciphers = cipher_preference(self.arch, _ssh_config_text()) if self.arch else None
-        if ciphers is not None:
-            options["encryption_algs"] = ciphers
+        if self.arch and (
+            first := cipherpref.cipher_preference(self.arch, cipherpref.ssh_config_text())
+        ):
+            options["encryption_algs"] = first
         where = f"{h.user}@{h.address}:{h.port}"
         try:
             return await asyncssh.connect(h.address, **options)
@@ -385,8 +366,8 @@ class Pool:
         return self._conns[name]
 
     def expect_arch(self, names: Sequence[str], arch: str) -> None:
-        """What these hosts run (an artifact for `arch` is about to go to them): their next
-        connection picks its cipher for that (AES_FIRST)."""
+        """What these hosts run (an artifact for `arch` is about to go to them): a connection
+        opened after this picks its cipher for that (remote/ciphers.py)."""
         for name in names:
             self.get(name).arch = arch
 
