@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from time import time as _now
 
 from workbench.errors import WorkbenchError
 
@@ -94,6 +95,45 @@ class LogLine(Event):
     cursor: str = ""
     time: float = 0.0  # when the host's journal recorded it
     origin: str = "unikernel"  # unikernel, or systemd for the unit's lifecycle messages
+
+
+# Every journal line becomes a LogLine: at 20,000 lines/s, the frozen dataclass's __init__ (each
+# of its 13 fields set through object.__setattr__, 4.6 us) was a fifth of a line's cost. This
+# fills the same fields, in the same order, at once (2.0 us); tests/unit/test_events.py checks
+# that it makes what LogLine(...) makes.
+_LOG_LINE_FIELDS = {f.name: None if f.default is MISSING else f.default for f in fields(LogLine)}
+
+
+def log_line(
+    *,
+    host: str,
+    step: str,
+    kind: str,
+    level: str,
+    text: str,
+    source: str | None = None,
+    hint: str | None = None,
+    cursor: str = "",
+    time: float = 0.0,
+    origin: str = "unikernel",
+) -> LogLine:
+    event = object.__new__(LogLine)
+    values = event.__dict__
+    values.update(_LOG_LINE_FIELDS)
+    values.update(
+        host=host,
+        step=step,
+        at=_now(),
+        kind=kind,
+        level=level,
+        text=text,
+        source=source,
+        hint=hint,
+        cursor=cursor,
+        time=time,
+        origin=origin,
+    )
+    return event
 
 
 @dataclass(frozen=True, kw_only=True)

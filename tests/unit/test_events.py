@@ -99,3 +99,37 @@ def test_the_readme_schema_names_every_field_of_every_event():
         own = {f.name for f in dataclasses.fields(cls)} - common
         assert name in rows, name
         assert all(f"`{field}`" in rows[name] for field in own), (name, own, rows[name])
+
+
+def test_log_line_makes_what_the_dataclass_makes() -> None:
+    """events.log_line, the log path's fast constructor, fills every field of LogLine, in
+    LogLine's order (the --json key order), with the dataclass's own defaults."""
+    import inspect
+    from dataclasses import fields
+
+    from workbench.events import LogLine, log_line
+
+    names = [f.name for f in fields(LogLine)]
+    taken = set(inspect.signature(log_line).parameters)
+    assert taken == set(names) - {"at", "unikernel"}  # a new LogLine field must be taken too
+    for kwargs in (
+        {"host": "h", "step": "logs", "kind": "mirage", "level": "info", "text": "t"},
+        {
+            "host": "h",
+            "step": "boot",
+            "kind": "systemd",
+            "level": "error",
+            "text": "x",
+            "source": "systemd",
+            "hint": "do y",
+            "cursor": "c",
+            "time": 12.5,
+            "origin": "systemd",
+        },
+    ):
+        fast = log_line(**kwargs)
+        slow = LogLine(**kwargs, at=fast.at)  # type: ignore[arg-type]
+        assert fast == slow
+        assert list(fast.__dict__) == names == list(slow.__dict__)
+        assert fast.to_dict() == slow.to_dict()
+        assert abs(fast.at - __import__("time").time()) < 60

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from workbench import bootlog, runwatch
 from workbench.engine import health
 from workbench.errors import WorkbenchError
-from workbench.events import BootPhase, Event, HealthResult, LogLine
+from workbench.events import BootPhase, Event, HealthResult, LogLine, log_line
 from workbench.profiles.models import LogCheck, Profile
 from workbench.remote import journal
 from workbench.remote.connection import HostConnection
@@ -44,7 +44,7 @@ def systemd_level(priority: int, message: str) -> str:
 def to_event(host: str, step: str, entry: journal.JournalEntry) -> LogLine:
     if entry.from_systemd:
         level = systemd_level(entry.priority, entry.message)
-        return LogLine(
+        return log_line(
             host=host,
             step=step,
             kind="systemd",
@@ -56,7 +56,7 @@ def to_event(host: str, step: str, entry: journal.JournalEntry) -> LogLine:
             origin="systemd",
         )
     line = bootlog.classify(entry.message)
-    return LogLine(
+    return log_line(
         host=host,
         step=step,
         kind=line.kind,

@@ -13,7 +13,7 @@ from workbench.numbers import to_int
 from workbench.remote.connection import HostConnection
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: 3x faster to make, per journal line (see bootlog.LogLine)
 class JournalEntry:
     cursor: str
     realtime_us: int
