@@ -74,3 +74,22 @@ async def test_check_shows_the_selected_rows_fix_in_a_pane_at_80_columns():
         await pilot.press("up")
         await settle(pilot)
         assert "fix:" not in screen_text(app)  # an ok row has no fix
+
+
+async def test_colours_built_in_code_follow_a_theme_change():
+    """themed.colour is cached per theme (the logs screen asks per batch of lines): another
+    theme is another colour, and the first theme's comes back with it."""
+    from workbench.app.widgets import themed
+
+    app = WorkbenchApp(ReplayBackend({"status": [healthy_status()]}, entries=[LAB]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.theme = "textual-dark"
+        dark = themed.colour(app.screen, "text-success")
+        assert dark == themed._colour(app.get_css_variables(), "text-success")
+        app.theme = "textual-light"
+        await settle(pilot)
+        light = themed.colour(app.screen, "text-success")
+        assert light == themed._colour(app.get_css_variables(), "text-success") != dark
+        app.theme = "textual-dark"
+        assert themed.colour(app.screen, "text-success") == dark

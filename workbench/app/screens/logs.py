@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Header, Input, Static
@@ -55,6 +56,7 @@ class LogsScreen(WorkbenchScreen):
         self.save_dir = save_dir or Path.cwd()
         self.reconnects = 0
         self.unreachable: dict[str, tuple[str, str | None, float]] = {}  # host: why, fix, when
+        self._shown_state: Text | None = None  # what the #state pane shows
         self.said = ""  # the last search message (wrapped, none below)
 
     def compose(self) -> ComposeResult:
@@ -123,8 +125,12 @@ class LogsScreen(WorkbenchScreen):
                 "f to change them\n",
                 themed.style(self, "text-warning"),
             )
-        state.update(out)
-        state.display = bool(out.plain)
+        # Called for every batch of lines: an unchanged pane is not updated, since an update
+        # of this auto-height Static is a new layout of the whole screen.
+        if out != self._shown_state:
+            self._shown_state = out
+            state.update(out)
+            state.display = bool(out.plain)
 
     def on_job_ended(self, message: JobEnded) -> None:
         if message.job == "logs" and not message.cancelled:
@@ -168,7 +174,9 @@ class LogsScreen(WorkbenchScreen):
         text = parts[0]
         for part in parts[1:]:
             text.append_text(part)
-        self.query_one("#status", Static).update(text)
+        # One line high and as wide as the screen: new text never needs a new layout, which a
+        # batch of lines 20 times a second would otherwise cost the whole screen.
+        self.query_one("#status", Static).update(text, layout=False)
 
     def _filters(self) -> str:
         log = self.query_one(LogView)

@@ -10,11 +10,23 @@ from textual.widget import Widget
 
 from workbench.textsafe import sanitize, sanitize_lines
 
+# (app, theme, variable) -> colour. get_css_variables() generates the theme's whole colour
+# system on every call: the logs screen's status line asked for it on every batch of lines, a
+# third of its time under a flood. A theme change is a new key.
+_COLOURS: dict[tuple[int, str, str], str | None] = {}
+
 
 def colour(widget: Widget, variable: str) -> str | None:
     """A theme variable as a hex colour; "auto 60%" and "#rrggbb 50%" blended onto the
     background, as the CSS would show them."""
-    variables = widget.app.get_css_variables()
+    app = widget.app
+    key = (id(app), app.theme, variable)
+    if key not in _COLOURS:
+        _COLOURS[key] = _colour(app.get_css_variables(), variable)
+    return _COLOURS[key]
+
+
+def _colour(variables: dict[str, str], variable: str) -> str | None:
     value = variables.get(variable)
     if not value:
         return None
