@@ -184,11 +184,30 @@ class EngineBackend:
         return job(loaded)
 
     def logs(self, profile: str, hosts: list[str], *, lines: int = 200) -> AsyncIterator[Event]:
+        """Followed on a loop and connections of its own (app/offloop.py): a journal flood
+        then cannot hold up the TUI's loop."""
+        from workbench.app import offloop
         from workbench.engine import logs
+        from workbench.engine.runner import run_hosts, tagged
+        from workbench.remote.connection import Pool
 
-        return self._each(
-            profile, hosts, lambda pool, lp, h: logs.follow(pool, lp, h, lines=lines, follow=True)
-        )
+        loaded, _ = self._get(profile)
+        uk = loaded.profile.unikernel.name
+        accept = self.accept_new_host_key
+
+        async def follow() -> AsyncIterator[Event]:  # runs on the stream's own loop
+            pool = Pool(loaded.profile.hosts, accept_new_host_key=accept)
+            try:
+                async for event in run_hosts(
+                    hosts,
+                    lambda h: tagged(logs.follow(pool, loaded, h, lines=lines, follow=True), uk),
+                    parallel=8,
+                ):
+                    yield event
+            finally:
+                await pool.close()
+
+        return offloop.stream(follow, name=f"workbench-logs-{uk}")
 
     def tail(self, profile: str, host: str, *, lines: int = 50) -> AsyncIterator[Event]:
         """The dashboard's live tail of one unikernel: a follow like `logs`."""

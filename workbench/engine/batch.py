@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -15,7 +15,7 @@ T = TypeVar("T")
 
 async def batched(
     stream: AsyncIterator[T], *, interval: float = 0.05, size: int = 1000
-) -> AsyncIterator[list[T]]:
+) -> AsyncGenerator[list[T], None]:
     pending: list[T] = []
     ready = asyncio.Event()  # something is pending (or the stream ended)
     full = asyncio.Event()  # `size` items are pending: send now
@@ -37,6 +37,11 @@ async def batched(
             ended = True
             ready.set()
             full.set()
+            # Cancelled while waiting for room, the stream is still open at its last item:
+            # closed here, so its own `finally` (closing remote processes) runs now.
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
 
     task = asyncio.create_task(pump())
     try:
@@ -58,5 +63,7 @@ async def batched(
     finally:
         if not task.done():
             task.cancel()
+            # Until the stream's own `finally` has run (closing remote processes): on a loop
+            # that ends with this generator (app/offloop.py) it would otherwise be cut short.
             with contextlib.suppress(asyncio.CancelledError):
                 await task
