@@ -105,11 +105,14 @@ def test_log_line_makes_what_the_dataclass_makes() -> None:
     """events.log_line, the log path's fast constructor, fills every field of LogLine, in
     LogLine's order (the --json key order), with the dataclass's own defaults."""
     import inspect
-    from dataclasses import fields
+    from dataclasses import MISSING, fields
 
     from workbench.events import LogLine, log_line
 
     names = [f.name for f in fields(LogLine)]
+    assert not hasattr(LogLine, "__post_init__")  # log_line does not call __init__
+    made = [f.name for f in fields(LogLine) if f.default_factory is not MISSING]
+    assert made == ["at"]  # the only field made per event, and log_line makes it
     taken = set(inspect.signature(log_line).parameters)
     assert taken == set(names) - {"at", "unikernel"}  # a new LogLine field must be taken too
     for kwargs in (

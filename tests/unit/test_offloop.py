@@ -101,3 +101,64 @@ def test_a_slow_consumer_holds_the_stream_back_instead_of_piling_up_its_items() 
 
     # depth batches queued, one being handed over, one filling, plus what `batched` holds
     assert asyncio.run(main()) <= (2 + 3) * 100 + 100
+
+
+def test_a_consumer_that_leaves_before_the_thread_has_begun_leaves_no_stream_running() -> None:
+    began = threading.Event()
+
+    async def source() -> AsyncIterator[int]:
+        began.set()
+        while True:
+            yield 1
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        gen = offloop.stream(source, name="t-early")
+        first = asyncio.ensure_future(gen.__anext__())
+        await asyncio.sleep(0)  # the thread is starting: cancelled right away
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+
+    asyncio.run(main())
+    assert not any(t.name == "t-early" for t in threading.enumerate())
+    # Either it never began, or it began and was stopped: nothing runs on.
+
+
+def test_a_stream_that_cannot_even_start_says_so_to_the_consumer() -> None:
+    def start() -> AsyncIterator[int]:
+        raise ConnectError("no such profile host", host="x")
+
+    async def main() -> None:
+        with pytest.raises(ConnectError, match="no such profile host"):
+            async for _ in offloop.stream(start):
+                pass
+
+    asyncio.run(main())
+
+
+def test_batched_closes_the_stream_it_waits_on_when_it_is_cancelled() -> None:
+    """Cancelled while its pump waits for room, the stream's own finally still runs (it
+    closes remote processes): before, it ran only when the loop shut down, if at all."""
+    from workbench.engine.batch import batched
+
+    closed = asyncio.Event()
+
+    async def source() -> AsyncIterator[int]:
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            await asyncio.sleep(0)  # a round trip to close a remote process
+            closed.set()
+
+    async def main() -> None:
+        batches = batched(source(), interval=10, size=10)
+        async for _ in batches:
+            break  # the pump has the next ten and waits for room
+        await batches.aclose()
+        assert closed.is_set()
+
+    asyncio.run(main())

@@ -184,14 +184,14 @@ class EngineBackend:
         return job(loaded)
 
     def logs(self, profile: str, hosts: list[str], *, lines: int = 200) -> AsyncIterator[Event]:
-        """Followed on a loop and connections of its own (app/offloop.py): a journal flood
-        then cannot hold up the TUI's loop."""
+        """The logs screen's follow, on a loop and connections of its own (app/offloop.py): a
+        journal flood then cannot hold up the TUI's loop."""
         from workbench.app import offloop
         from workbench.engine import logs
         from workbench.engine.runner import run_hosts, tagged
         from workbench.remote.connection import Pool
 
-        loaded, _ = self._get(profile)
+        loaded = self._loaded[profile]
         uk = loaded.profile.unikernel.name
         accept = self.accept_new_host_key
 
@@ -201,7 +201,7 @@ class EngineBackend:
                 async for event in run_hosts(
                     hosts,
                     lambda h: tagged(logs.follow(pool, loaded, h, lines=lines, follow=True), uk),
-                    parallel=8,
+                    parallel=len(hosts),  # a follow never ends: every host at once
                 ):
                     yield event
             finally:
@@ -210,8 +210,13 @@ class EngineBackend:
         return offloop.stream(follow, name=f"workbench-logs-{uk}")
 
     def tail(self, profile: str, host: str, *, lines: int = 50) -> AsyncIterator[Event]:
-        """The dashboard's live tail of one unikernel: a follow like `logs`."""
-        return self.logs(profile, [host], lines=lines)
+        """The dashboard's live tail of one unikernel, on the shared connections: it changes
+        with the selected row, and a connection per change would be a handshake each time."""
+        from workbench.engine import logs
+
+        return self._each(
+            profile, [host], lambda pool, lp, h: logs.follow(pool, lp, h, lines=lines, follow=True)
+        )
 
     def check(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         from workbench.engine import check

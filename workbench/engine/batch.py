@@ -48,8 +48,11 @@ async def batched(
         while True:
             await ready.wait()
             if not ended:
+                # asyncio.timeout, not wait_for: 3.11's wait_for drops a cancel that arrives as
+                # `full` is set, and a follow would then outlive the screen that cancelled it.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(full.wait(), interval)
+                    async with asyncio.timeout(interval):
+                        await full.wait()
             batch = pending[:]
             pending.clear()
             ready.clear()

@@ -3,27 +3,35 @@ Remote text always goes in as `Text`, never as markup a host could inject into."
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from rich.style import Style
 from rich.text import Text
+from textual.app import App
 from textual.color import Color
 from textual.widget import Widget
 
 from workbench.textsafe import sanitize, sanitize_lines
 
-# (app, theme, variable) -> colour. get_css_variables() generates the theme's whole colour
+# app -> {(theme, variable): colour}. get_css_variables() generates the theme's whole colour
 # system on every call: the logs screen's status line asked for it on every batch of lines, a
-# third of its time under a flood. A theme change is a new key.
-_COLOURS: dict[tuple[int, str, str], str | None] = {}
+# third of its time under a flood. Keyed by the Theme object itself, so a theme change (or one
+# registered again under the same name) is a new key.
+_COLOURS: WeakKeyDictionary[App[object], dict[tuple[int, str], str | None]] = WeakKeyDictionary()
 
 
 def colour(widget: Widget, variable: str) -> str | None:
     """A theme variable as a hex colour; "auto 60%" and "#rrggbb 50%" blended onto the
     background, as the CSS would show them."""
     app = widget.app
-    key = (id(app), app.theme, variable)
-    if key not in _COLOURS:
-        _COLOURS[key] = _colour(app.get_css_variables(), variable)
-    return _COLOURS[key]
+    theme = app.current_theme
+    known = _COLOURS.setdefault(app, {})
+    key = (id(theme), variable)
+    if key not in known:
+        if len(known) > 512:  # themes come and go: a bound, never a leak
+            known.clear()
+        known[key] = _colour(app.get_css_variables(), variable)
+    return known[key]
 
 
 def _colour(variables: dict[str, str], variable: str) -> str | None:
