@@ -66,6 +66,7 @@ class Reader:
         )
         self.parse = parse
         self.samples: list[tuple[int, int]] = []  # (received ns, written ns)
+        self.seqs: set[int] = set()  # the emitter's sequence numbers seen (duplicates: once)
         self.done_at: float | None = None
         self.cpu0 = self._cpu()
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -83,6 +84,8 @@ class Reader:
                 continue
             if "t=" in text:
                 self.samples.append((now, int(text.rsplit("t=", 1)[1].split()[0])))
+                if text.startswith("wb-bench seq="):
+                    self.seqs.add(int(text[len("wb-bench seq=") :].split()[0]))
 
     def _cpu(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -127,7 +130,19 @@ def latencies(reader: Reader) -> dict[str, float]:
     }
 
 
+def journal_seqs(since: float) -> set[int]:
+    """The emitter's sequence numbers the target's journal holds since `since` (epoch s): what
+    a reader could have received (journald itself may drop lines of a flood)."""
+    out = ssh(
+        TARGET,
+        f"journalctl -u {UNIT} --since @{since:.0f} -o cat --no-pager | grep '^wb-bench seq='",
+        timeout=300,
+    ).stdout
+    return {int(line.split()[1][4:]) for line in out.splitlines() if line.startswith("wb-bench")}
+
+
 def flood_pass(make_reader, rate: int, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    since = time.time() - 1
     reader = make_reader()
     time.sleep(2.5)  # journalctl -f is following
     emit(rate, seconds)
@@ -140,9 +155,14 @@ def flood_pass(make_reader, rate: int, seconds: float) -> dict[str, float]:  # t
     cpu = reader.stop()
     got = len(reader.samples)
     expected = rate * seconds
+    stored = journal_seqs(since)
     return {
         "received": got,
         "expected": expected,
+        "in_journal": len(stored),
+        # Lines the journal had that this reader never showed, and lines it showed twice.
+        "lost": len(stored - reader.seqs),
+        "duplicated": got - len(reader.seqs),
         "cpu_s": cpu,
         "cpu_share": cpu / max(0.001, (ended or time.monotonic()) - started),
         "behind_s": (ended - started - seconds) if ended else float("nan"),

@@ -215,8 +215,10 @@ def _logs(r: dict[str, Any]) -> list[Goal]:
         wb = raw = {}
     lat, raw_lat = wb.get("latency_median_ms"), raw.get("latency_median_ms")
     # Lost: lines the journal had (ssh journalctl received them) that workbench did not.
-    got, raw_got = wb.get("received"), raw.get("received")
-    lost = max(0, raw_got - got) if got is not None and raw_got is not None else None
+    # Lines the target's journal held for that flood that workbench never showed, and lines it
+    # showed twice: both must be none.
+    lost, twice = wb.get("lost"), wb.get("duplicated")
+    wrong = lost + twice if lost is not None and twice is not None else None
     rss = wb.get("peak_rss_kib")
     goals = [
         Goal(
@@ -243,10 +245,12 @@ def _logs(r: dict[str, Any]) -> list[Goal]:
             64,
         ),
         Goal(
-            "journal flood: lines lost (that ssh journalctl received)",
-            f"{lost:,}" if lost is not None else "-",
+            "journal flood: lines lost or shown twice (against the target's journal)",
+            f"{lost:,} lost, {twice:,} twice, of {wb['in_journal']:,} in the journal"
+            if wrong is not None
+            else "-",
             "0",
-            lost,
+            wrong,
             0,
         ),
     ]
