@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from workbench.diskimage import FORMATS
+from workbench.imageformats import FORMATS
 
 
 def file_parsers(sub: Any, common: argparse.ArgumentParser, profile_help: str) -> None:

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from workbench.artifacts.elf import ArtifactInfo, inspect
 from workbench.errors import ArtifactError, ConfigError
+from workbench.imageformats import FORMATS
 
 SIZE = 1 << 30
 MIN_SIZE = 64 << 20  # FAT32 needs 65,525 clusters (33 MiB at 512 bytes); room for a kernel
 MAX_SIZE = 2 << 40  # an MBR partition table addresses 2 TiB
-FORMATS = {"raw": ".img", "qcow2": ".qcow2", "gce-tar": ".tar.gz"}
 SYSLINUX = Path("/usr/lib/syslinux")
 FILES = {
     "mbr.bin": SYSLINUX / "mbr" / "mbr.bin",

@@ -43,6 +43,26 @@ def test_headless_path_does_not_import_textual():
     assert result.stdout.strip() == "ok"
 
 
+def test_the_command_line_itself_imports_none_of_the_heavy_libraries():
+    """Parsing the command line (`--help`, and every command before it runs) imports neither the
+    SSH stack, the profile models, the ELF reader, the docker SDK nor textual: each command
+    imports what it uses. (cli_files once imported the image code for its format names, and
+    elftools with it: 80 ms of every start.)"""
+    code = (
+        "import sys\n"
+        "from workbench.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = ('asyncssh', 'pydantic', 'elftools', 'docker', 'textual', 'yaml')\n"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & set(heavy))\n"
+        "print(bad)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_help_lists_commands_and_exit_codes():
     result = wb("--help")
     assert result.returncode == 0
