@@ -63,6 +63,22 @@ def test_the_command_line_itself_imports_none_of_the_heavy_libraries():
     assert result.stdout.strip() == "[]"
 
 
+def test_logs_and_status_do_not_import_the_elf_reader_or_the_image_code():
+    """`logs`, `status` and the other host commands read no artifact: pyelftools (~40 ms) and
+    the disk image code are imported only where an artifact or image is read."""
+    code = (
+        "import sys\n"
+        "import workbench.headless, workbench.commands.hostops_cmd\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'elftools'"
+        " or m == 'workbench.diskimage'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_help_lists_commands_and_exit_codes():
     result = wb("--help")
     assert result.returncode == 0

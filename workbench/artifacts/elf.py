@@ -13,11 +13,12 @@ import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
+from typing import TYPE_CHECKING
 
 from workbench.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 ABI1_TYPE = 0x31494241  # "ABI1"
 MFT1_TYPE = 0x3154464D  # "MFT1"
@@ -106,6 +107,10 @@ def sha256_file(path: Path) -> str:
 
 def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
     """Inspect an ELF file. With `require_solo5`, one without a Solo5 ABI note is an error."""
+    # Here, not at the top: what only uses this module's types (render, status, logs) does
+    # not pay for pyelftools' import (~40 ms).
+    from elftools.common.exceptions import ELFError
+
     path = Path(path)
     try:
         st = path.stat()
@@ -146,6 +151,8 @@ def inspect(path: str | Path, *, require_solo5: bool = True) -> ArtifactInfo:
 
 def _read(fh, path: Path, size: int) -> ArtifactInfo:  # type: ignore[no-untyped-def]
     _check_tables(fh.read(64), size)
+    from elftools.elf.elffile import ELFFile
+
     elf = ELFFile(fh)  # reads from the start whatever the position
     machine_id = elf.header["e_machine"]
     machine = _machine_name(machine_id)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from workbench import diskimage, render
+from workbench import render
 from workbench.artifacts.elf import ArtifactInfo, inspect, sha256_file
 from workbench.errors import ArtifactError, ConfigError
 from workbench.profiles.loader import LoadedProfile
@@ -121,6 +121,8 @@ def qemu_file(loaded: LoadedProfile) -> ArtifactInfo:
             f"check unikernel.qemu.{'disk' if uk.qemu.disk else 'kernel'} in the profile",
         ) from None
     if uk.qemu.disk is not None and uk.qemu.disk_format == "qcow2":
+        from workbench import diskimage  # the image code: only for a qcow2 guest
+
         diskimage.qcow2_alone(path)  # QEMU would follow a backing file on the host
     devices = render.assumed_devices(loaded.profile)  # the profile's networks, then block
     # QEMU runs an x86_64 machine: the host must be one (preflight says so otherwise).
