@@ -318,3 +318,19 @@ def test_an_x86_64_artifact_goes_up_under_aes_gcm_and_other_connections_keep_the
     assert events[-1].ok, events[-1]
     assert used == "aes256-gcm@openssh.com"
     assert plain == get_default_encryption_algs()[0].decode()
+
+
+def test_a_redeploy_brings_back_a_unit_stopped_behind_its_back(v, tmp_path):
+    """The facts, read under the lock, say the unit is down: the redeploy uploads nothing and
+    starts it again, health-checked. (With the unit up, a no-op takes its state from those
+    facts too, without another round trip: test_deploy_then_redeploy_changes_nothing.)"""
+    art = artifact(tmp_path, "app", HEALTHY)
+    code, _events, err = deploy(v, art)
+    assert code == 0, err
+    on_target(f"systemctl stop {v.unit}")
+    code, events, err = deploy(v, art)
+    assert code == 0, err
+    done = steps(events)
+    assert not done["upload"]["changed"] and done["restart"]["changed"]
+    assert [e for e in events if e["event"] == "health_result"][-1]["ok"]
+    assert on_target(f"systemctl is-active {v.unit}").stdout.strip() == "active"

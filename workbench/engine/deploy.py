@@ -91,13 +91,12 @@ class HostDeploy:
             seconds=round(time.monotonic() - self.held.started_at, 3),
         )
 
-    # -- the run -------------------------------------------------------------------------------
-
     async def _run(self, held: Held) -> AsyncIterator[Event]:
         self.held = held
         facts: list[HostFacts] = []
         async for event in self._facts(facts):
             yield event
+        self.facts = facts[0]
         decision = decide(
             self.loaded,
             self.artifact,
@@ -378,7 +377,10 @@ class HostDeploy:
     async def _check_running(self, outcome: bootwatch.Outcome) -> AsyncIterator[Event]:
         p, conn = self.profile, self.held.conn
         start = time.monotonic()
-        active = await systemd.is_active(conn, p.unit_name)
+        # Nothing done since the facts were read under the lock: their state is the state now.
+        active = self.facts.unit_active
+        if self.executed:
+            active = await systemd.is_active(conn, p.unit_name)
         if active != "active":
             outcome.reason = f"{p.unit_name} is {active}"
         elif p.health is None or p.health.kind == "log":
