@@ -38,9 +38,9 @@ LOSS_WHY = {
 # Why a goal falls short, as measured on 2026-11-27 (printed under the table for the unmet ones;
 # the numbers are the profiles that show it).
 WHY = {
-    "no-op": "Of a no-op's ~0.85 s, the remote part is ~0.23 s (connect 48 ms; the connection's "
+    "no-op": "Of a no-op's 0.7-0.95 s, the remote part is ~0.2 s (connect 48 ms; the connection's "
     "first session 50 ms, sshd's session set-up, which `ssh HOST true` pays too; the facts script "
-    "110 ms on the host, ~50 forks of which 5 systemctl calls at ~6 ms; the health probe 15 ms) "
+    "~90 ms on the host, ~45 forks, 4 of them systemctl at ~6 ms; the health probe 15 ms) "
     "and the rest is the Python process: start-up and the imports (the imports row).",
     "imports": "By package (the start-up table): asyncssh and cryptography, the SSH client "
     "itself (asyncssh.crypto.pq alone runs `ldconfig -p` twice looking for liboqs); pydantic, "
@@ -214,11 +214,11 @@ def _logs(r: dict[str, Any]) -> list[Goal]:
     if not isinstance(wb, dict) or not isinstance(raw, dict):
         wb = raw = {}
     lat, raw_lat = wb.get("latency_median_ms"), raw.get("latency_median_ms")
-    # Lost: lines the journal had (ssh journalctl received them) that workbench did not.
     # Lines the target's journal held for that flood that workbench never showed, and lines it
     # showed twice: both must be none.
     lost, twice = wb.get("lost"), wb.get("duplicated")
-    wrong = lost + twice if lost is not None and twice is not None else None
+    measured = bool(wb.get("in_journal")) and not wb.get("not_in_journal")
+    wrong = lost + twice if measured and lost is not None and twice is not None else None
     rss = wb.get("peak_rss_kib")
     goals = [
         Goal(

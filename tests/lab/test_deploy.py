@@ -334,3 +334,38 @@ def test_a_redeploy_brings_back_a_unit_stopped_behind_its_back(v, tmp_path):
     assert not done["upload"]["changed"] and done["restart"]["changed"]
     assert [e for e in events if e["event"] == "health_result"][-1]["ok"]
     assert on_target(f"systemctl is-active {v.unit}").stdout.strip() == "active"
+
+
+def test_following_after_another_units_cursor_starts_at_this_units_first_line(lab):
+    """Before a restart, deploy takes the journal's newest cursor, often another unit's (sshd's
+    session). systemd 252's --after-cursor with such a cursor skips the first entry of the
+    followed unit (measured on Debian 12: a deploy's events began at "solo5-hvt: Exiting on
+    signal 15", without systemd's "Stopping ..."). journal_argv + entries(after=) must not."""
+    import asyncio
+
+    from workbench import profiles
+    from workbench.remote import journal
+    from workbench.remote.connection import Pool
+
+    unit = "wb-cursor-test.service"
+    loaded = profiles.load(ROOT / "profiles" / "lab.yaml")
+
+    async def go() -> list[str]:
+        pool = Pool(loaded.profile.hosts)
+        try:
+            conn = pool.get("target")
+            await conn.run(["logger", "-t", "wb-cursor-marker", "not the unit's entry"])
+            cursor = await journal.current_cursor(conn)
+            assert cursor is not None
+            script = "echo line-one; echo line-two"
+            await conn.run(
+                ["systemd-run", f"--unit={unit}", "--collect", "--wait", "-q", "sh", "-c", script]
+            )
+            argv = journal.journal_argv(unit, after_cursor=cursor, follow=False)
+            return [e.message async for e in journal.entries(conn, argv, after=cursor)]
+        finally:
+            await pool.close()
+
+    messages = asyncio.run(go())
+    assert messages[0].startswith(f"Started {unit}"), messages
+    assert messages[1:3] == ["line-one", "line-two"], messages

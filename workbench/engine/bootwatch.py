@@ -144,7 +144,7 @@ class _Watch:
             else journal.journal_argv(self.unit, lines=0)
         )
         held: BootPhase | None = None  # "banner reached", said after the banner's last line
-        async for entry in journal.entries(self.conn, argv):
+        async for entry in journal.entries(self.conn, argv, after=self.cursor):
             event = to_event(host, step, entry)
             if held is not None and event.kind != "banner":
                 await self.queue.put(held)

@@ -46,7 +46,7 @@ async def follow(
                 failed = False
                 again = " from the last line seen" if cursor else ""
                 yield StepFinished(host=host, step="reconnected", detail=f"following again{again}")
-            async for entry in journal.entries(conn, argv):
+            async for entry in journal.entries(conn, argv, after=cursor):
                 cursor = entry.cursor
                 delay = 0.5
                 yield to_event(host, "logs", entry)

@@ -94,7 +94,11 @@ def journal_argv(
     # what it costs to follow a unikernel logging thousands of lines a second.
     argv = ["journalctl", "-u", unit, "-o", "json", f"--output-fields={FIELDS}", "--no-pager", "-q"]
     if after_cursor:
-        argv += ["--after-cursor", after_cursor]
+        # --cursor (that entry included, when it matches -u) and `entries(after=...)` drops it:
+        # systemd 252's --after-cursor with a cursor of another unit's entry (the journal's
+        # newest, taken before a restart) skips this unit's first entry after it (measured on
+        # Debian 12: "Started ..." lost).
+        argv += ["--cursor", after_cursor]
     else:
         if since:
             argv += ["--since", since]
@@ -108,8 +112,12 @@ def journal_argv(
 MAX_ENTRY = 1 << 20
 
 
-async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[JournalEntry]:
-    """Stream entries of a journalctl command; the remote process is closed on exit."""
+async def entries(
+    conn: HostConnection, argv: list[str], *, after: str | None = None
+) -> AsyncIterator[JournalEntry]:
+    """Stream entries of a journalctl command; the remote process is closed on exit. `after`:
+    the cursor the command starts at (journal_argv's after_cursor), whose entry is not one to
+    show again."""
     process = await conn.start_process(argv, what="journalctl")
     try:
         # Whole chunks, split here: one await per chunk instead of one per line. A line longer
@@ -125,6 +133,10 @@ async def entries(conn: HostConnection, argv: list[str]) -> AsyncIterator[Journa
                     continue
                 entry = parse_entry(line)
                 if entry is not None:
+                    if after is not None:
+                        if entry.cursor == after:
+                            continue
+                        after = None  # only the first entry can be the cursor's own
                     yield entry
             if len(partial) > MAX_ENTRY:
                 partial, skipping = "", True
