@@ -157,11 +157,8 @@ class EngineBackend:
         return loaded, pool
 
     def _each(self, name: str, hosts: list[str], fn: HostStream) -> AsyncIterator[Event]:
-        from workbench.engine.runner import run_hosts, tagged
-
         loaded, pool = self._get(name)
-        uk = loaded.profile.unikernel.name
-        return run_hosts(hosts, lambda h: tagged(fn(pool, loaded, h), uk), parallel=8)
+        return _per_host(pool, loaded, hosts, fn)
 
     def status(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         from workbench.engine import status
@@ -187,36 +184,26 @@ class EngineBackend:
         """The logs screen's follow, on a loop and connections of its own (app/offloop.py): a
         journal flood then cannot hold up the TUI's loop."""
         from workbench.app import offloop
-        from workbench.engine import logs
-        from workbench.engine.runner import run_hosts, tagged
         from workbench.remote.connection import Pool
 
         loaded = self._loaded[profile]
-        uk = loaded.profile.unikernel.name
         accept = self.accept_new_host_key
 
         async def follow() -> AsyncIterator[Event]:  # runs on the stream's own loop
             pool = Pool(loaded.profile.hosts, accept_new_host_key=accept)
             try:
-                async for event in run_hosts(
-                    hosts,
-                    lambda h: tagged(logs.follow(pool, loaded, h, lines=lines, follow=True), uk),
-                    parallel=len(hosts),  # a follow never ends: every host at once
-                ):
+                # A follow never ends: every host at once.
+                async for event in _per_host(pool, loaded, hosts, _follow(lines), len(hosts)):
                     yield event
             finally:
                 await pool.close()
 
-        return offloop.stream(follow, name=f"workbench-logs-{uk}")
+        return offloop.stream(follow, name=f"workbench-logs-{loaded.profile.unikernel.name}")
 
     def tail(self, profile: str, host: str, *, lines: int = 50) -> AsyncIterator[Event]:
         """The dashboard's live tail of one unikernel, on the shared connections: it changes
         with the selected row, and a connection per change would be a handshake each time."""
-        from workbench.engine import logs
-
-        return self._each(
-            profile, [host], lambda pool, lp, h: logs.follow(pool, lp, h, lines=lines, follow=True)
-        )
+        return self._each(profile, [host], _follow(lines))
 
     def check(self, profile: str, hosts: list[str]) -> AsyncIterator[Event]:
         from workbench.engine import check
@@ -284,3 +271,20 @@ class EngineBackend:
             await pool.close()
         self._pools.clear()
         self._retired.clear()
+
+
+def _per_host(
+    pool: Pool, loaded: LoadedProfile, hosts: list[str], fn: HostStream, parallel: int = 8
+) -> AsyncIterator[Event]:
+    """`fn` on every host, its events tagged with the profile's unikernel."""
+    from workbench.engine.runner import run_hosts, tagged
+
+    uk = loaded.profile.unikernel.name
+    return run_hosts(hosts, lambda h: tagged(fn(pool, loaded, h), uk), parallel=parallel)
+
+
+def _follow(lines: int) -> HostStream:
+    """A host's journal followed from its last `lines` (the logs screen's and the tail's)."""
+    from workbench.engine import logs
+
+    return lambda pool, loaded, host: logs.follow(pool, loaded, host, lines=lines, follow=True)
