@@ -24,6 +24,15 @@ def wb(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
+def python(code: str) -> str:
+    """What a fresh interpreter running `code` here prints (it must succeed)."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def test_headless_path_does_not_import_textual():
     code = (
         "import sys, io, contextlib\n"
@@ -36,11 +45,7 @@ def test_headless_path_does_not_import_textual():
         "assert not bad, bad\n"
         "print('ok')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert python(code) == "ok"
 
 
 def test_the_command_line_itself_imports_none_of_the_heavy_libraries():
@@ -56,11 +61,7 @@ def test_the_command_line_itself_imports_none_of_the_heavy_libraries():
         "bad = sorted({m.split('.')[0] for m in sys.modules} & set(heavy))\n"
         "print(bad)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert python(code) == "[]"
 
 
 def test_logs_and_status_do_not_import_the_elf_reader_or_the_image_code():
@@ -72,11 +73,7 @@ def test_logs_and_status_do_not_import_the_elf_reader_or_the_image_code():
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'elftools'"
         " or m == 'workbench.diskimage'))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert python(code) == "[]"
 
 
 def test_help_lists_commands_and_exit_codes():
